@@ -1,0 +1,70 @@
+"""Writing the audit trail (SPEC §3.10). Called by services inside their transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from licensing.models import AuditEvent, Tenant
+
+# Activity names follow Azure AD's audit log.
+CHANGE_USER_LICENSE = "Change user license"
+SET_GROUP_LICENSE = "Set group license"
+START_GROUP_APPLY = "Start applying group based license to users"
+FINISH_GROUP_APPLY = "Finish applying group based license to users"
+ADD_MEMBER = "Add member to group"
+REMOVE_MEMBER = "Remove member from group"
+DELETE_GROUP = "Delete group"
+UPDATE_USER = "Update user"
+DELETE_USER = "Delete user"
+RESTORE_USER = "Restore user"
+HARD_DELETE_USER = "Hard delete user"
+REPROCESS_USER = "Reprocess user license assignment"
+REPROCESS_GROUP = "Reprocess group license assignment"
+REPROCESS_PRODUCT = "Reprocess product license assignments"
+CHANGE_SUBSCRIPTION = "Change subscription"
+
+
+def actor_name(actor) -> str:
+    if actor is None:
+        return "System"
+    return actor.get_username()
+
+
+def event(
+    *,
+    tenant: Tenant | None,
+    actor,
+    activity: str,
+    target: Any,
+    target_type: str,
+    details: dict | None = None,
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        **_fields(tenant, actor, activity, target, target_type, details)
+    )
+
+
+def events(*, tenant, actor, activity: str, targets, target_type: str, details_for) -> None:
+    """One event per target, in one INSERT (assigning 1,000 users writes 1,000 events)."""
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(**_fields(tenant, actor, activity, t, target_type, details_for(t)))
+            for t in targets
+        ],
+        batch_size=2000,
+    )
+
+
+def _fields(tenant, actor, activity, target, target_type, details) -> dict:
+    public_id = getattr(target, "public_id", None) or getattr(target, "sku_id", None)
+    name = getattr(target, "user_principal_name", None) or str(target)
+    return {
+        "tenant": tenant,
+        "actor": actor if getattr(actor, "pk", None) else None,
+        "actor_name": actor_name(actor),
+        "activity": activity,
+        "target_type": target_type,
+        "target_id": str(public_id or ""),
+        "target_name": name[:256],
+        "details": details or {},
+    }

@@ -1,0 +1,58 @@
+"""SPEC §3.11 as a check: the UserLicense rows equal a from-scratch recomputation from intent,
+nothing crosses tenants, and Assigned ≤ Total unless Total dropped below it."""
+
+from __future__ import annotations
+
+from licensing.models import (
+    DirectoryUser,
+    GroupMembership,
+    LicenseAssignment,
+    Product,
+    Tenant,
+    UserLicense,
+)
+from licensing.reconcile import compute
+from licensing.seats import seat_counts
+
+
+def consistency_problems(tenant: Tenant) -> list[str]:
+    problems: list[str] = []
+    user_ids = list(DirectoryUser.objects.filter(tenant=tenant).values_list("id", flat=True))
+    desired, existing = compute(
+        tenant, user_ids, products=Product.objects.values_list("id", flat=True)
+    )
+    for key in existing.keys() - desired.keys():
+        problems.append(f"row without intent: assignment {key[0]}, user {key[1]}")
+    for key in desired.keys() - existing.keys():
+        problems.append(f"missing row: assignment {key[0]}, user {key[1]}")
+    for key in desired.keys() & existing.keys():
+        want, row = desired[key], existing[key]
+        have = (
+            row["product_id"],
+            row["via_group_id"],
+            row["disabled_plans"],
+            row["state"],
+            row["error"],
+        )
+        wanted = (want.product_id, want.group_id, want.disabled, want.state, want.error)
+        if have != wanted:
+            problems.append(f"row {key}: have {have}, recomputed {wanted}")
+    crossing = (
+        UserLicense.objects.filter(tenant=tenant).exclude(user__tenant=tenant).count()
+        + UserLicense.objects.filter(user__tenant=tenant).exclude(tenant=tenant).count()
+        + UserLicense.objects.filter(tenant=tenant).exclude(assignment__tenant=tenant).count()
+        + LicenseAssignment.objects.filter(tenant=tenant, user__isnull=False)
+        .exclude(user__tenant=tenant)
+        .count()
+        + LicenseAssignment.objects.filter(tenant=tenant, group__isnull=False)
+        .exclude(group__tenant=tenant)
+        .count()
+        + GroupMembership.objects.filter(group__tenant=tenant).exclude(user__tenant=tenant).count()
+    )
+    if crossing:
+        problems.append(f"{crossing} rows cross tenants")
+    return problems
+
+
+def over_assigned(tenant: Tenant) -> dict[int, dict]:
+    return {p: row for p, row in seat_counts(tenant).items() if row["assigned"] > row["total"]}

@@ -1,0 +1,61 @@
+"""Errors a service raises for bad input. Each message is written for the admin who caused it;
+views show ``str(error)`` as it is. A service that raises has changed nothing."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+
+class LicensingError(Exception):
+    """Base class: the operation was refused and nothing changed."""
+
+
+class NotFound(LicensingError):
+    """An id that does not exist in this tenant (another tenant's objects are not found)."""
+
+
+class InvalidInput(LicensingError):
+    """Malformed input: an id that is not a GUID, an unknown country code, a bad plan set."""
+
+
+class ProductNotAssignable(LicensingError):
+    pass
+
+
+class InsufficientSeats(LicensingError):
+    def __init__(self, product, needed: int, available: int):
+        self.product, self.needed, self.available = product, needed, available
+        super().__init__(
+            _(
+                "Not enough licenses for %(product)s: this assignment needs %(needed)d and "
+                "%(available)d are available. Nothing was changed."
+            )
+            % {"product": product.display_name, "needed": needed, "available": max(available, 0)}
+        )
+
+
+class PlanConflict(LicensingError):
+    """A plan set that enables mutually exclusive plans or breaks a dependency."""
+
+
+class AssignmentRefused(LicensingError):
+    """Some targets cannot get the license (named in the message); nothing changed."""
+
+
+class InheritedLicense(LicensingError):
+    def __init__(self, groups: list):
+        self.groups = groups
+        super().__init__(
+            _(
+                "User license is inherited from group membership and cannot be removed "
+                "directly from the user"
+            )
+        )
+
+
+class GroupStillLicensed(LicensingError):
+    pass
+
+
+class ConcurrentChange(LicensingError):
+    pass

@@ -1,0 +1,413 @@
+"""The vocabulary of SPEC §2.
+
+Models hold data and simple facts about one row. Everything that changes license state is a
+service in ``licensing.services``; the materialized ``UserLicense`` rows are derived in one
+place, ``licensing.reconcile``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Count, Q
+from django.db.models.functions import Lower
+from django_countries.fields import CountryField
+
+
+class Tenant(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=256)
+    initial_domain = models.CharField(
+        max_length=253, unique=True, help_text="contoso.onmicrosoft.com"
+    )
+    country = CountryField(help_text="The organization's country: the default usage location.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AppliesTo(models.TextChoices):
+    USER = "User", "User"
+    COMPANY = "Company", "Company"
+
+
+class ServicePlan(models.Model):
+    service_plan_id = models.UUIDField(unique=True)
+    service_plan_name = models.CharField(max_length=100, unique=True)
+    display_name = models.CharField(max_length=200)
+    not_offered_in = CountryField(multiple=True, blank=True)
+    # "Requires one of": a plan with prerequisites is usable when at least one of them is
+    # enabled for the same user (Office for the web needs SharePoint Plan 1 *or* Plan 2).
+    depends_on = models.ManyToManyField(
+        "self", symmetrical=False, related_name="required_by", blank=True
+    )
+    exclusive_with = models.ManyToManyField("self", symmetrical=True, blank=True)
+
+    class Meta:
+        ordering = ["display_name"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class Product(models.Model):
+    sku_id = models.UUIDField(unique=True)
+    sku_part_number = models.CharField(max_length=100, unique=True)
+    display_name = models.CharField(max_length=200)
+    applies_to = models.CharField(max_length=10, choices=AppliesTo.choices)
+    service_plans = models.ManyToManyField(
+        ServicePlan, through="ProductServicePlan", related_name="products"
+    )
+
+    class Meta:
+        ordering = ["display_name"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def is_assignable(self) -> bool:
+        return self.applies_to == AppliesTo.USER
+
+
+class ProductServicePlan(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="plan_links")
+    service_plan = models.ForeignKey(ServicePlan, on_delete=models.PROTECT)
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["product", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "service_plan"], name="uniq_product_plan"),
+        ]
+
+
+class SubscriptionStatus(models.TextChoices):
+    ENABLED = "Enabled", "Enabled"
+    WARNING = "Warning", "Warning"
+    SUSPENDED = "Suspended", "Suspended"
+    LOCKED_OUT = "LockedOut", "LockedOut"
+
+
+COUNTING_STATUSES = (SubscriptionStatus.ENABLED, SubscriptionStatus.WARNING)
+
+
+class Subscription(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="subscriptions")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="subscriptions")
+    units = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=10, choices=SubscriptionStatus.choices, default=SubscriptionStatus.ENABLED
+    )
+    start_date = models.DateField()
+    next_lifecycle_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["tenant", "product", "start_date"]
+        indexes = [models.Index(fields=["tenant", "product", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.units} × {self.product} ({self.status})"
+
+
+class TenantProduct(models.Model):
+    """The row that guards one tenant's seats for one product.
+
+    Every service that can take or free a seat locks these rows (``select_for_update``) in
+    product order before it counts; see ``licensing.seats.lock_seats``.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "product"], name="uniq_tenant_product"),
+        ]
+
+
+class UserSource(models.TextChoices):
+    CLOUD = "cloud", "Cloud"
+    SYNCED = "synced", "Synced"
+
+
+class DirectoryUserQuerySet(models.QuerySet):
+    def active(self) -> DirectoryUserQuerySet:
+        return self.filter(soft_deleted_at__isnull=True)
+
+
+class DirectoryUser(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="users")
+    user_principal_name = models.CharField(max_length=113)
+    display_name = models.CharField(max_length=256)
+    usage_location = CountryField(blank=True)
+    source = models.CharField(max_length=10, choices=UserSource.choices, default=UserSource.CLOUD)
+    account_enabled = models.BooleanField(default=True)
+    soft_deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = DirectoryUserQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["display_name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                "tenant", Lower("user_principal_name"), name="uniq_tenant_upn_ci"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "display_name"])]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def is_soft_deleted(self) -> bool:
+        return self.soft_deleted_at is not None
+
+
+class ProcessingState(models.TextChoices):
+    QUEUED = "QueuedForProcessing", "Queued for processing"
+    IN_PROGRESS = "ProcessingInProgress", "Processing in progress"
+    COMPLETE = "ProcessingComplete", "Latest license changes have been applied to all users"
+
+
+class GroupQuerySet(models.QuerySet):
+    def with_license_errors(self) -> GroupQuerySet:
+        """Groups with at least one member whose inherited license is in error."""
+        return self.annotate(
+            members_in_error=Count(
+                "inherited_licenses__user",
+                filter=Q(inherited_licenses__state=LicenseState.ERROR),
+                distinct=True,
+            )
+        ).filter(members_in_error__gt=0)
+
+
+class Group(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="groups")
+    name = models.CharField(max_length=256)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    processing_state = models.CharField(
+        max_length=24, choices=ProcessingState.choices, default=ProcessingState.COMPLETE
+    )
+    processing_total = models.PositiveIntegerField(default=0)
+    processing_done = models.PositiveIntegerField(default=0)
+    processing_updated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = GroupQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["tenant", "name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GroupMembership(models.Model):
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(DirectoryUser, on_delete=models.CASCADE, related_name="memberships")
+    added_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["added_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "user"], name="uniq_group_member"),
+        ]
+        indexes = [models.Index(fields=["user"])]
+
+
+class LicenseAssignment(models.Model):
+    """An admin's intent: a user (direct) or a group holds a product."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="assignments")
+    user = models.ForeignKey(
+        DirectoryUser,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="direct_assignments",
+    )
+    group = models.ForeignKey(
+        Group, null=True, blank=True, on_delete=models.CASCADE, related_name="assignments"
+    )
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="assignments")
+    # Service plan GUIDs (strings, sorted). Storing the *disabled* plans means a plan added to
+    # the product later is enabled in every existing assignment (SPEC §3.5).
+    disabled_plans = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, group__isnull=True)
+                | Q(user__isnull=True, group__isnull=False),
+                name="assignment_user_xor_group",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "product"],
+                condition=Q(user__isnull=False),
+                name="uniq_direct_assignment",
+            ),
+            models.UniqueConstraint(
+                fields=["group", "product"],
+                condition=Q(group__isnull=False),
+                name="uniq_group_assignment",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "product"])]
+
+    def __str__(self) -> str:
+        target = self.user or self.group
+        return f"{self.product} → {target}"
+
+
+class LicenseState(models.TextChoices):
+    ACTIVE = "Active", "Active"
+    ACTIVE_WITH_ERROR = "ActiveWithError", "Active with error"
+    ERROR = "Error", "Error"
+    SUSPENDED = "Suspended", "Suspended"
+
+
+SEAT_STATES = (LicenseState.ACTIVE, LicenseState.ACTIVE_WITH_ERROR, LicenseState.SUSPENDED)
+
+
+class LicenseError(models.TextChoices):
+    NONE = "", "None"
+    COUNT = "CountViolation", "Not enough licenses"
+    MUTUALLY_EXCLUSIVE = "MutuallyExclusiveViolation", "Conflicting service plans"
+    DEPENDENCY = "DependencyViolation", "Other products depend on this license"
+    PROHIBITED_LOCATION = (
+        "ProhibitedInUsageLocationViolation",
+        "Usage location isn't allowed",
+    )
+    UNIQUENESS = "UniquenessViolation", "Duplicate proxy addresses"
+    OTHER = "Other", "Other"
+
+
+class UserLicenseQuerySet(models.QuerySet):
+    def holding_seats(self) -> UserLicenseQuerySet:
+        return self.filter(state__in=SEAT_STATES)
+
+
+class UserLicense(models.Model):
+    """The materialized result per user, product and path (Graph's licenseAssignmentStates)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
+    user = models.ForeignKey(DirectoryUser, on_delete=models.CASCADE, related_name="licenses")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT)
+    assignment = models.ForeignKey(
+        LicenseAssignment, on_delete=models.CASCADE, related_name="user_licenses"
+    )
+    via_group = models.ForeignKey(
+        Group, null=True, blank=True, on_delete=models.CASCADE, related_name="inherited_licenses"
+    )
+    disabled_plans = models.JSONField(default=list, blank=True)
+    state = models.CharField(max_length=16, choices=LicenseState.choices)
+    error = models.CharField(max_length=40, choices=LicenseError.choices, blank=True, default="")
+    last_updated = models.DateTimeField()
+
+    objects = UserLicenseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["user", "product", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "user"], name="uniq_path_per_user"),
+            models.CheckConstraint(
+                condition=(
+                    Q(state__in=["Active", "Suspended"], error="")
+                    | (Q(state__in=["ActiveWithError", "Error"]) & ~Q(error=""))
+                ),
+                name="license_error_matches_state",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "product", "state"]),
+            models.Index(fields=["user", "product"]),
+            models.Index(fields=["via_group", "state"]),
+        ]
+
+    @property
+    def is_inherited(self) -> bool:
+        return self.via_group_id is not None
+
+
+class AuditEvent(models.Model):
+    """Append-only record of a change, written in the transaction of the change."""
+
+    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_name = models.CharField(max_length=254)
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_events"
+    )
+    activity = models.CharField(max_length=100, db_index=True)
+    target_type = models.CharField(max_length=30)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_name = models.CharField(max_length=256, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.activity}: {self.target_name}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Audit events are append-only.")
+
+
+class Role(models.TextChoices):
+    GLOBAL_ADMINISTRATOR = "GlobalAdministrator", "Global administrator"
+    LICENSE_ADMINISTRATOR = "LicenseAdministrator", "License administrator"
+    GLOBAL_READER = "GlobalReader", "Global reader"
+
+
+class RoleAssignment(models.Model):
+    """A portal sign-in account's directory role in one tenant (SPEC §5)."""
+
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tenant_roles"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="role_assignments")
+    role = models.CharField(max_length=24, choices=Role.choices)
+
+    class Meta:
+        ordering = ["tenant", "account"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "tenant"], name="uniq_account_tenant_role"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} — {self.get_role_display()} in {self.tenant}"
+
+    @property
+    def can_manage_licenses(self) -> bool:
+        return self.role in (Role.GLOBAL_ADMINISTRATOR, Role.LICENSE_ADMINISTRATOR)
+
+    @property
+    def can_manage_directory(self) -> bool:
+        return self.role == Role.GLOBAL_ADMINISTRATOR

@@ -1,0 +1,58 @@
+"""The services: the only code that changes license state (STYLE 1).
+
+Each takes keyword arguments and the actor, runs in one transaction, locks the seats it may
+touch, writes an AuditEvent, and lets ``licensing.reconcile`` derive the UserLicense rows.
+"""
+
+from __future__ import annotations
+
+from licensing.services.assignments import (
+    assignment_set_disabled_plans,
+    direct_licenses_change,
+    product_assign_to_users,
+    product_remove_from_users,
+)
+from licensing.services.directory import (
+    reprocess_product,
+    reprocess_user,
+    user_create,
+    user_delete_permanently,
+    user_restore,
+    user_set_usage_location,
+    user_soft_delete,
+    users_purge_expired,
+)
+from licensing.services.groups import (
+    group_add_members,
+    group_assign_products,
+    group_create,
+    group_delete,
+    group_remove_members,
+    group_remove_products,
+    reprocess_group,
+)
+from licensing.services.subscriptions import subscription_create, subscription_update
+
+__all__ = [
+    "assignment_set_disabled_plans",
+    "direct_licenses_change",
+    "group_add_members",
+    "group_assign_products",
+    "group_create",
+    "group_delete",
+    "group_remove_members",
+    "group_remove_products",
+    "product_assign_to_users",
+    "product_remove_from_users",
+    "reprocess_group",
+    "reprocess_product",
+    "reprocess_user",
+    "subscription_create",
+    "subscription_update",
+    "user_create",
+    "user_delete_permanently",
+    "user_restore",
+    "user_set_usage_location",
+    "user_soft_delete",
+    "users_purge_expired",
+]

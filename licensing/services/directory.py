@@ -1,0 +1,166 @@
+"""Directory changes that move licenses: usage location (SPEC §3.2), soft delete, restore and
+permanent delete (SPEC §3.8)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from licensing import audit
+from licensing.errors import InvalidInput
+from licensing.models import DirectoryUser, Product, Tenant, UserSource
+from licensing.reconcile import reconcile
+from licensing.seats import lock_seats, products_touching
+from licensing.services.base import check_tenant, parse_country, service
+
+RESTORE_WINDOW = timedelta(days=30)
+
+
+@service
+def user_create(
+    *,
+    tenant: Tenant,
+    user_principal_name: str,
+    display_name: str,
+    usage_location: str = "",
+    source: str = UserSource.CLOUD,
+    account_enabled: bool = True,
+    actor,
+) -> DirectoryUser:
+    upn = user_principal_name.strip()
+    if "@" not in upn or upn.startswith("@") or upn.endswith("@") or " " in upn:
+        raise InvalidInput(_("“%(upn)s” is not a valid user principal name.") % {"upn": upn})
+    if DirectoryUser.objects.filter(tenant=tenant, user_principal_name__iexact=upn).exists():
+        raise InvalidInput(_("A user named %(upn)s already exists.") % {"upn": upn})
+    user = DirectoryUser.objects.create(
+        tenant=tenant,
+        user_principal_name=upn,
+        display_name=display_name or upn,
+        usage_location=parse_country(usage_location),
+        source=source,
+        account_enabled=account_enabled,
+    )
+    audit.event(tenant=tenant, actor=actor, activity="Add user", target=user, target_type="User")
+    return user
+
+
+@service
+def user_set_usage_location(
+    *, tenant: Tenant, user: DirectoryUser, usage_location: str | None, actor
+) -> None:
+    """Changing the usage location re-evaluates the user's licenses (SPEC §3.2)."""
+    check_tenant(tenant, user)
+    code = parse_country(usage_location)
+    before = str(user.usage_location or "")
+    if code == before:
+        return
+    locked = lock_seats(tenant, products_touching(tenant, users=[user.id]))
+    DirectoryUser.objects.filter(id=user.id).update(usage_location=code)
+    user.usage_location = code
+    reconcile(tenant=tenant, user_ids=[user.id], locked_products=locked)
+    audit.event(
+        tenant=tenant,
+        actor=actor,
+        activity=audit.UPDATE_USER,
+        target=user,
+        target_type="User",
+        details={"usage_location": {"before": before, "after": code}},
+    )
+
+
+@service
+def user_soft_delete(*, tenant: Tenant, user: DirectoryUser, actor, reason: str = "") -> None:
+    """Every license of the user becomes Suspended and keeps its seat (SPEC §3.8)."""
+    check_tenant(tenant, user)
+    if user.is_soft_deleted:
+        raise InvalidInput(_("%(user)s is already deleted.") % {"user": user.user_principal_name})
+    locked = lock_seats(tenant, products_touching(tenant, users=[user.id]))
+    user.soft_deleted_at = timezone.now()
+    DirectoryUser.objects.filter(id=user.id).update(soft_deleted_at=user.soft_deleted_at)
+    reconcile(tenant=tenant, user_ids=[user.id], locked_products=locked)
+    audit.event(
+        tenant=tenant,
+        actor=actor,
+        activity=audit.DELETE_USER,
+        target=user,
+        target_type="User",
+        details={"reason": reason} if reason else {},
+    )
+
+
+@service
+def user_restore(*, tenant: Tenant, user: DirectoryUser, actor) -> None:
+    """Licenses become active again; where the product became over-assigned meanwhile, the
+    restored user's paths get CountViolation rather than exceed Total."""
+    check_tenant(tenant, user)
+    if not user.is_soft_deleted:
+        raise InvalidInput(_("%(user)s is not deleted.") % {"user": user.user_principal_name})
+    locked = lock_seats(tenant, products_touching(tenant, users=[user.id]))
+    DirectoryUser.objects.filter(id=user.id).update(soft_deleted_at=None)
+    user.soft_deleted_at = None
+    reconcile(
+        tenant=tenant, user_ids=[user.id], locked_products=locked, recheck_seats_for=[user.id]
+    )
+    audit.event(
+        tenant=tenant, actor=actor, activity=audit.RESTORE_USER, target=user, target_type="User"
+    )
+
+
+@service
+def user_delete_permanently(*, tenant: Tenant, user: DirectoryUser, actor) -> None:
+    """Removes the user with every assignment and membership; the seats are freed."""
+    check_tenant(tenant, user)
+    products = products_touching(tenant, users=[user.id])
+    locked = lock_seats(tenant, products)
+    audit.event(
+        tenant=tenant,
+        actor=actor,
+        activity=audit.HARD_DELETE_USER,
+        target=user,
+        target_type="User",
+    )
+    user.delete()
+    # Seats freed here go to users waiting for them.
+    reconcile(tenant=tenant, user_ids=[], products=products, locked_products=locked)
+
+
+def users_purge_expired(*, tenant: Tenant, actor, now=None) -> int:
+    """Permanently delete users soft-deleted more than 30 days ago."""
+    cutoff = (now or timezone.now()) - RESTORE_WINDOW
+    expired = list(DirectoryUser.objects.filter(tenant=tenant, soft_deleted_at__lt=cutoff))
+    for user in expired:
+        user_delete_permanently(tenant=tenant, user=user, actor=actor)
+    return len(expired)
+
+
+@service
+def reprocess_user(*, tenant: Tenant, user: DirectoryUser, actor) -> None:
+    check_tenant(tenant, user)
+    locked = lock_seats(tenant, products_touching(tenant, users=[user.id]))
+    reconcile(tenant=tenant, user_ids=[user.id], locked_products=locked)
+    audit.event(
+        tenant=tenant, actor=actor, activity=audit.REPROCESS_USER, target=user, target_type="User"
+    )
+
+
+@service
+def reprocess_product(*, tenant: Tenant, product: Product, actor) -> None:
+    from licensing.models import UserLicense
+
+    users = UserLicense.objects.filter(tenant=tenant, product=product).values("user_id")
+    locked = lock_seats(tenant, products_touching(tenant, users=users, products=[product.id]))
+    reconcile(
+        tenant=tenant,
+        user_ids=users.values_list("user_id", flat=True),
+        products=[product.id],
+        locked_products=locked,
+    )
+    audit.event(
+        tenant=tenant,
+        actor=actor,
+        activity=audit.REPROCESS_PRODUCT,
+        target=product,
+        target_type="Product",
+    )

@@ -1,0 +1,265 @@
+"""Group-based licensing (SPEC §3.5, §3.6): group licenses, members, processing, deletion."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from licensing import audit
+from licensing.errors import AssignmentRefused, GroupStillLicensed, NotFound
+from licensing.models import (
+    SEAT_STATES,
+    DirectoryUser,
+    Group,
+    GroupMembership,
+    LicenseAssignment,
+    LicenseState,
+    ProcessingState,
+    Product,
+    Tenant,
+    UserLicense,
+)
+from licensing.reconcile import Catalog, reconcile
+from licensing.seats import lock_seats, products_touching
+from licensing.services.assignments import _account, check_assignable
+from licensing.services.base import check_tenant, service, validate_disabled_plans
+
+
+@service
+def group_create(*, tenant: Tenant, name: str, description: str = "", actor) -> Group:
+    group = Group.objects.create(tenant=tenant, name=name, description=description)
+    audit.event(tenant=tenant, actor=actor, activity="Add group", target=group, target_type="Group")
+    return group
+
+
+def process_group(*, tenant: Tenant, group: Group, actor, locked: set[int]) -> tuple[int, int]:
+    """Apply the group's licenses to its members: Queued → In progress → Complete.
+
+    Called inside the service's transaction with the seats locked. Returns (users assigned,
+    users failed) as in Azure's "Finish applying group based license to users" event.
+    """
+    members = GroupMembership.objects.filter(group=group).values("user_id")
+    total = members.count()
+    _set_processing(group, ProcessingState.QUEUED, 0, total)
+    _set_processing(group, ProcessingState.IN_PROGRESS, 0, total)
+    audit.event(
+        tenant=tenant,
+        actor=actor,
+        activity=audit.START_GROUP_APPLY,
+        target=group,
+        target_type="Group",
+        details={"members": total},
+    )
+    reconcile(
+        tenant=tenant, user_ids=members.values_list("user_id", flat=True), locked_products=locked
+    )
+    paths = UserLicense.objects.filter(via_group=group)
+    ok = paths.filter(state__in=SEAT_STATES).values("user_id").distinct().count()
+    failed = paths.filter(state=LicenseState.ERROR).values("user_id").distinct().count()
+    _set_processing(group, ProcessingState.COMPLETE, total, total)
+    audit.event(
+        tenant=tenant,
+        actor=actor,
+        activity=audit.FINISH_GROUP_APPLY,
+        target=group,
+        target_type="Group",
+        details={
+            "summary": f"Users successfully assigned licenses: {ok}, "
+            f"Users for whom license assignment failed: {failed}",
+            "assigned": ok,
+            "failed": failed,
+        },
+    )
+    return ok, failed
+
+
+def _set_processing(group: Group, state: str, done: int, total: int) -> None:
+    group.processing_state, group.processing_done, group.processing_total = state, done, total
+    group.processing_updated_at = timezone.now()
+    Group.objects.filter(id=group.id).update(
+        processing_state=state,
+        processing_done=done,
+        processing_total=total,
+        processing_updated_at=group.processing_updated_at,
+    )
+
+
+@service
+def group_assign_products(
+    *, tenant: Tenant, group: Group, products: Mapping[Product, Iterable[str]], actor
+) -> tuple[int, int]:
+    """Assign products (each with its disabled plans) to a group; members inherit them."""
+    check_tenant(tenant, group)
+    catalog = Catalog.load()
+    plans = {p: validate_disabled_plans(p, d, catalog) for p, d in products.items()}
+    for product in plans:
+        check_assignable(tenant, product)
+    members = GroupMembership.objects.filter(group=group).values("user_id")
+    locked = lock_seats(
+        tenant,
+        products_touching(tenant, users=members, groups=[group.id], products=[p.id for p in plans]),
+    )
+    existing = {a.product_id: a for a in LicenseAssignment.objects.filter(group=group)}
+    now = timezone.now()
+    for product, disabled in plans.items():
+        assignment = existing.get(product.id)
+        if assignment is None:
+            LicenseAssignment.objects.create(
+                tenant=tenant,
+                group=group,
+                product=product,
+                disabled_plans=disabled,
+                created_by=_account(actor),
+                created_at=now,
+            )
+        elif assignment.disabled_plans != disabled:
+            LicenseAssignment.objects.filter(id=assignment.id).update(disabled_plans=disabled)
+    audit.event(
+        tenant=tenant,
+        actor=actor,
+        activity=audit.SET_GROUP_LICENSE,
+        target=group,
+        target_type="Group",
+        details={
+            "added": [p.sku_part_number for p in plans],
+            "disabled_plans": {p.sku_part_number: d for p, d in plans.items()},
+        },
+    )
+    return process_group(tenant=tenant, group=group, actor=actor, locked=locked)
+
+
+@service
+def group_remove_products(
+    *, tenant: Tenant, group: Group, products: Iterable[Product], actor
+) -> tuple[int, int]:
+    """Remove products from a group: the path goes from every member; members who hold the
+    product another way keep their seat (SPEC §3.6)."""
+    check_tenant(tenant, group)
+    products = list(products)
+    assignments = LicenseAssignment.objects.filter(group=group, product__in=products)
+    found = set(assignments.values_list("product_id", flat=True))
+    missing = [p.display_name for p in products if p.id not in found]
+    if missing:
+        raise NotFound(
+            _("%(group)s has no license for %(products)s.")
+            % {"group": group.name, "products": ", ".join(missing)}
+        )
+    members = GroupMembership.objects.filter(group=group).values("user_id")
+    locked = lock_seats(tenant, products_touching(tenant, users=members, groups=[group.id]))
+    assignments.delete()
+    audit.event(
+        tenant=tenant,
+        actor=actor,
+        activity=audit.SET_GROUP_LICENSE,
+        target=group,
+        target_type="Group",
+        details={"removed": [p.sku_part_number for p in products]},
+    )
+    return process_group(tenant=tenant, group=group, actor=actor, locked=locked)
+
+
+@service
+def group_add_members(
+    *, tenant: Tenant, group: Group, users: Sequence[DirectoryUser], actor
+) -> None:
+    """Joining a licensed group grants its licenses (SPEC §3.5). Already a member: no change."""
+    check_tenant(tenant, group, *users)
+    deleted = [u.user_principal_name for u in users if u.is_soft_deleted]
+    if deleted:
+        raise AssignmentRefused(
+            _("Deleted users cannot be added to groups: %(names)s") % {"names": ", ".join(deleted)}
+        )
+    user_ids = [u.id for u in users]
+    locked = lock_seats(tenant, products_touching(tenant, users=user_ids, groups=[group.id]))
+    already = set(
+        GroupMembership.objects.filter(group=group, user_id__in=user_ids).values_list(
+            "user_id", flat=True
+        )
+    )
+    joining = [u for u in users if u.id not in already]
+    now = timezone.now()
+    GroupMembership.objects.bulk_create(
+        [GroupMembership(group=group, user=u, added_at=now) for u in joining]
+    )
+    reconcile(tenant=tenant, user_ids=[u.id for u in joining], locked_products=locked)
+    audit.events(
+        tenant=tenant,
+        actor=actor,
+        activity=audit.ADD_MEMBER,
+        targets=joining,
+        target_type="User",
+        details_for=lambda u: {"group": group.name, "group_id": str(group.public_id)},
+    )
+
+
+@service
+def group_remove_members(
+    *, tenant: Tenant, group: Group, users: Sequence[DirectoryUser], actor
+) -> None:
+    """Leaving a group revokes the licenses inherited through that group only (SPEC §3.5)."""
+    check_tenant(tenant, group, *users)
+    user_ids = [u.id for u in users]
+    memberships = GroupMembership.objects.filter(group=group, user_id__in=user_ids)
+    members = set(memberships.values_list("user_id", flat=True))
+    strangers = [u.user_principal_name for u in users if u.id not in members]
+    if strangers:
+        raise NotFound(
+            _("Not members of %(group)s: %(names)s")
+            % {"group": group.name, "names": ", ".join(strangers)}
+        )
+    locked = lock_seats(tenant, products_touching(tenant, users=user_ids, groups=[group.id]))
+    memberships.delete()
+    reconcile(tenant=tenant, user_ids=user_ids, locked_products=locked)
+    audit.events(
+        tenant=tenant,
+        actor=actor,
+        activity=audit.REMOVE_MEMBER,
+        targets=users,
+        target_type="User",
+        details_for=lambda u: {"group": group.name, "group_id": str(group.public_id)},
+    )
+
+
+@service
+def group_delete(*, tenant: Tenant, group: Group, actor) -> None:
+    """A group that still holds licenses cannot be deleted (SPEC §3.5)."""
+    check_tenant(tenant, group)
+    licensed = list(
+        LicenseAssignment.objects.filter(group=group)
+        .select_related("product")
+        .order_by("product__display_name")
+    )
+    if licensed:
+        raise GroupStillLicensed(
+            _(
+                "%(group)s still has licenses (%(products)s). Remove the group's licenses "
+                "before deleting it."
+            )
+            % {"group": group.name, "products": ", ".join(a.product.display_name for a in licensed)}
+        )
+    audit.event(
+        tenant=tenant,
+        actor=actor,
+        activity=audit.DELETE_GROUP,
+        target=group,
+        target_type="Group",
+        details={"members": group.memberships.count()},
+    )
+    group.delete()
+
+
+@service
+def reprocess_group(*, tenant: Tenant, group: Group, actor) -> tuple[int, int]:
+    check_tenant(tenant, group)
+    members = GroupMembership.objects.filter(group=group).values("user_id")
+    locked = lock_seats(tenant, products_touching(tenant, users=members, groups=[group.id]))
+    audit.event(
+        tenant=tenant,
+        actor=actor,
+        activity=audit.REPROCESS_GROUP,
+        target=group,
+        target_type="Group",
+    )
+    return process_group(tenant=tenant, group=group, actor=actor, locked=locked)

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.db import connection
+
+
+def pytest_report_header(config):
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return "database: NOT PostgreSQL (set DATABASE_URL; run `make test`)"
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]
+    except psycopg.Error as exc:  # the run fails below; the header says why
+        return f"database: PostgreSQL unreachable ({exc})"
+    return f"database: PostgreSQL {version}"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _require_postgresql(django_db_setup, django_db_blocker):
+    """The suite runs on PostgreSQL, never silently on SQLite (DEVELOPERS.md)."""
+    with django_db_blocker.unblock():
+        if connection.vendor != "postgresql":
+            pytest.fail(
+                "Tests need PostgreSQL: run `make test`, or set DATABASE_URL to a PostgreSQL "
+                f"database (got {connection.vendor}).",
+                pytrace=False,
+            )
+
+
+@pytest.fixture
+def tenant(db):
+    from tests.factories import TenantFactory
+
+    return TenantFactory(name="Contoso", initial_domain="contoso.onmicrosoft.com", country="NL")
+
+
+@pytest.fixture
+def actor(db):
+    from tests.factories import AccountFactory
+
+    return AccountFactory(username="admin@contoso.onmicrosoft.com")
+
+
+@pytest.fixture
+def buy(tenant):
+    """buy("ENTERPRISEPACK", 5): a subscription of N units for the tenant."""
+    from tests.factories import SubscriptionFactory, product
+
+    def _buy(sku: str, units: int, status: str = "Enabled", on=None):
+        return SubscriptionFactory(
+            tenant=on or tenant, product=product(sku), units=units, status=status
+        )
+
+    return _buy
+
+
+@pytest.fixture
+def users(tenant):
+    """users(3): that many cloud users of the tenant."""
+    from tests.factories import DirectoryUserFactory
+
+    def _users(n: int, **kwargs):
+        kwargs.setdefault("tenant", tenant)
+        return DirectoryUserFactory.create_batch(n, **kwargs)
+
+    return _users

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from licensing.consistency import consistency_problems
+from licensing.models import UserLicense
+from licensing.seats import seat_counts
+
+
+def paths_of(user) -> set[tuple]:
+    """{(sku, group name or None, state, error)} for a user's license rows."""
+    return {
+        (
+            row.product.sku_part_number,
+            row.via_group.name if row.via_group else None,
+            row.state,
+            row.error,
+        )
+        for row in UserLicense.objects.filter(user=user).select_related("product", "via_group")
+    }
+
+
+def seats(tenant, sku: str) -> dict:
+    from tests.factories import product
+
+    return seat_counts(tenant).get(
+        product(sku).id, {"total": 0, "expiring": 0, "assigned": 0, "available": 0}
+    )
+
+
+def assert_consistent(tenant) -> None:
+    assert consistency_problems(tenant) == []

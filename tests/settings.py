@@ -1,0 +1,13 @@
+"""Settings for the test run: production settings plus a fixed key and a fast password hasher.
+The database still comes from DATABASE_URL (PostgreSQL, started by `make test`)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "tests-only-not-secret")
+
+from portal.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
