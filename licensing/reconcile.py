@@ -423,6 +423,9 @@ def reconcile(
     other product raises :class:`NeedsMoreLocks` so that the service retries with them.
     """
     now = now or timezone.now()
+    # Every locked product may have had seats freed (rows can go with deleted intent before
+    # this runs), so waiting claims for all of them are considered.
+    products = set(products) | set(locked_products or ())
     desired, existing = compute(
         tenant, user_ids, recheck_seats_for=recheck_seats_for, products=products
     )
