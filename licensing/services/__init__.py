@@ -20,6 +20,7 @@ from licensing.services.directory import (
     user_restore,
     user_set_usage_location,
     user_soft_delete,
+    user_update_profile,
     users_purge_expired,
 )
 from licensing.services.groups import (
@@ -54,5 +55,6 @@ __all__ = [
     "user_restore",
     "user_set_usage_location",
     "user_soft_delete",
+    "user_update_profile",
     "users_purge_expired",
 ]

@@ -164,3 +164,23 @@ def reprocess_product(*, tenant: Tenant, product: Product, actor) -> None:
         target=product,
         target_type="Product",
     )
+
+
+@service
+def user_update_profile(
+    *, tenant: Tenant, user: DirectoryUser, display_name: str, account_enabled: bool, actor
+) -> None:
+    """Profile fields that do not move licenses; audited like every other change."""
+    check_tenant(tenant, user)
+    current = DirectoryUser.objects.get(id=user.id)
+    before = {"display_name": current.display_name, "account_enabled": current.account_enabled}
+    after = {"display_name": display_name.strip(), "account_enabled": bool(account_enabled)}
+    if not after["display_name"]:
+        raise InvalidInput(_("A display name is required."))
+    if before == after:
+        return
+    DirectoryUser.objects.filter(id=user.id).update(**after)
+    audit.event(
+        tenant=tenant, actor=actor, activity=audit.UPDATE_USER, target=user, target_type="User",
+        details={"before": before, "after": after},
+    )

@@ -1,0 +1,441 @@
+"""Django admin for support staff (SPEC §5).
+
+Changes to assignments, memberships, users and subscriptions go through the same services as
+the portal, with the staff user as the actor, so they are audited and can never
+oversubscribe. The catalog, the derived UserLicense rows and the audit trail are read-only.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.http import HttpResponseRedirect
+from django.utils.html import format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from licensing import services
+from licensing.errors import LicensingError
+from licensing.models import (
+    COUNTING_STATUSES,
+    SEAT_STATES,
+    AuditEvent,
+    DirectoryUser,
+    Group,
+    GroupMembership,
+    LicenseAssignment,
+    Product,
+    ProductServicePlan,
+    RoleAssignment,
+    ServicePlan,
+    Subscription,
+    Tenant,
+    TenantProduct,
+    UserLicense,
+)
+from licensing.seats import seat_counts
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ThroughServicesAdmin(admin.ModelAdmin):
+    """A refused change (too few seats, a licensed group, …) is shown as an error message
+    and nothing is saved: the admin's own transaction is rolled back with it."""
+
+    def changeform_view(self, request, *args, **kwargs):
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except LicensingError as refused:
+            self.message_user(request, str(refused), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request, *args, **kwargs):
+        try:
+            return super().delete_view(request, *args, **kwargs)
+        except LicensingError as refused:
+            self.message_user(request, str(refused), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # bulk delete would bypass the services
+        return actions
+
+
+# -- catalog ------------------------------------------------------------------------------
+
+
+class ProductServicePlanInline(admin.TabularInline):
+    model = ProductServicePlan
+    fields = ["position", "service_plan"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Product)
+class ProductAdmin(ReadOnlyAdmin):
+    list_display = ["display_name", "sku_part_number", "sku_id", "applies_to"]
+    list_filter = ["applies_to"]
+    search_fields = ["display_name", "sku_part_number", "sku_id"]
+    inlines = [ProductServicePlanInline]
+
+
+@admin.register(ServicePlan)
+class ServicePlanAdmin(ReadOnlyAdmin):
+    list_display = ["display_name", "service_plan_name", "service_plan_id", "not_offered_in"]
+    search_fields = ["display_name", "service_plan_name", "service_plan_id"]
+    filter_horizontal = ["depends_on", "exclusive_with"]
+
+
+# -- tenants and seats ----------------------------------------------------------------------
+
+
+def _total_units():
+    return Coalesce(
+        Subquery(
+            Subscription.objects.filter(
+                tenant=OuterRef("tenant"), product=OuterRef("product"), status__in=COUNTING_STATUSES
+            )
+            .values("tenant")
+            .annotate(n=Sum("units"))
+            .values("n"),
+            output_field=IntegerField(),
+        ),
+        0,
+    )
+
+
+def _assigned_users():
+    return Coalesce(
+        Subquery(
+            UserLicense.objects.filter(
+                tenant=OuterRef("tenant"), product=OuterRef("product"), state__in=SEAT_STATES
+            )
+            .values("tenant")
+            .annotate(n=Count("user", distinct=True))
+            .values("n"),
+            output_field=IntegerField(),
+        ),
+        0,
+    )
+
+
+@admin.register(TenantProduct)
+class SeatsAdmin(ReadOnlyAdmin):
+    """Seat counts of SPEC §3.1 per tenant and product, one query for the whole page."""
+
+    list_display = ["tenant", "product", "total", "assigned", "available"]
+    list_filter = ["tenant", "product"]
+    search_fields = ["tenant__name", "product__display_name", "product__sku_part_number"]
+    list_select_related = ["tenant", "product"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(total=_total_units(), assigned=_assigned_users())
+
+    @admin.display(description=_("Total"), ordering="total")
+    def total(self, obj) -> int:
+        return obj.total
+
+    @admin.display(description=_("Assigned"), ordering="assigned")
+    def assigned(self, obj) -> int:
+        return obj.assigned
+
+    @admin.display(description=_("Available"))
+    def available(self, obj) -> int:
+        return obj.total - obj.assigned
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["name", "initial_domain", "country", "created_at"]
+    search_fields = ["name", "initial_domain"]
+    list_filter = ["country"]
+    readonly_fields = ["public_id", "seat_summary"]
+
+    @admin.display(description=_("Seats (Total / Expiring soon / Assigned / Available)"))
+    def seat_summary(self, obj: Tenant):
+        if obj.pk is None:
+            return "—"
+        names = dict(Product.objects.values_list("id", "display_name"))
+        rows = sorted(seat_counts(obj).items(), key=lambda item: names[item[0]])
+        return format_html_join(
+            "\n",
+            "<div>{}: {} / {} / {} / {}{}</div>",
+            (
+                (
+                    names[pid], c["total"], c["expiring"], c["assigned"], c["available"],
+                    " — over-assigned" if c["over_assigned"] else "",
+                )
+                for pid, c in rows
+            ),
+        ) or "—"
+
+
+@admin.register(RoleAssignment)
+class RoleAssignmentAdmin(admin.ModelAdmin):
+    list_display = ["account", "tenant", "role"]
+    list_filter = ["role", "tenant"]
+    search_fields = ["account__username", "tenant__name"]
+    autocomplete_fields = ["tenant"]
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(ThroughServicesAdmin):
+    list_display = ["tenant", "product", "units", "status", "start_date", "next_lifecycle_date"]
+    list_filter = ["status", "product", "tenant"]
+    search_fields = ["tenant__name", "product__display_name", "product__sku_part_number"]
+    list_select_related = ["tenant", "product"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["tenant", "product", "start_date"] if obj else []
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # cancellations are a status change, so the history stays
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.subscription_update(
+                tenant=obj.tenant, subscription=obj, units=obj.units, status=obj.status,
+                next_lifecycle_date=obj.next_lifecycle_date, actor=request.user,
+            )
+        else:
+            created = services.subscription_create(
+                tenant=obj.tenant, product=obj.product, units=obj.units, status=obj.status,
+                start_date=obj.start_date, next_lifecycle_date=obj.next_lifecycle_date,
+                actor=request.user,
+            )
+            obj.pk = created.pk
+
+
+# -- directory ------------------------------------------------------------------------------
+
+
+class SoftDeletedFilter(admin.SimpleListFilter):
+    title = _("deleted")
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Soft-deleted")), ("no", _("Active"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(soft_deleted_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(soft_deleted_at__isnull=True)
+        return queryset
+
+
+@admin.register(DirectoryUser)
+class DirectoryUserAdmin(ThroughServicesAdmin):
+    list_display = [
+        "display_name", "user_principal_name", "tenant", "usage_location", "source",
+        "account_enabled", "soft_deleted_at",
+    ]
+    list_filter = [SoftDeletedFilter, "source", "account_enabled", "tenant"]
+    search_fields = ["display_name", "user_principal_name", "public_id"]
+    list_select_related = ["tenant"]
+    actions = ["soft_delete", "restore", "reprocess"]
+
+    def get_readonly_fields(self, request, obj=None):
+        base = ["public_id", "soft_deleted_at", "created_at"]
+        return [*base, "tenant", "user_principal_name", "source"] if obj else base
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            created = services.user_create(
+                tenant=obj.tenant, user_principal_name=obj.user_principal_name,
+                display_name=obj.display_name, usage_location=str(obj.usage_location or ""),
+                source=obj.source, account_enabled=obj.account_enabled, actor=request.user,
+            )
+            obj.pk = created.pk
+            return
+        services.user_update_profile(
+            tenant=obj.tenant, user=obj, display_name=obj.display_name,
+            account_enabled=obj.account_enabled, actor=request.user,
+        )
+        if "usage_location" in form.changed_data:
+            services.user_set_usage_location(
+                tenant=obj.tenant, user=DirectoryUser.objects.get(pk=obj.pk),
+                usage_location=str(obj.usage_location or ""), actor=request.user,
+            )
+
+    def delete_model(self, request, obj):
+        services.user_delete_permanently(tenant=obj.tenant, user=obj, actor=request.user)
+
+    @admin.action(description=_("Soft-delete selected users (licenses become Suspended)"))
+    def soft_delete(self, request, queryset):
+        self._each(request, queryset.filter(soft_deleted_at__isnull=True), services.user_soft_delete)
+
+    @admin.action(description=_("Restore selected users"))
+    def restore(self, request, queryset):
+        self._each(request, queryset.filter(soft_deleted_at__isnull=False), services.user_restore)
+
+    @admin.action(description=_("Reprocess license assignments of selected users"))
+    def reprocess(self, request, queryset):
+        self._each(request, queryset, services.reprocess_user)
+
+    def _each(self, request, queryset, service):
+        done = 0
+        for user in queryset.select_related("tenant"):
+            try:
+                service(tenant=user.tenant, user=user, actor=request.user)
+                done += 1
+            except LicensingError as refused:
+                self.message_user(request, f"{user.user_principal_name}: {refused}", messages.ERROR)
+        self.message_user(request, _("%(n)d users done.") % {"n": done}, messages.SUCCESS)
+
+
+@admin.register(Group)
+class GroupAdmin(ThroughServicesAdmin):
+    list_display = ["name", "tenant", "processing_state", "members"]
+    list_filter = ["processing_state", "tenant"]
+    search_fields = ["name", "description", "public_id"]
+    list_select_related = ["tenant"]
+    actions = ["reprocess"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(member_count=Count("memberships"))
+
+    def get_readonly_fields(self, request, obj=None):
+        base = ["public_id", "processing_state", "processing_done", "processing_total", "processing_updated_at"]
+        return [*base, "tenant", "name", "description"] if obj else base
+
+    @admin.display(description=_("Members"), ordering="member_count")
+    def members(self, obj) -> int:
+        return obj.member_count
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.pk = services.group_create(
+                tenant=obj.tenant, name=obj.name, description=obj.description, actor=request.user
+            ).pk
+
+    def delete_model(self, request, obj):
+        services.group_delete(tenant=obj.tenant, group=obj, actor=request.user)
+
+    @admin.action(description=_("Reprocess selected groups"))
+    def reprocess(self, request, queryset):
+        for group in queryset.select_related("tenant"):
+            services.reprocess_group(tenant=group.tenant, group=group, actor=request.user)
+        self.message_user(request, _("Groups reprocessed."), messages.SUCCESS)
+
+
+@admin.register(GroupMembership)
+class GroupMembershipAdmin(ThroughServicesAdmin):
+    list_display = ["group", "user", "added_at"]
+    list_filter = ["group__tenant"]
+    search_fields = ["group__name", "user__user_principal_name", "user__display_name"]
+    list_select_related = ["group", "user"]
+    autocomplete_fields = ["group", "user"]
+    readonly_fields = ["added_at"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        group, user = obj.group, obj.user
+        services.group_add_members(tenant=group.tenant, group=group, users=[user], actor=request.user)
+        obj.pk = GroupMembership.objects.get(group=group, user=user).pk
+
+    def delete_model(self, request, obj):
+        services.group_remove_members(
+            tenant=obj.group.tenant, group=obj.group, users=[obj.user], actor=request.user
+        )
+
+
+# -- licenses -------------------------------------------------------------------------------
+
+
+class LicenseAssignmentForm(forms.ModelForm):
+    disabled_plans = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = LicenseAssignment
+        fields = ["tenant", "user", "group", "product", "disabled_plans"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["disabled_plans"].choices = [
+            (str(p.service_plan_id), f"{p.display_name} ({p.service_plan_name})")
+            for p in ServicePlan.objects.order_by("display_name")
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("user")) == bool(data.get("group")):
+            raise forms.ValidationError(_("Choose a user or a group, not both."))
+        return data
+
+
+@admin.register(LicenseAssignment)
+class LicenseAssignmentAdmin(ThroughServicesAdmin):
+    form = LicenseAssignmentForm
+    list_display = ["product", "user", "group", "tenant", "created_by", "created_at"]
+    list_filter = ["product", "tenant"]
+    search_fields = ["user__user_principal_name", "group__name", "product__display_name"]
+    list_select_related = ["product", "user", "group", "tenant", "created_by"]
+    autocomplete_fields = ["user", "group", "tenant"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["tenant", "user", "group", "product", "created_by", "created_at"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        disabled = form.cleaned_data.get("disabled_plans", [])
+        if change:
+            services.assignment_set_disabled_plans(
+                tenant=obj.tenant, assignment=LicenseAssignment.objects.get(pk=obj.pk),
+                disabled_plans=disabled, actor=request.user,
+            )
+        elif obj.user_id:
+            services.product_assign_to_users(
+                tenant=obj.tenant, product=obj.product, users=[obj.user], disabled_plans=disabled,
+                actor=request.user,
+            )
+            obj.pk = LicenseAssignment.objects.get(user=obj.user, product=obj.product).pk
+        else:
+            services.group_assign_products(
+                tenant=obj.tenant, group=obj.group, products={obj.product: disabled}, actor=request.user
+            )
+            obj.pk = LicenseAssignment.objects.get(group=obj.group, product=obj.product).pk
+
+    def delete_model(self, request, obj):
+        if obj.user_id:
+            services.product_remove_from_users(
+                tenant=obj.tenant, product=obj.product, users=[obj.user], actor=request.user
+            )
+        else:
+            services.group_remove_products(
+                tenant=obj.tenant, group=obj.group, products=[obj.product], actor=request.user
+            )
+
+
+@admin.register(UserLicense)
+class UserLicenseAdmin(ReadOnlyAdmin):
+    list_display = ["user", "product", "via_group", "state", "error", "last_updated"]
+    list_filter = ["state", "error", "product", "tenant"]
+    search_fields = ["user__user_principal_name", "user__display_name", "via_group__name"]
+    list_select_related = ["user", "product", "via_group"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["occurred_at", "activity", "target_name", "actor_name", "tenant"]
+    list_filter = ["activity", "tenant", ("occurred_at", admin.DateFieldListFilter)]
+    search_fields = ["activity", "target_name", "actor_name", "target_id"]
+    list_select_related = ["tenant"]
+    date_hierarchy = "occurred_at"
+

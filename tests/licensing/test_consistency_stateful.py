@@ -1,0 +1,238 @@
+"""SPEC §3.11 Consistency, by a hypothesis state machine.
+
+Random sequences of every licensing operation across two tenants. After every step: the
+UserLicense rows equal a from-scratch recomputation over the whole tenant, nothing crosses
+tenants, Assigned ≤ Total for every product whose Total never dropped, and every change that
+went through left an AuditEvent while every refusal left none.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+
+from licensing import services
+from licensing.consistency import consistency_problems
+from licensing.errors import LicensingError
+from licensing.models import AuditEvent, DirectoryUser, Group, LicenseAssignment, Subscription
+from licensing.seats import seat_counts
+from tests.factories import DirectoryUserFactory, GroupFactory, TenantFactory, plan_id, product
+
+SKUS = ["AAD_PREMIUM", "POWER_BI_PRO", "STANDARDPACK", "ENTERPRISEPACK", "EXCHANGEARCHIVE_ADDON", "EXCHANGESTANDARD"]
+OPTIONS = {
+    "STANDARDPACK": [[], ["YAMMER_ENTERPRISE"], ["TEAMS1", "YAMMER_ENTERPRISE"]],
+    "ENTERPRISEPACK": [[], ["TEAMS1"], ["SHAREPOINTENTERPRISE", "SHAREPOINTWAC"]],
+}
+LOCATIONS = ["", "NL", "CN", "US"]
+
+index = st.integers(min_value=0, max_value=10_000)
+
+
+class LicensingMachine(RuleBasedStateMachine):
+    @initialize()
+    def setup(self):
+        self.savepoint = transaction.savepoint()
+        self.tenants = [TenantFactory(country="NL"), TenantFactory(country="CN")]
+        self.dropped: set[tuple[int, int]] = set()
+        for t in self.tenants:
+            DirectoryUserFactory.create_batch(6, tenant=t)
+            GroupFactory.create_batch(2, tenant=t)
+            for sku in SKUS:
+                services.subscription_create(
+                    tenant=t, product=product(sku), units=3, start_date="2026-01-01", actor=None
+                )
+
+    def teardown(self):
+        transaction.savepoint_rollback(self.savepoint)
+
+    # -- picking --------------------------------------------------------------------------
+    def _tenant(self, i):
+        return self.tenants[i % 2]
+
+    def _users(self, tenant, i, k=2):
+        people = list(DirectoryUser.objects.filter(tenant=tenant).order_by("id"))
+        if not people:
+            return []
+        return [people[(i + j * 7) % len(people)] for j in range(min(k, len(people)))]
+
+    def _group(self, tenant, i):
+        groups = list(Group.objects.filter(tenant=tenant).order_by("id"))
+        return groups[i % len(groups)] if groups else None
+
+    def _apply(self, action):
+        before = AuditEvent.objects.count()
+        try:
+            action()
+        except LicensingError:
+            assert AuditEvent.objects.count() == before, "a refusal wrote an audit event"
+            return
+        assert AuditEvent.objects.count() > before, "a change left no audit event"
+
+    # -- rules ----------------------------------------------------------------------------
+    @rule(t=index, u=index, s=st.sampled_from(SKUS), o=index, k=st.integers(1, 3))
+    def assign_direct(self, t, u, s, o, k):
+        tenant = self._tenant(t)
+        people = list(dict.fromkeys(self._users(tenant, u, k)))
+        disabled = [plan_id(n) for n in OPTIONS.get(s, [[]])[o % len(OPTIONS.get(s, [[]]))]]
+        self._apply(lambda: services.product_assign_to_users(
+            tenant=tenant, product=product(s), users=people, disabled_plans=disabled, actor=None))
+
+    @rule(t=index, u=index, s=st.sampled_from(SKUS))
+    def remove_direct(self, t, u, s):
+        tenant = self._tenant(t)
+        people = self._users(tenant, u, 1)
+        self._apply(lambda: services.product_remove_from_users(
+            tenant=tenant, product=product(s), users=people, actor=None))
+
+    @rule(t=index, u=index, add=st.sampled_from(SKUS), drop=st.sampled_from(SKUS))
+    def swap_direct(self, t, u, add, drop):
+        tenant = self._tenant(t)
+        people = self._users(tenant, u, 1)
+        self._apply(lambda: services.direct_licenses_change(
+            tenant=tenant, users=people, add={product(add): []}, remove=[product(drop)], actor=None))
+
+    @rule(t=index, a=index, o=index)
+    def change_options(self, t, a, o):
+        tenant = self._tenant(t)
+        assignments = list(LicenseAssignment.objects.filter(tenant=tenant, product__sku_part_number__in=OPTIONS).order_by("id"))
+        if not assignments:
+            return
+        assignment = assignments[a % len(assignments)]
+        choices = OPTIONS[assignment.product.sku_part_number]
+        disabled = [plan_id(n) for n in choices[o % len(choices)]]
+        self._apply(lambda: services.assignment_set_disabled_plans(
+            tenant=tenant, assignment=assignment, disabled_plans=disabled, actor=None))
+
+    @rule(t=index, g=index, s=st.lists(st.sampled_from(SKUS), min_size=1, max_size=2, unique=True))
+    def group_assign(self, t, g, s):
+        tenant = self._tenant(t)
+        group = self._group(tenant, g)
+        if group:
+            self._apply(lambda: services.group_assign_products(
+                tenant=tenant, group=group, products={product(x): [] for x in s}, actor=None))
+
+    @rule(t=index, g=index, s=st.sampled_from(SKUS))
+    def group_remove(self, t, g, s):
+        tenant = self._tenant(t)
+        group = self._group(tenant, g)
+        if group:
+            self._apply(lambda: services.group_remove_products(
+                tenant=tenant, group=group, products=[product(s)], actor=None))
+
+    @rule(t=index, g=index, u=index, k=st.integers(1, 3))
+    def add_members(self, t, g, u, k):
+        tenant = self._tenant(t)
+        group = self._group(tenant, g)
+        if not group:
+            return
+        # Adding someone who is already a member changes nothing (and is not audited).
+        people = [p for p in dict.fromkeys(self._users(tenant, u, k)) if not group.memberships.filter(user=p).exists()]
+        if people:
+            self._apply(lambda: services.group_add_members(tenant=tenant, group=group, users=people, actor=None))
+
+    @rule(t=index, g=index, u=index)
+    def remove_member(self, t, g, u):
+        tenant = self._tenant(t)
+        group = self._group(tenant, g)
+        if group:
+            self._apply(lambda: services.group_remove_members(
+                tenant=tenant, group=group, users=self._users(tenant, u, 1), actor=None))
+
+    @rule(t=index, g=index)
+    def delete_group(self, t, g):
+        tenant = self._tenant(t)
+        group = self._group(tenant, g)
+        if group:
+            self._apply(lambda: services.group_delete(tenant=tenant, group=group, actor=None))
+
+    @rule(t=index)
+    def create_group(self, t):
+        tenant = self._tenant(t)
+        self._apply(lambda: services.group_create(tenant=tenant, name="New group", actor=None))
+
+    @rule(t=index, u=index, loc=st.sampled_from(LOCATIONS))
+    def set_location(self, t, u, loc):
+        tenant = self._tenant(t)
+        (user,) = self._users(tenant, u, 1)
+        if str(user.usage_location or "") != loc:
+            self._apply(lambda: services.user_set_usage_location(tenant=tenant, user=user, usage_location=loc, actor=None))
+
+    @rule(t=index, u=index)
+    def soft_delete(self, t, u):
+        tenant = self._tenant(t)
+        (user,) = self._users(tenant, u, 1)
+        self._apply(lambda: services.user_soft_delete(tenant=tenant, user=user, actor=None))
+
+    @rule(t=index, u=index)
+    def restore(self, t, u):
+        tenant = self._tenant(t)
+        (user,) = self._users(tenant, u, 1)
+        self._apply(lambda: services.user_restore(tenant=tenant, user=user, actor=None))
+
+    @rule(t=index, u=index)
+    def delete_permanently(self, t, u):
+        tenant = self._tenant(t)
+        people = self._users(tenant, u, 1)
+        if people and DirectoryUser.objects.filter(tenant=tenant).count() > 3:
+            self._apply(lambda: services.user_delete_permanently(tenant=tenant, user=people[0], actor=None))
+
+    @rule(t=index)
+    def new_user(self, t):
+        tenant = self._tenant(t)
+        n = DirectoryUser.objects.filter(tenant=tenant).count()
+        self._apply(lambda: services.user_create(
+            tenant=tenant, user_principal_name=f"new{n}@{tenant.initial_domain}", display_name="New", actor=None))
+
+    @rule(t=index, s=st.sampled_from(SKUS), units=st.integers(0, 6),
+          status=st.sampled_from(["Enabled", "Enabled", "Warning", "Suspended"]))
+    def change_subscription(self, t, s, units, status):
+        tenant = self._tenant(t)
+        subscription = Subscription.objects.get(tenant=tenant, product=product(s))
+        counting = subscription.status in ("Enabled", "Warning")
+        old_total = subscription.units if counting else 0
+        new_total = units if status in ("Enabled", "Warning") else 0
+        if new_total < old_total:
+            self.dropped.add((tenant.id, subscription.product_id))
+        self._apply(lambda: services.subscription_update(
+            tenant=tenant, subscription=subscription, units=units, status=status, actor=None))
+
+    @rule(t=index, u=index, g=index, s=st.sampled_from(SKUS), which=st.integers(0, 2))
+    def reprocess(self, t, u, g, s, which):
+        tenant = self._tenant(t)
+        if which == 0:
+            (user,) = self._users(tenant, u, 1)
+            self._apply(lambda: services.reprocess_user(tenant=tenant, user=user, actor=None))
+        elif which == 1 and (group := self._group(tenant, g)):
+            self._apply(lambda: services.reprocess_group(tenant=tenant, group=group, actor=None))
+        else:
+            self._apply(lambda: services.reprocess_product(tenant=tenant, product=product(s), actor=None))
+
+    # -- invariants -----------------------------------------------------------------------
+    @invariant()
+    def rows_equal_a_from_scratch_recomputation(self):
+        for tenant in getattr(self, "tenants", []):
+            assert consistency_problems(tenant) == []
+
+    @invariant()
+    def assigned_never_exceeds_total_unless_total_dropped(self):
+        for tenant in getattr(self, "tenants", []):
+            for product_id, counts in seat_counts(tenant).items():
+                if (tenant.id, product_id) not in self.dropped:
+                    assert counts["assigned"] <= counts["total"], counts
+
+
+@pytest.mark.django_db
+def test_random_operation_sequences_keep_the_rows_consistent():
+    run_state_machine_as_test(
+        LicensingMachine,
+        settings=settings(
+            max_examples=200,
+            stateful_step_count=12,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+            database=None,
+        ),
+    )
