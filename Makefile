@@ -19,7 +19,7 @@ install: $(STAMP)
 run: $(STAMP)
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py load_catalog
-	DEBUG=1 $(PY) manage.py load_demo
+	DEBUG=1 $(PY) manage.py load_demo --port $(PORT)
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Every test, on a throwaway PostgreSQL cluster.

@@ -94,6 +94,14 @@ class ProductAdmin(ReadOnlyAdmin):
     inlines = [ProductServicePlanInline]
 
 
+@admin.register(ProductServicePlan)
+class ProductServicePlanAdmin(ReadOnlyAdmin):
+    list_display = ["product", "position", "service_plan"]
+    list_filter = ["product"]
+    search_fields = ["product__display_name", "service_plan__service_plan_name"]
+    list_select_related = ["product", "service_plan"]
+
+
 @admin.register(ServicePlan)
 class ServicePlanAdmin(ReadOnlyAdmin):
     list_display = ["display_name", "service_plan_name", "service_plan_id", "not_offered_in"]
@@ -144,7 +152,9 @@ class SeatsAdmin(ReadOnlyAdmin):
     list_select_related = ["tenant", "product"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(total=_total_units(), assigned=_assigned_users())
+        return (
+            super().get_queryset(request).annotate(total=_total_units(), assigned=_assigned_users())
+        )
 
     @admin.display(description=_("Total"), ordering="total")
     def total(self, obj) -> int:
@@ -172,17 +182,24 @@ class TenantAdmin(admin.ModelAdmin):
             return "—"
         names = dict(Product.objects.values_list("id", "display_name"))
         rows = sorted(seat_counts(obj).items(), key=lambda item: names[item[0]])
-        return format_html_join(
-            "\n",
-            "<div>{}: {} / {} / {} / {}{}</div>",
-            (
+        return (
+            format_html_join(
+                "\n",
+                "<div>{}: {} / {} / {} / {}{}</div>",
                 (
-                    names[pid], c["total"], c["expiring"], c["assigned"], c["available"],
-                    " — over-assigned" if c["over_assigned"] else "",
-                )
-                for pid, c in rows
-            ),
-        ) or "—"
+                    (
+                        names[pid],
+                        c["total"],
+                        c["expiring"],
+                        c["assigned"],
+                        c["available"],
+                        " — over-assigned" if c["over_assigned"] else "",
+                    )
+                    for pid, c in rows
+                ),
+            )
+            or "—"
+        )
 
 
 @admin.register(RoleAssignment)
@@ -209,13 +226,21 @@ class SubscriptionAdmin(ThroughServicesAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             services.subscription_update(
-                tenant=obj.tenant, subscription=obj, units=obj.units, status=obj.status,
-                next_lifecycle_date=obj.next_lifecycle_date, actor=request.user,
+                tenant=obj.tenant,
+                subscription=obj,
+                units=obj.units,
+                status=obj.status,
+                next_lifecycle_date=obj.next_lifecycle_date,
+                actor=request.user,
             )
         else:
             created = services.subscription_create(
-                tenant=obj.tenant, product=obj.product, units=obj.units, status=obj.status,
-                start_date=obj.start_date, next_lifecycle_date=obj.next_lifecycle_date,
+                tenant=obj.tenant,
+                product=obj.product,
+                units=obj.units,
+                status=obj.status,
+                start_date=obj.start_date,
+                next_lifecycle_date=obj.next_lifecycle_date,
                 actor=request.user,
             )
             obj.pk = created.pk
@@ -242,8 +267,13 @@ class SoftDeletedFilter(admin.SimpleListFilter):
 @admin.register(DirectoryUser)
 class DirectoryUserAdmin(ThroughServicesAdmin):
     list_display = [
-        "display_name", "user_principal_name", "tenant", "usage_location", "source",
-        "account_enabled", "soft_deleted_at",
+        "display_name",
+        "user_principal_name",
+        "tenant",
+        "usage_location",
+        "source",
+        "account_enabled",
+        "soft_deleted_at",
     ]
     list_filter = [SoftDeletedFilter, "source", "account_enabled", "tenant"]
     search_fields = ["display_name", "user_principal_name", "public_id"]
@@ -257,20 +287,29 @@ class DirectoryUserAdmin(ThroughServicesAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             created = services.user_create(
-                tenant=obj.tenant, user_principal_name=obj.user_principal_name,
-                display_name=obj.display_name, usage_location=str(obj.usage_location or ""),
-                source=obj.source, account_enabled=obj.account_enabled, actor=request.user,
+                tenant=obj.tenant,
+                user_principal_name=obj.user_principal_name,
+                display_name=obj.display_name,
+                usage_location=str(obj.usage_location or ""),
+                source=obj.source,
+                account_enabled=obj.account_enabled,
+                actor=request.user,
             )
             obj.pk = created.pk
             return
         services.user_update_profile(
-            tenant=obj.tenant, user=obj, display_name=obj.display_name,
-            account_enabled=obj.account_enabled, actor=request.user,
+            tenant=obj.tenant,
+            user=obj,
+            display_name=obj.display_name,
+            account_enabled=obj.account_enabled,
+            actor=request.user,
         )
         if "usage_location" in form.changed_data:
             services.user_set_usage_location(
-                tenant=obj.tenant, user=DirectoryUser.objects.get(pk=obj.pk),
-                usage_location=str(obj.usage_location or ""), actor=request.user,
+                tenant=obj.tenant,
+                user=DirectoryUser.objects.get(pk=obj.pk),
+                usage_location=str(obj.usage_location or ""),
+                actor=request.user,
             )
 
     def delete_model(self, request, obj):
@@ -278,7 +317,9 @@ class DirectoryUserAdmin(ThroughServicesAdmin):
 
     @admin.action(description=_("Soft-delete selected users (licenses become Suspended)"))
     def soft_delete(self, request, queryset):
-        self._each(request, queryset.filter(soft_deleted_at__isnull=True), services.user_soft_delete)
+        self._each(
+            request, queryset.filter(soft_deleted_at__isnull=True), services.user_soft_delete
+        )
 
     @admin.action(description=_("Restore selected users"))
     def restore(self, request, queryset):
@@ -311,7 +352,13 @@ class GroupAdmin(ThroughServicesAdmin):
         return super().get_queryset(request).annotate(member_count=Count("memberships"))
 
     def get_readonly_fields(self, request, obj=None):
-        base = ["public_id", "processing_state", "processing_done", "processing_total", "processing_updated_at"]
+        base = [
+            "public_id",
+            "processing_state",
+            "processing_done",
+            "processing_total",
+            "processing_updated_at",
+        ]
         return [*base, "tenant", "name", "description"] if obj else base
 
     @admin.display(description=_("Members"), ordering="member_count")
@@ -348,7 +395,9 @@ class GroupMembershipAdmin(ThroughServicesAdmin):
 
     def save_model(self, request, obj, form, change):
         group, user = obj.group, obj.user
-        services.group_add_members(tenant=group.tenant, group=group, users=[user], actor=request.user)
+        services.group_add_members(
+            tenant=group.tenant, group=group, users=[user], actor=request.user
+        )
         obj.pk = GroupMembership.objects.get(group=group, user=user).pk
 
     def delete_model(self, request, obj):
@@ -397,18 +446,26 @@ class LicenseAssignmentAdmin(ThroughServicesAdmin):
         disabled = form.cleaned_data.get("disabled_plans", [])
         if change:
             services.assignment_set_disabled_plans(
-                tenant=obj.tenant, assignment=LicenseAssignment.objects.get(pk=obj.pk),
-                disabled_plans=disabled, actor=request.user,
+                tenant=obj.tenant,
+                assignment=LicenseAssignment.objects.get(pk=obj.pk),
+                disabled_plans=disabled,
+                actor=request.user,
             )
         elif obj.user_id:
             services.product_assign_to_users(
-                tenant=obj.tenant, product=obj.product, users=[obj.user], disabled_plans=disabled,
+                tenant=obj.tenant,
+                product=obj.product,
+                users=[obj.user],
+                disabled_plans=disabled,
                 actor=request.user,
             )
             obj.pk = LicenseAssignment.objects.get(user=obj.user, product=obj.product).pk
         else:
             services.group_assign_products(
-                tenant=obj.tenant, group=obj.group, products={obj.product: disabled}, actor=request.user
+                tenant=obj.tenant,
+                group=obj.group,
+                products={obj.product: disabled},
+                actor=request.user,
             )
             obj.pk = LicenseAssignment.objects.get(group=obj.group, product=obj.product).pk
 
@@ -438,4 +495,3 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ["activity", "target_name", "actor_name", "target_id"]
     list_select_related = ["tenant"]
     date_hierarchy = "occurred_at"
-

@@ -87,6 +87,9 @@ class ProductServicePlan(models.Model):
             models.UniqueConstraint(fields=["product", "service_plan"], name="uniq_product_plan"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.service_plan_id} (#{self.position})"
+
 
 class SubscriptionStatus(models.TextChoices):
     ENABLED = "Enabled", "Enabled"
@@ -131,6 +134,9 @@ class TenantProduct(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "product"], name="uniq_tenant_product"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} — {self.product}"
 
 
 class UserSource(models.TextChoices):
@@ -225,6 +231,9 @@ class GroupMembership(models.Model):
             models.UniqueConstraint(fields=["group", "user"], name="uniq_group_member"),
         ]
         indexes = [models.Index(fields=["user"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.group}"
 
 
 class LicenseAssignment(models.Model):
@@ -341,6 +350,10 @@ class UserLicense(models.Model):
             models.Index(fields=["user", "product"]),
             models.Index(fields=["via_group", "state"]),
         ]
+
+    def __str__(self) -> str:
+        path = f"inherited from {self.via_group}" if self.via_group_id else "direct"
+        return f"{self.user} — {self.product} ({path}): {self.state}"
 
     @property
     def is_inherited(self) -> bool:

@@ -181,6 +181,10 @@ def user_update_profile(
         return
     DirectoryUser.objects.filter(id=user.id).update(**after)
     audit.event(
-        tenant=tenant, actor=actor, activity=audit.UPDATE_USER, target=user, target_type="User",
+        tenant=tenant,
+        actor=actor,
+        activity=audit.UPDATE_USER,
+        target=user,
+        target_type="User",
         details={"before": before, "after": after},
     )

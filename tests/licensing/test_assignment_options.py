@@ -40,8 +40,11 @@ def test_each_assignment_carries_its_disabled_plans(tenant, buy, users, actor):
     buy("ENTERPRISEPACK", 5)
     (user,) = users(1)
     services.product_assign_to_users(
-        tenant=tenant, product=product("ENTERPRISEPACK"), users=[user],
-        disabled_plans=[plan_id("YAMMER_ENTERPRISE")], actor=actor,
+        tenant=tenant,
+        product=product("ENTERPRISEPACK"),
+        users=[user],
+        disabled_plans=[plan_id("YAMMER_ENTERPRISE")],
+        actor=actor,
     )
     assert LicenseAssignment.objects.get().disabled_plans == [plan_id("YAMMER_ENTERPRISE")]
     assert UserLicense.objects.get().disabled_plans == [plan_id("YAMMER_ENTERPRISE")]
@@ -51,12 +54,17 @@ def test_changing_options_of_a_group_assignment_reaches_every_member(tenant, buy
     buy("ENTERPRISEPACK", 5)
     group = GroupFactory(tenant=tenant)
     services.group_add_members(tenant=tenant, group=group, users=users(3), actor=actor)
-    services.group_assign_products(tenant=tenant, group=group, products={product("ENTERPRISEPACK"): []}, actor=actor)
+    services.group_assign_products(
+        tenant=tenant, group=group, products={product("ENTERPRISEPACK"): []}, actor=actor
+    )
     assignment = LicenseAssignment.objects.get(group=group)
     services.assignment_set_disabled_plans(
         tenant=tenant, assignment=assignment, disabled_plans=[plan_id("TEAMS1")], actor=actor
     )
-    assert list(UserLicense.objects.values_list("disabled_plans", flat=True)) == [[plan_id("TEAMS1")]] * 3
+    assert (
+        list(UserLicense.objects.values_list("disabled_plans", flat=True))
+        == [[plan_id("TEAMS1")]] * 3
+    )
 
 
 def test_enabled_services_are_the_union_over_active_paths(tenant, buy, users, actor):
@@ -68,16 +76,23 @@ def test_enabled_services_are_the_union_over_active_paths(tenant, buy, users, ac
     services.group_add_members(tenant=tenant, group=group, users=[user], actor=actor)
     e3 = product("ENTERPRISEPACK")
     services.product_assign_to_users(
-        tenant=tenant, product=e3, users=[user], disabled_plans=[plan_id("TEAMS1"), plan_id("YAMMER_ENTERPRISE")],
+        tenant=tenant,
+        product=e3,
+        users=[user],
+        disabled_plans=[plan_id("TEAMS1"), plan_id("YAMMER_ENTERPRISE")],
         actor=actor,
     )
-    services.group_assign_products(tenant=tenant, group=group, products={e3: [plan_id("YAMMER_ENTERPRISE")]}, actor=actor)
+    services.group_assign_products(
+        tenant=tenant, group=group, products={e3: [plan_id("YAMMER_ENTERPRISE")]}, actor=actor
+    )
     enabled = enabled_plan_ids(user, e3, Catalog.load())
     assert plan_id("TEAMS1") in enabled
     assert plan_id("YAMMER_ENTERPRISE") not in enabled
 
 
-def test_plan_added_to_a_product_later_is_enabled_in_existing_assignments(tenant, buy, users, actor):
+def test_plan_added_to_a_product_later_is_enabled_in_existing_assignments(
+    tenant, buy, users, actor
+):
     from licensing.queries import enabled_plan_ids
 
     buy("AAD_PREMIUM", 5)

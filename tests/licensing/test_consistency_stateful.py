@@ -12,7 +12,13 @@ import pytest
 from django.db import transaction
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from licensing import services
 from licensing.consistency import consistency_problems
@@ -21,7 +27,14 @@ from licensing.models import AuditEvent, DirectoryUser, Group, LicenseAssignment
 from licensing.seats import seat_counts
 from tests.factories import DirectoryUserFactory, GroupFactory, TenantFactory, plan_id, product
 
-SKUS = ["AAD_PREMIUM", "POWER_BI_PRO", "STANDARDPACK", "ENTERPRISEPACK", "EXCHANGEARCHIVE_ADDON", "EXCHANGESTANDARD"]
+SKUS = [
+    "AAD_PREMIUM",
+    "POWER_BI_PRO",
+    "STANDARDPACK",
+    "ENTERPRISEPACK",
+    "EXCHANGEARCHIVE_ADDON",
+    "EXCHANGESTANDARD",
+]
 OPTIONS = {
     "STANDARDPACK": [[], ["YAMMER_ENTERPRISE"], ["TEAMS1", "YAMMER_ENTERPRISE"]],
     "ENTERPRISEPACK": [[], ["TEAMS1"], ["SHAREPOINTENTERPRISE", "SHAREPOINTWAC"]],
@@ -77,50 +90,76 @@ class LicensingMachine(RuleBasedStateMachine):
         tenant = self._tenant(t)
         people = list(dict.fromkeys(self._users(tenant, u, k)))
         disabled = [plan_id(n) for n in OPTIONS.get(s, [[]])[o % len(OPTIONS.get(s, [[]]))]]
-        self._apply(lambda: services.product_assign_to_users(
-            tenant=tenant, product=product(s), users=people, disabled_plans=disabled, actor=None))
+        self._apply(
+            lambda: services.product_assign_to_users(
+                tenant=tenant, product=product(s), users=people, disabled_plans=disabled, actor=None
+            )
+        )
 
     @rule(t=index, u=index, s=st.sampled_from(SKUS))
     def remove_direct(self, t, u, s):
         tenant = self._tenant(t)
         people = self._users(tenant, u, 1)
-        self._apply(lambda: services.product_remove_from_users(
-            tenant=tenant, product=product(s), users=people, actor=None))
+        self._apply(
+            lambda: services.product_remove_from_users(
+                tenant=tenant, product=product(s), users=people, actor=None
+            )
+        )
 
     @rule(t=index, u=index, add=st.sampled_from(SKUS), drop=st.sampled_from(SKUS))
     def swap_direct(self, t, u, add, drop):
         tenant = self._tenant(t)
         people = self._users(tenant, u, 1)
-        self._apply(lambda: services.direct_licenses_change(
-            tenant=tenant, users=people, add={product(add): []}, remove=[product(drop)], actor=None))
+        self._apply(
+            lambda: services.direct_licenses_change(
+                tenant=tenant,
+                users=people,
+                add={product(add): []},
+                remove=[product(drop)],
+                actor=None,
+            )
+        )
 
     @rule(t=index, a=index, o=index)
     def change_options(self, t, a, o):
         tenant = self._tenant(t)
-        assignments = list(LicenseAssignment.objects.filter(tenant=tenant, product__sku_part_number__in=OPTIONS).order_by("id"))
+        assignments = list(
+            LicenseAssignment.objects.filter(
+                tenant=tenant, product__sku_part_number__in=OPTIONS
+            ).order_by("id")
+        )
         if not assignments:
             return
         assignment = assignments[a % len(assignments)]
         choices = OPTIONS[assignment.product.sku_part_number]
         disabled = [plan_id(n) for n in choices[o % len(choices)]]
-        self._apply(lambda: services.assignment_set_disabled_plans(
-            tenant=tenant, assignment=assignment, disabled_plans=disabled, actor=None))
+        self._apply(
+            lambda: services.assignment_set_disabled_plans(
+                tenant=tenant, assignment=assignment, disabled_plans=disabled, actor=None
+            )
+        )
 
     @rule(t=index, g=index, s=st.lists(st.sampled_from(SKUS), min_size=1, max_size=2, unique=True))
     def group_assign(self, t, g, s):
         tenant = self._tenant(t)
         group = self._group(tenant, g)
         if group:
-            self._apply(lambda: services.group_assign_products(
-                tenant=tenant, group=group, products={product(x): [] for x in s}, actor=None))
+            self._apply(
+                lambda: services.group_assign_products(
+                    tenant=tenant, group=group, products={product(x): [] for x in s}, actor=None
+                )
+            )
 
     @rule(t=index, g=index, s=st.sampled_from(SKUS))
     def group_remove(self, t, g, s):
         tenant = self._tenant(t)
         group = self._group(tenant, g)
         if group:
-            self._apply(lambda: services.group_remove_products(
-                tenant=tenant, group=group, products=[product(s)], actor=None))
+            self._apply(
+                lambda: services.group_remove_products(
+                    tenant=tenant, group=group, products=[product(s)], actor=None
+                )
+            )
 
     @rule(t=index, g=index, u=index, k=st.integers(1, 3))
     def add_members(self, t, g, u, k):
@@ -129,17 +168,28 @@ class LicensingMachine(RuleBasedStateMachine):
         if not group:
             return
         # Adding someone who is already a member changes nothing (and is not audited).
-        people = [p for p in dict.fromkeys(self._users(tenant, u, k)) if not group.memberships.filter(user=p).exists()]
+        people = [
+            p
+            for p in dict.fromkeys(self._users(tenant, u, k))
+            if not group.memberships.filter(user=p).exists()
+        ]
         if people:
-            self._apply(lambda: services.group_add_members(tenant=tenant, group=group, users=people, actor=None))
+            self._apply(
+                lambda: services.group_add_members(
+                    tenant=tenant, group=group, users=people, actor=None
+                )
+            )
 
     @rule(t=index, g=index, u=index)
     def remove_member(self, t, g, u):
         tenant = self._tenant(t)
         group = self._group(tenant, g)
         if group:
-            self._apply(lambda: services.group_remove_members(
-                tenant=tenant, group=group, users=self._users(tenant, u, 1), actor=None))
+            self._apply(
+                lambda: services.group_remove_members(
+                    tenant=tenant, group=group, users=self._users(tenant, u, 1), actor=None
+                )
+            )
 
     @rule(t=index, g=index)
     def delete_group(self, t, g):
@@ -158,7 +208,11 @@ class LicensingMachine(RuleBasedStateMachine):
         tenant = self._tenant(t)
         (user,) = self._users(tenant, u, 1)
         if str(user.usage_location or "") != loc:
-            self._apply(lambda: services.user_set_usage_location(tenant=tenant, user=user, usage_location=loc, actor=None))
+            self._apply(
+                lambda: services.user_set_usage_location(
+                    tenant=tenant, user=user, usage_location=loc, actor=None
+                )
+            )
 
     @rule(t=index, u=index)
     def soft_delete(self, t, u):
@@ -177,17 +231,29 @@ class LicensingMachine(RuleBasedStateMachine):
         tenant = self._tenant(t)
         people = self._users(tenant, u, 1)
         if people and DirectoryUser.objects.filter(tenant=tenant).count() > 3:
-            self._apply(lambda: services.user_delete_permanently(tenant=tenant, user=people[0], actor=None))
+            self._apply(
+                lambda: services.user_delete_permanently(tenant=tenant, user=people[0], actor=None)
+            )
 
     @rule(t=index)
     def new_user(self, t):
         tenant = self._tenant(t)
         n = DirectoryUser.objects.filter(tenant=tenant).count()
-        self._apply(lambda: services.user_create(
-            tenant=tenant, user_principal_name=f"new{n}@{tenant.initial_domain}", display_name="New", actor=None))
+        self._apply(
+            lambda: services.user_create(
+                tenant=tenant,
+                user_principal_name=f"new{n}@{tenant.initial_domain}",
+                display_name="New",
+                actor=None,
+            )
+        )
 
-    @rule(t=index, s=st.sampled_from(SKUS), units=st.integers(0, 6),
-          status=st.sampled_from(["Enabled", "Enabled", "Warning", "Suspended"]))
+    @rule(
+        t=index,
+        s=st.sampled_from(SKUS),
+        units=st.integers(0, 6),
+        status=st.sampled_from(["Enabled", "Enabled", "Warning", "Suspended"]),
+    )
     def change_subscription(self, t, s, units, status):
         tenant = self._tenant(t)
         subscription = Subscription.objects.get(tenant=tenant, product=product(s))
@@ -196,8 +262,11 @@ class LicensingMachine(RuleBasedStateMachine):
         new_total = units if status in ("Enabled", "Warning") else 0
         if new_total < old_total:
             self.dropped.add((tenant.id, subscription.product_id))
-        self._apply(lambda: services.subscription_update(
-            tenant=tenant, subscription=subscription, units=units, status=status, actor=None))
+        self._apply(
+            lambda: services.subscription_update(
+                tenant=tenant, subscription=subscription, units=units, status=status, actor=None
+            )
+        )
 
     @rule(t=index, u=index, g=index, s=st.sampled_from(SKUS), which=st.integers(0, 2))
     def reprocess(self, t, u, g, s, which):
@@ -208,7 +277,9 @@ class LicensingMachine(RuleBasedStateMachine):
         elif which == 1 and (group := self._group(tenant, g)):
             self._apply(lambda: services.reprocess_group(tenant=tenant, group=group, actor=None))
         else:
-            self._apply(lambda: services.reprocess_product(tenant=tenant, product=product(s), actor=None))
+            self._apply(
+                lambda: services.reprocess_product(tenant=tenant, product=product(s), actor=None)
+            )
 
     # -- invariants -----------------------------------------------------------------------
     @invariant()

@@ -18,7 +18,10 @@ def test_assign_several_products_to_many_users_at_once(tenant, buy, users, actor
     buy("POWER_BI_PRO", 5)
     team = users(4)
     services.direct_licenses_change(
-        tenant=tenant, users=team, add={product("AAD_PREMIUM"): [], product("POWER_BI_PRO"): []}, actor=actor
+        tenant=tenant,
+        users=team,
+        add={product("AAD_PREMIUM"): [], product("POWER_BI_PRO"): []},
+        actor=actor,
     )
     assert UserLicense.objects.filter(state="Active").count() == 8
     assert seats(tenant, "AAD_PREMIUM")["available"] == 1
@@ -31,7 +34,9 @@ def test_too_few_seats_changes_nothing_and_says_needed_and_available(tenant, buy
     team = users(3)
     with pytest.raises(InsufficientSeats) as refused:
         services.direct_licenses_change(
-            tenant=tenant, users=team, add={product("AAD_PREMIUM"): [], product("POWER_BI_PRO"): []},
+            tenant=tenant,
+            users=team,
+            add={product("AAD_PREMIUM"): [], product("POWER_BI_PRO"): []},
             actor=actor,
         )
     assert "needs 3 and 2 are available" in str(refused.value)
@@ -76,7 +81,9 @@ def test_plan_conflict_with_what_the_user_has_is_refused_by_name(tenant, buy, us
     buy("STANDARDPACK", 5)
     buy("ENTERPRISEPACK", 5)
     a, b = users(2)
-    services.product_assign_to_users(tenant=tenant, product=product("STANDARDPACK"), users=[a], actor=actor)
+    services.product_assign_to_users(
+        tenant=tenant, product=product("STANDARDPACK"), users=[a], actor=actor
+    )
     with pytest.raises(AssignmentRefused, match=a.user_principal_name) as refused:
         services.product_assign_to_users(
             tenant=tenant, product=product("ENTERPRISEPACK"), users=[a, b], actor=actor
@@ -95,8 +102,10 @@ def test_missing_prerequisite_from_another_product_is_refused(tenant, buy, users
         )
     buy("EXCHANGESTANDARD", 5)
     services.direct_licenses_change(
-        tenant=tenant, users=[user],
-        add={product("EXCHANGESTANDARD"): [], product("EXCHANGEARCHIVE_ADDON"): []}, actor=actor,
+        tenant=tenant,
+        users=[user],
+        add={product("EXCHANGESTANDARD"): [], product("EXCHANGEARCHIVE_ADDON"): []},
+        actor=actor,
     )
     assert {p[2] for p in paths_of(user)} == {"Active"}
 
@@ -105,14 +114,21 @@ def test_swapping_products_is_one_step(tenant, buy, users, actor):
     buy("STANDARDPACK", 1)
     buy("ENTERPRISEPACK", 1)
     (user,) = users(1)
-    services.product_assign_to_users(tenant=tenant, product=product("STANDARDPACK"), users=[user], actor=actor)
+    services.product_assign_to_users(
+        tenant=tenant, product=product("STANDARDPACK"), users=[user], actor=actor
+    )
     # E1 and E3 are mutually exclusive (Exchange, SharePoint): only a swap in one step works.
     services.direct_licenses_change(
-        tenant=tenant, users=[user], add={product("ENTERPRISEPACK"): []},
-        remove=[product("STANDARDPACK")], actor=actor,
+        tenant=tenant,
+        users=[user],
+        add={product("ENTERPRISEPACK"): []},
+        remove=[product("STANDARDPACK")],
+        actor=actor,
     )
     assert paths_of(user) == {("ENTERPRISEPACK", None, "Active", "")}
-    event = AuditEvent.objects.get(activity="Change user license", details__added=["ENTERPRISEPACK"])
+    event = AuditEvent.objects.get(
+        activity="Change user license", details__added=["ENTERPRISEPACK"]
+    )
     assert event.details["removed"] == ["STANDARDPACK"]
     assert_consistent(tenant)
 
@@ -121,4 +137,6 @@ def test_removing_a_license_the_user_does_not_have_is_refused(tenant, buy, users
     buy("AAD_PREMIUM", 1)
     (user,) = users(1)
     with pytest.raises(NotFound, match="no direct license"):
-        services.product_remove_from_users(tenant=tenant, product=product("AAD_PREMIUM"), users=[user], actor=actor)
+        services.product_remove_from_users(
+            tenant=tenant, product=product("AAD_PREMIUM"), users=[user], actor=actor
+        )

@@ -20,21 +20,29 @@ def _members(tenant, group, people, start=None):
     """Add members with distinct, increasing join times (first in the list joined first)."""
     start = start or timezone.now() - timedelta(days=10)
     for i, person in enumerate(people):
-        GroupMembership.objects.create(group=group, user=person, added_at=start + timedelta(minutes=i))
+        GroupMembership.objects.create(
+            group=group, user=person, added_at=start + timedelta(minutes=i)
+        )
 
 
-def test_assigning_to_a_group_gives_every_direct_member_an_inherited_path(tenant, buy, users, actor):
+def test_assigning_to_a_group_gives_every_direct_member_an_inherited_path(
+    tenant, buy, users, actor
+):
     buy("AAD_PREMIUM", 10)
     group = GroupFactory(tenant=tenant, name="Sales")
     people = users(3)
     services.group_add_members(tenant=tenant, group=group, users=people, actor=actor)
-    services.group_assign_products(tenant=tenant, group=group, products={product("AAD_PREMIUM"): []}, actor=actor)
+    services.group_assign_products(
+        tenant=tenant, group=group, products={product("AAD_PREMIUM"): []}, actor=actor
+    )
     for person in people:
         assert paths_of(person) == {("AAD_PREMIUM", "Sales", "Active", "")}
     assert_consistent(tenant)
 
 
-def test_members_take_seats_earliest_membership_first_and_the_rest_get_count_violation(tenant, buy, users, actor):
+def test_members_take_seats_earliest_membership_first_and_the_rest_get_count_violation(
+    tenant, buy, users, actor
+):
     buy("AAD_PREMIUM", 2)
     group = GroupFactory(tenant=tenant, name="Sales")
     people = users(4)
@@ -51,17 +59,24 @@ def test_members_take_seats_earliest_membership_first_and_the_rest_get_count_vio
     assert seats(tenant, "AAD_PREMIUM")["assigned"] == 2
 
 
-def test_one_failing_product_fails_every_product_of_that_group_for_the_member(tenant, buy, users, actor):
+def test_one_failing_product_fails_every_product_of_that_group_for_the_member(
+    tenant, buy, users, actor
+):
     buy("AAD_PREMIUM", 5)
     buy("POWER_BI_PRO", 1)
     group = GroupFactory(tenant=tenant, name="Analysts")
     first, second = users(2)
     _members(tenant, group, [first, second])
     services.group_assign_products(
-        tenant=tenant, group=group,
-        products={product("AAD_PREMIUM"): [], product("POWER_BI_PRO"): []}, actor=actor,
+        tenant=tenant,
+        group=group,
+        products={product("AAD_PREMIUM"): [], product("POWER_BI_PRO"): []},
+        actor=actor,
     )
-    assert paths_of(first) == {("AAD_PREMIUM", "Analysts", "Active", ""), ("POWER_BI_PRO", "Analysts", "Active", "")}
+    assert paths_of(first) == {
+        ("AAD_PREMIUM", "Analysts", "Active", ""),
+        ("POWER_BI_PRO", "Analysts", "Active", ""),
+    }
     assert paths_of(second) == {
         ("AAD_PREMIUM", "Analysts", "Error", "CountViolation"),
         ("POWER_BI_PRO", "Analysts", "Error", "CountViolation"),
@@ -70,7 +85,9 @@ def test_one_failing_product_fails_every_product_of_that_group_for_the_member(te
     assert_consistent(tenant)
 
 
-def test_joining_a_licensed_group_grants_and_leaving_revokes_that_path_only(tenant, buy, users, actor):
+def test_joining_a_licensed_group_grants_and_leaving_revokes_that_path_only(
+    tenant, buy, users, actor
+):
     buy("AAD_PREMIUM", 5)
     p1 = product("AAD_PREMIUM")
     sales, it = GroupFactory(tenant=tenant, name="Sales"), GroupFactory(tenant=tenant, name="IT")
@@ -79,7 +96,10 @@ def test_joining_a_licensed_group_grants_and_leaving_revokes_that_path_only(tena
     (user,) = users(1)
     services.group_add_members(tenant=tenant, group=sales, users=[user], actor=actor)
     services.group_add_members(tenant=tenant, group=it, users=[user], actor=actor)
-    assert paths_of(user) == {("AAD_PREMIUM", "Sales", "Active", ""), ("AAD_PREMIUM", "IT", "Active", "")}
+    assert paths_of(user) == {
+        ("AAD_PREMIUM", "Sales", "Active", ""),
+        ("AAD_PREMIUM", "IT", "Active", ""),
+    }
     services.group_remove_members(tenant=tenant, group=sales, users=[user], actor=actor)
     assert paths_of(user) == {("AAD_PREMIUM", "IT", "Active", "")}
     assert seats(tenant, "AAD_PREMIUM")["assigned"] == 1
@@ -89,7 +109,9 @@ def test_reprocess_repairs_rows_that_drifted_from_intent(tenant, buy, users, act
     buy("AAD_PREMIUM", 5)
     group = GroupFactory(tenant=tenant)
     services.group_add_members(tenant=tenant, group=group, users=users(3), actor=actor)
-    services.group_assign_products(tenant=tenant, group=group, products={product("AAD_PREMIUM"): []}, actor=actor)
+    services.group_assign_products(
+        tenant=tenant, group=group, products={product("AAD_PREMIUM"): []}, actor=actor
+    )
     # Something outside the services (a restored backup, a bad migration) broke the rows.
     UserLicense.objects.update(state="Error", error="Other")
     services.reprocess_group(tenant=tenant, group=group, actor=actor)
@@ -97,12 +119,16 @@ def test_reprocess_repairs_rows_that_drifted_from_intent(tenant, buy, users, act
     assert AuditEvent.objects.filter(activity="Reprocess group license assignment").count() == 1
 
 
-def test_errored_members_get_seats_when_more_are_bought_then_reprocess_changes_nothing(tenant, buy, users, actor):
+def test_errored_members_get_seats_when_more_are_bought_then_reprocess_changes_nothing(
+    tenant, buy, users, actor
+):
     sub = buy("AAD_PREMIUM", 1)
     group = GroupFactory(tenant=tenant)
     people = users(3)
     _members(tenant, group, people)
-    services.group_assign_products(tenant=tenant, group=group, products={product("AAD_PREMIUM"): []}, actor=actor)
+    services.group_assign_products(
+        tenant=tenant, group=group, products={product("AAD_PREMIUM"): []}, actor=actor
+    )
     assert UserLicense.objects.filter(error="CountViolation").count() == 2
     services.subscription_update(tenant=tenant, subscription=sub, units=2, actor=actor)
     # The earliest waiting member takes the new seat.
@@ -132,11 +158,15 @@ def test_seat_freed_by_a_removal_goes_to_the_earliest_waiting_member(tenant, buy
 def test_a_group_that_still_holds_licenses_cannot_be_deleted(tenant, buy, users, actor):
     buy("AAD_PREMIUM", 5)
     group = GroupFactory(tenant=tenant, name="Sales")
-    services.group_assign_products(tenant=tenant, group=group, products={product("AAD_PREMIUM"): []}, actor=actor)
+    services.group_assign_products(
+        tenant=tenant, group=group, products={product("AAD_PREMIUM"): []}, actor=actor
+    )
     with pytest.raises(GroupStillLicensed, match="Microsoft Entra ID P1"):
         services.group_delete(tenant=tenant, group=group, actor=actor)
     assert Group.objects.filter(id=group.id).exists()
-    services.group_remove_products(tenant=tenant, group=group, products=[product("AAD_PREMIUM")], actor=actor)
+    services.group_remove_products(
+        tenant=tenant, group=group, products=[product("AAD_PREMIUM")], actor=actor
+    )
     services.group_delete(tenant=tenant, group=group, actor=actor)
     assert not Group.objects.filter(id=group.id).exists()
 
@@ -145,23 +175,35 @@ def test_group_processing_ends_complete_with_start_and_finish_events(tenant, buy
     buy("AAD_PREMIUM", 2)
     group = GroupFactory(tenant=tenant)
     services.group_add_members(tenant=tenant, group=group, users=users(3), actor=actor)
-    services.group_assign_products(tenant=tenant, group=group, products={product("AAD_PREMIUM"): []}, actor=actor)
+    services.group_assign_products(
+        tenant=tenant, group=group, products={product("AAD_PREMIUM"): []}, actor=actor
+    )
     group.refresh_from_db()
     assert (group.processing_state, group.processing_done, group.processing_total) == (
-        ProcessingState.COMPLETE, 3, 3,
+        ProcessingState.COMPLETE,
+        3,
+        3,
     )
     finish = AuditEvent.objects.get(activity="Finish applying group based license to users")
     assert finish.details["summary"] == (
         "Users successfully assigned licenses: 2, Users for whom license assignment failed: 1"
     )
-    assert AuditEvent.objects.filter(activity="Start applying group based license to users").count() == 1
+    assert (
+        AuditEvent.objects.filter(activity="Start applying group based license to users").count()
+        == 1
+    )
 
 
 def test_group_with_errors_is_listed_by_with_license_errors(tenant, buy, users, actor):
     buy("AAD_PREMIUM", 1)
-    fine, short = GroupFactory(tenant=tenant, name="Fine"), GroupFactory(tenant=tenant, name="Short")
+    fine, short = (
+        GroupFactory(tenant=tenant, name="Fine"),
+        GroupFactory(tenant=tenant, name="Short"),
+    )
     services.group_add_members(tenant=tenant, group=short, users=users(3), actor=actor)
-    services.group_assign_products(tenant=tenant, group=short, products={product("AAD_PREMIUM"): []}, actor=actor)
+    services.group_assign_products(
+        tenant=tenant, group=short, products={product("AAD_PREMIUM"): []}, actor=actor
+    )
     assert list(Group.objects.filter(tenant=tenant).with_license_errors()) == [short]
     assert Group.objects.with_license_errors().get().members_in_error == 2
     assert fine not in Group.objects.with_license_errors()
@@ -171,17 +213,23 @@ def test_mutually_exclusive_group_path_errors_and_takes_no_seat(tenant, buy, use
     buy("STANDARDPACK", 5)
     buy("ENTERPRISEPACK", 5)
     (user,) = users(1)
-    services.product_assign_to_users(tenant=tenant, product=product("STANDARDPACK"), users=[user], actor=actor)
+    services.product_assign_to_users(
+        tenant=tenant, product=product("STANDARDPACK"), users=[user], actor=actor
+    )
     group = GroupFactory(tenant=tenant, name="E3 users")
     services.group_add_members(tenant=tenant, group=group, users=[user], actor=actor)
-    services.group_assign_products(tenant=tenant, group=group, products={product("ENTERPRISEPACK"): []}, actor=actor)
+    services.group_assign_products(
+        tenant=tenant, group=group, products={product("ENTERPRISEPACK"): []}, actor=actor
+    )
     assert paths_of(user) == {
         ("STANDARDPACK", None, "Active", ""),
         ("ENTERPRISEPACK", "E3 users", "Error", "MutuallyExclusiveViolation"),
     }
     assert seats(tenant, "ENTERPRISEPACK")["assigned"] == 0
     # Remove the direct E1: the group's E3 now applies.
-    services.product_remove_from_users(tenant=tenant, product=product("STANDARDPACK"), users=[user], actor=actor)
+    services.product_remove_from_users(
+        tenant=tenant, product=product("STANDARDPACK"), users=[user], actor=actor
+    )
     assert paths_of(user) == {("ENTERPRISEPACK", "E3 users", "Active", "")}
     assert_consistent(tenant)
 
@@ -192,9 +240,13 @@ def test_dependency_violation_in_a_group_path(tenant, buy, users, actor):
     (user,) = users(1)
     group = GroupFactory(tenant=tenant, name="Archive")
     services.group_add_members(tenant=tenant, group=group, users=[user], actor=actor)
-    services.group_assign_products(tenant=tenant, group=group, products={product("EXCHANGEARCHIVE_ADDON"): []}, actor=actor)
+    services.group_assign_products(
+        tenant=tenant, group=group, products={product("EXCHANGEARCHIVE_ADDON"): []}, actor=actor
+    )
     assert paths_of(user) == {("EXCHANGEARCHIVE_ADDON", "Archive", "Error", "DependencyViolation")}
-    services.product_assign_to_users(tenant=tenant, product=product("EXCHANGESTANDARD"), users=[user], actor=actor)
+    services.product_assign_to_users(
+        tenant=tenant, product=product("EXCHANGESTANDARD"), users=[user], actor=actor
+    )
     assert paths_of(user) == {
         ("EXCHANGEARCHIVE_ADDON", "Archive", "Active", ""),
         ("EXCHANGESTANDARD", None, "Active", ""),

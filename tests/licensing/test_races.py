@@ -30,7 +30,7 @@ def _in_thread(barrier, outcomes, name, action):
         outcomes[name] = "ok"
     except LicensingError as refused:
         outcomes[name] = type(refused).__name__
-    except Exception as crash:  # noqa: BLE001 - reported as a test failure below
+    except Exception as crash:
         outcomes[name] = f"crash: {crash!r}"
     finally:
         connection.close()
@@ -39,14 +39,28 @@ def _in_thread(barrier, outcomes, name, action):
 def _one_round(n: int) -> None:
     p1, bi = product("AAD_PREMIUM"), product("POWER_BI_PRO")
     tenant = TenantFactory()
-    sub = services.subscription_create(tenant=tenant, product=p1, units=6, start_date="2026-01-01", actor=None)
-    services.subscription_create(tenant=tenant, product=bi, units=50, start_date="2026-01-01", actor=None)
-    group = GroupFactory(tenant=tenant, name=f"Race {n}")
-    services.group_assign_products(tenant=tenant, group=group, products={p1: [], bi: []}, actor=None)
-    services.product_assign_to_users(
-        tenant=tenant, product=p1, users=DirectoryUserFactory.create_batch(3, tenant=tenant), actor=None
+    sub = services.subscription_create(
+        tenant=tenant, product=p1, units=6, start_date="2026-01-01", actor=None
     )
-    services.group_add_members(tenant=tenant, group=group, users=DirectoryUserFactory.create_batch(3, tenant=tenant), actor=None)
+    services.subscription_create(
+        tenant=tenant, product=bi, units=50, start_date="2026-01-01", actor=None
+    )
+    group = GroupFactory(tenant=tenant, name=f"Race {n}")
+    services.group_assign_products(
+        tenant=tenant, group=group, products={p1: [], bi: []}, actor=None
+    )
+    services.product_assign_to_users(
+        tenant=tenant,
+        product=p1,
+        users=DirectoryUserFactory.create_batch(3, tenant=tenant),
+        actor=None,
+    )
+    services.group_add_members(
+        tenant=tenant,
+        group=group,
+        users=DirectoryUserFactory.create_batch(3, tenant=tenant),
+        actor=None,
+    )
     waiting = DirectoryUserFactory.create_batch(3, tenant=tenant)
     services.group_add_members(tenant=tenant, group=group, users=waiting, actor=None)
     for user in waiting:
@@ -67,7 +81,9 @@ def _one_round(n: int) -> None:
         )
     for i, user in enumerate(waiting):
         user.refresh_from_db()
-        actions[f"restore{i}"] = lambda user=user: services.user_restore(tenant=tenant, user=user, actor=None)
+        actions[f"restore{i}"] = lambda user=user: services.user_restore(
+            tenant=tenant, user=user, actor=None
+        )
 
     barrier = threading.Barrier(len(actions))
     outcomes: dict[str, str] = {}
@@ -92,9 +108,14 @@ def _one_round(n: int) -> None:
         active = UserLicense.objects.filter(user__in=team, state="Active").count()
         assert (have, active) == ((2, 2) if outcomes[f"direct{i}"] == "ok" else (0, 0)), outcomes
     succeeded = sum(1 for k, v in outcomes.items() if k.startswith("direct") and v == "ok")
-    assert AuditEvent.objects.filter(
-        tenant=tenant, activity="Change user license", target_name__in=[u.user_principal_name for t in direct_teams for u in t]
-    ).count() == 2 * succeeded
+    assert (
+        AuditEvent.objects.filter(
+            tenant=tenant,
+            activity="Change user license",
+            target_name__in=[u.user_principal_name for t in direct_teams for u in t],
+        ).count()
+        == 2 * succeeded
+    )
     # Joining and restoring always record the intent; the seat goes to whoever got the lock.
     assert all(outcomes[k] == "ok" for k in outcomes if not k.startswith("direct"))
     assert counts["assigned"] == 9 or all(v == "ok" for v in outcomes.values())

@@ -18,9 +18,13 @@ def test_inherited_license_cannot_be_removed_from_the_user(tenant, buy, users, a
     (user,) = users(1)
     group = GroupFactory(tenant=tenant, name="Sales")
     services.group_add_members(tenant=tenant, group=group, users=[user], actor=actor)
-    services.group_assign_products(tenant=tenant, group=group, products={product("AAD_PREMIUM"): []}, actor=actor)
+    services.group_assign_products(
+        tenant=tenant, group=group, products={product("AAD_PREMIUM"): []}, actor=actor
+    )
     with pytest.raises(InheritedLicense) as refused:
-        services.product_remove_from_users(tenant=tenant, product=product("AAD_PREMIUM"), users=[user], actor=actor)
+        services.product_remove_from_users(
+            tenant=tenant, product=product("AAD_PREMIUM"), users=[user], actor=actor
+        )
     assert str(refused.value) == (
         "User license is inherited from group membership and cannot be removed directly from the user"
     )
@@ -31,8 +35,12 @@ def test_inherited_license_cannot_be_removed_from_the_user(tenant, buy, users, a
 def test_removing_a_direct_license_frees_the_seat(tenant, buy, users, actor):
     buy("AAD_PREMIUM", 5)
     (user,) = users(1)
-    services.product_assign_to_users(tenant=tenant, product=product("AAD_PREMIUM"), users=[user], actor=actor)
-    services.product_remove_from_users(tenant=tenant, product=product("AAD_PREMIUM"), users=[user], actor=actor)
+    services.product_assign_to_users(
+        tenant=tenant, product=product("AAD_PREMIUM"), users=[user], actor=actor
+    )
+    services.product_remove_from_users(
+        tenant=tenant, product=product("AAD_PREMIUM"), users=[user], actor=actor
+    )
     assert paths_of(user) == set()
     assert seats(tenant, "AAD_PREMIUM")["assigned"] == 0
     assert AuditEvent.objects.filter(activity="Change user license").count() == 2

@@ -22,12 +22,18 @@ def licensed_user(tenant, buy, users, actor):
     (user,) = users(1, source="synced")
     group = GroupFactory(tenant=tenant, name="Analysts")
     services.group_add_members(tenant=tenant, group=group, users=[user], actor=actor)
-    services.group_assign_products(tenant=tenant, group=group, products={product("POWER_BI_PRO"): []}, actor=actor)
-    services.product_assign_to_users(tenant=tenant, product=product("AAD_PREMIUM"), users=[user], actor=actor)
+    services.group_assign_products(
+        tenant=tenant, group=group, products={product("POWER_BI_PRO"): []}, actor=actor
+    )
+    services.product_assign_to_users(
+        tenant=tenant, product=product("AAD_PREMIUM"), users=[user], actor=actor
+    )
     return user
 
 
-def test_soft_deleted_users_licenses_become_suspended_and_keep_their_seats(tenant, licensed_user, actor):
+def test_soft_deleted_users_licenses_become_suspended_and_keep_their_seats(
+    tenant, licensed_user, actor
+):
     services.user_soft_delete(tenant=tenant, user=licensed_user, actor=actor)
     assert paths_of(licensed_user) == {
         ("AAD_PREMIUM", None, "Suspended", ""),
@@ -45,15 +51,22 @@ def test_restoring_makes_the_licenses_active_again(tenant, licensed_user, actor)
         ("AAD_PREMIUM", None, "Active", ""),
         ("POWER_BI_PRO", "Analysts", "Active", ""),
     }
-    assert [e.activity for e in AuditEvent.objects.filter(target_id=licensed_user.public_id)][:2] == [
-        "Restore user", "Delete user",
+    assert [e.activity for e in AuditEvent.objects.filter(target_id=licensed_user.public_id)][
+        :2
+    ] == [
+        "Restore user",
+        "Delete user",
     ]
 
 
-def test_restore_after_seats_ran_out_gives_count_violation_not_oversubscription(tenant, licensed_user, users, actor):
+def test_restore_after_seats_ran_out_gives_count_violation_not_oversubscription(
+    tenant, licensed_user, users, actor
+):
     services.user_soft_delete(tenant=tenant, user=licensed_user, actor=actor)
     subscription = tenant.subscriptions.get(product=product("AAD_PREMIUM"))
-    services.product_assign_to_users(tenant=tenant, product=product("AAD_PREMIUM"), users=users(1), actor=actor)
+    services.product_assign_to_users(
+        tenant=tenant, product=product("AAD_PREMIUM"), users=users(1), actor=actor
+    )
     services.subscription_update(tenant=tenant, subscription=subscription, units=1, actor=actor)
     assert seats(tenant, "AAD_PREMIUM")["over_assigned"]
     services.user_restore(tenant=tenant, user=licensed_user, actor=actor)
@@ -73,13 +86,19 @@ def test_permanent_deletion_removes_the_user_and_frees_the_seats(tenant, license
     assert AuditEvent.objects.filter(activity="Hard delete user").count() == 1
 
 
-def test_users_deleted_more_than_30_days_ago_are_purged_and_recent_ones_kept(tenant, licensed_user, users, actor):
+def test_users_deleted_more_than_30_days_ago_are_purged_and_recent_ones_kept(
+    tenant, licensed_user, users, actor
+):
     (recent,) = users(1)
     services.user_soft_delete(tenant=tenant, user=licensed_user, actor=actor)
     services.user_soft_delete(tenant=tenant, user=recent, actor=actor)
-    DirectoryUser.objects.filter(id=licensed_user.id).update(soft_deleted_at=timezone.now() - timedelta(days=31))
+    DirectoryUser.objects.filter(id=licensed_user.id).update(
+        soft_deleted_at=timezone.now() - timedelta(days=31)
+    )
     assert services.users_purge_expired(tenant=tenant, actor=None) == 1
-    assert list(DirectoryUser.objects.filter(tenant=tenant).values_list("id", flat=True)) == [recent.id]
+    assert list(DirectoryUser.objects.filter(tenant=tenant).values_list("id", flat=True)) == [
+        recent.id
+    ]
 
 
 def test_a_soft_deleted_user_takes_no_new_seat(tenant, buy, users, actor):
@@ -88,7 +107,9 @@ def test_a_soft_deleted_user_takes_no_new_seat(tenant, buy, users, actor):
     group = GroupFactory(tenant=tenant)
     services.group_add_members(tenant=tenant, group=group, users=[user], actor=actor)
     services.user_soft_delete(tenant=tenant, user=user, actor=actor)
-    services.group_assign_products(tenant=tenant, group=group, products={product("AAD_PREMIUM"): []}, actor=actor)
+    services.group_assign_products(
+        tenant=tenant, group=group, products={product("AAD_PREMIUM"): []}, actor=actor
+    )
     assert paths_of(user) == {("AAD_PREMIUM", group.name, "Error", "CountViolation")}
     assert seats(tenant, "AAD_PREMIUM")["assigned"] == 0
     services.user_restore(tenant=tenant, user=user, actor=actor)
