@@ -300,7 +300,7 @@ class LicenseError(models.TextChoices):
     NONE = "", "None"
     COUNT = "CountViolation", "Not enough licenses"
     MUTUALLY_EXCLUSIVE = "MutuallyExclusiveViolation", "Conflicting service plans"
-    DEPENDENCY = "DependencyViolation", "Other products depend on this license"
+    DEPENDENCY = "DependencyViolation", "A required service plan is missing"
     PROHIBITED_LOCATION = (
         "ProhibitedInUsageLocationViolation",
         "Usage location isn't allowed",
