@@ -27,3 +27,59 @@ def enabled_plan_ids(user: DirectoryUser, product: Product, catalog: Catalog) ->
     rows = UserLicense.objects.filter(user=user, product=product)
     location = str(user.usage_location or user.tenant.country)
     return enabled_plans(rows, location, catalog)
+
+
+def tenant_products(tenant) -> list[Product]:
+    """The products a tenant has bought or still assigns, by name (one query)."""
+    from django.db.models import Q
+
+    return list(
+        Product.objects.filter(Q(subscriptions__tenant=tenant) | Q(assignments__tenant=tenant))
+        .distinct()
+        .order_by("display_name")
+    )
+
+
+def licensed_users_page(
+    tenant, product: Product, *, search: str = "", page: int = 1, per_page: int = 50
+):
+    """One page of a product's Licensed users: (paginator page, rows per user id).
+
+    Four queries whatever the number of users: count, the page of users, their rows, and
+    nothing per row.
+    """
+    from django.core.paginator import Paginator
+    from django.db.models import Q
+
+    users = DirectoryUser.objects.filter(
+        tenant=tenant,
+        id__in=UserLicense.objects.filter(tenant=tenant, product=product).values("user_id"),
+    )
+    if search:
+        users = users.filter(
+            Q(display_name__icontains=search) | Q(user_principal_name__icontains=search)
+        )
+    page_obj = Paginator(users.order_by("display_name", "id"), per_page).get_page(page)
+    rows: dict[int, list[UserLicense]] = {}
+    for row in (
+        UserLicense.objects.filter(
+            product=product, user_id__in=[u.id for u in page_obj.object_list]
+        )
+        .select_related("via_group")
+        .order_by("via_group__name")
+    ):
+        rows.setdefault(row.user_id, []).append(row)
+    return page_obj, rows
+
+
+def summary_state(rows: list[UserLicense]) -> tuple[str, str]:
+    """One state for a user's paths of one product, as the Licensed users blade shows it:
+    any seat-holding path wins, an error is shown only when no path works."""
+    order = [
+        LicenseState.ACTIVE,
+        LicenseState.SUSPENDED,
+        LicenseState.ACTIVE_WITH_ERROR,
+        LicenseState.ERROR,
+    ]
+    best = min(rows, key=lambda r: order.index(r.state))
+    return best.state, best.error

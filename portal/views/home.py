@@ -3,7 +3,16 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
+from licensing.models import RoleAssignment
+
 
 def home(request: HttpRequest) -> HttpResponse:
-    # Until the portal blades exist, the start page is the Django admin for support staff.
-    return redirect("admin:index")
+    """Tenant admins start on Licenses > Overview; support staff without a tenant role in the
+    Django admin; everyone else signs in first."""
+    if not request.user.is_authenticated:
+        return redirect("login")
+    if RoleAssignment.objects.filter(account=request.user).exists():
+        return redirect("portal:overview")
+    if request.user.is_staff:
+        return redirect("admin:index")
+    return redirect("portal:overview")

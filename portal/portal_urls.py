@@ -1,0 +1,36 @@
+"""The blades. Public ids in URLs are UUIDs: a malformed id never reaches a view (404)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from portal.views import audit, groups, licenses, products, tenants, users
+
+app_name = "portal"
+
+urlpatterns = [
+    path("tenant/switch/", tenants.switch_tenant, name="switch_tenant"),
+    path("licenses/", licenses.overview, name="overview"),
+    path("licenses/products/", products.product_list, name="products"),
+    path("licenses/products/<uuid:sku_id>/", products.licensed_users, name="product"),
+    path(
+        "licenses/products/<uuid:sku_id>/groups/", products.licensed_groups, name="product_groups"
+    ),
+    path("licenses/products/<uuid:sku_id>/plans/", products.service_plans, name="product_plans"),
+    path("licenses/products/<uuid:sku_id>/download/", products.download, name="product_download"),
+    path("licenses/products/<uuid:sku_id>/remove/", products.remove_license, name="product_remove"),
+    path(
+        "licenses/products/<uuid:sku_id>/reprocess/", products.reprocess, name="product_reprocess"
+    ),
+    path("licenses/assign/", licenses.assign, name="assign"),
+    path("users/", users.user_list, name="users"),
+    path("users/<uuid:user_id>/", users.profile, name="user"),
+    path("users/<uuid:user_id>/licenses/", users.licenses, name="user_licenses"),
+    path("users/<uuid:user_id>/licenses/remove/", users.remove_license, name="user_remove_license"),
+    path("users/<uuid:user_id>/licenses/reprocess/", users.reprocess, name="user_reprocess"),
+    path(
+        "users/<uuid:user_id>/usage-location/", users.set_usage_location, name="user_usage_location"
+    ),
+    path("groups/", groups.group_list, name="groups"),
+    path("audit/", audit.audit_log, name="audit"),
+]

@@ -1,0 +1,49 @@
+"""The two ways a blade answers: a whole page, or (for htmx) the region it swaps (STYLE 10-12)."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+
+def template_for(request: HttpRequest, template: str, partial: str) -> str:
+    """The page for a normal request; only the partial for htmx. A fragment URL opened
+    directly is a normal request, so it renders the full page."""
+    if getattr(request, "htmx", False) and not request.htmx.boosted:
+        return f"{template}#{partial}"
+    return template
+
+
+class HttpResponseSeeOther(HttpResponseRedirect):
+    status_code = 303
+
+
+def command_done(
+    request: HttpRequest,
+    text: str,
+    redirect_to: str,
+    *,
+    level: str = "success",
+    navigate: bool = False,
+) -> HttpResponse:
+    """After a command: htmx gets an empty answer with events (a notification, and
+    ``licensesChanged`` so lists refresh); a plain form POST is redirected (303) to the page,
+    with the same text as a message."""
+    if getattr(request, "htmx", False) and navigate:
+        # A finished flow (Assign) goes on to the page it started from, with the message.
+        messages.add_message(
+            request, messages.ERROR if level == "error" else messages.SUCCESS, text
+        )
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = redirect_to
+        return response
+    if getattr(request, "htmx", False):
+        response = HttpResponse(status=204)
+        response["HX-Trigger"] = json.dumps(
+            {"notify": {"text": text, "level": level}, "licensesChanged": True, "closeModal": True}
+        )
+        return response
+    messages.add_message(request, messages.ERROR if level == "error" else messages.SUCCESS, text)
+    return HttpResponseSeeOther(redirect_to)

@@ -1,0 +1,49 @@
+"""Audit logs (SPEC §4.7): the tenant's events, filtered by date, activity, target, actor."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from licensing.models import AuditEvent
+from portal.access import portal_view
+from portal.responses import template_for
+
+
+def _date(value: str) -> datetime.date | None:
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+@portal_view
+def audit_log(request: HttpRequest) -> HttpResponse:
+    events = AuditEvent.objects.filter(tenant=request.tenant)
+    filters = {
+        k: request.GET.get(k, "").strip() for k in ("activity", "target", "actor", "since", "until")
+    }
+    if filters["activity"]:
+        events = events.filter(activity=filters["activity"])
+    if filters["target"]:
+        events = events.filter(target_name__icontains=filters["target"])
+    if filters["actor"]:
+        events = events.filter(actor_name__icontains=filters["actor"])
+    if since := _date(filters["since"]):
+        events = events.filter(occurred_at__date__gte=since)
+    if until := _date(filters["until"]):
+        events = events.filter(occurred_at__date__lte=until)
+    page = Paginator(events.order_by("-occurred_at", "-id"), 50).get_page(
+        request.GET.get("page", 1)
+    )
+    activities = (
+        AuditEvent.objects.filter(tenant=request.tenant)
+        .order_by("activity")
+        .values_list("activity", flat=True)
+        .distinct()
+    )
+    context = {"section": "audit", "page": page, "filters": filters, "activities": activities}
+    return render(request, template_for(request, "portal/audit/list.html", "audit-rows"), context)

@@ -1,0 +1,111 @@
+"""Licenses > Overview and the Assign blade (SPEC §4.1, §4.4)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from licensing import services
+from licensing.errors import LicensingError
+from licensing.models import Group
+from licensing.queries import tenant_products
+from licensing.reconcile import Catalog
+from licensing.seats import seat_counts
+from portal.access import portal_view, require_license_admin
+from portal.forms import AssignRequest, picker_results
+from portal.responses import command_done, template_for
+
+
+@portal_view
+def overview(request: HttpRequest) -> HttpResponse:
+    counts = seat_counts(request.tenant)
+    products = tenant_products(request.tenant)
+    purchased = [p for p in products if counts.get(p.id, {}).get("total")]
+    context = {
+        "section": "overview",
+        "purchased_count": len(purchased),
+        "assigned_total": sum(c["assigned"] for c in counts.values()),
+        "over_assigned": [p for p in products if counts.get(p.id, {}).get("over_assigned")],
+        "error_groups": Group.objects.filter(tenant=request.tenant)
+        .with_license_errors()
+        .order_by("name"),
+    }
+    return render(request, "portal/licenses/overview.html", context)
+
+
+@portal_view
+def assign(request: HttpRequest) -> HttpResponse:
+    """Pick users and groups, set options per product, see the seats it takes, assign.
+
+    GET and POST both carry the whole selection, so the page works as a plain form; htmx
+    swaps the picker results and the preview as the admin types and toggles.
+    """
+    require_license_admin(request)
+    data = request.POST if request.method == "POST" else request.GET
+    picked = AssignRequest.read(request.tenant, data)
+    if request.method == "POST" and data.get("action") == "assign" and not picked.errors:
+        if not picked.products or not (picked.users or picked.groups):
+            picked.errors.append(_("Select at least one product and one user or group."))
+        else:
+            try:
+                _commit(request, picked)
+            except LicensingError as refused:
+                picked.errors.append(str(refused))
+            else:
+                names = ", ".join(p.display_name for p in picked.products)
+                text = _("Assigned %(products)s.") % {"products": names}
+                return command_done(request, text, reverse("portal:products"), navigate=True)
+    query = data.get("q", "").strip()
+    found_users, found_groups = picker_results(request.tenant, query)
+    catalog = Catalog.load()
+    context = {
+        "section": "licenses",
+        "picked": picked,
+        "query": query,
+        "found_users": [u for u in found_users if u not in picked.users],
+        "found_groups": [g for g in found_groups if g not in picked.groups],
+        "all_products": tenant_products(request.tenant),
+        "counts": seat_counts(request.tenant),
+        "options": [
+            {
+                "product": p,
+                "plans": [
+                    {
+                        "id": plan,
+                        "name": catalog.names[plan],
+                        "on": plan not in picked.disabled.get(p.id, []),
+                    }
+                    for plan in catalog.product_plans.get(p.id, ())
+                ],
+            }
+            for p in picked.products
+        ],
+        "preview": picked.preview(request.tenant),
+        "default_location": picked.taking_tenant_location(),
+    }
+    partial = request.headers.get("HX-Target", "") if request.htmx else ""
+    region = {"picker": "picker", "preview": "preview"}.get(partial, "assign-form")
+    return render(request, template_for(request, "portal/licenses/assign.html", region), context)
+
+
+@transaction.atomic
+def _commit(request: HttpRequest, picked: AssignRequest) -> None:
+    # One transaction: direct to the users (all-or-nothing across them) and to each group,
+    # so a refusal anywhere leaves nothing applied.
+    if picked.users:
+        services.direct_licenses_change(
+            tenant=request.tenant,
+            users=picked.users,
+            add={p: picked.disabled.get(p.id, []) for p in picked.products},
+            actor=request.user,
+        )
+    for group in picked.groups:
+        services.group_assign_products(
+            tenant=request.tenant,
+            group=group,
+            products={p: picked.disabled.get(p.id, []) for p in picked.products},
+            actor=request.user,
+        )

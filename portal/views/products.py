@@ -1,0 +1,210 @@
+"""Licenses > All products and the product blade (SPEC §4.2, §4.3)."""
+
+from __future__ import annotations
+
+import csv
+
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from licensing import services
+from licensing.errors import LicensingError
+from licensing.models import Group, LicenseState, Product, UserLicense
+from licensing.queries import enabled_plans, licensed_users_page, summary_state, tenant_products
+from licensing.reconcile import Catalog
+from licensing.seats import seat_counts
+from licensing.services.base import get_users
+from portal.access import portal_view, require_license_admin
+from portal.responses import command_done, template_for
+
+
+@portal_view
+def product_list(request: HttpRequest) -> HttpResponse:
+    search = request.GET.get("q", "").strip()
+    counts = seat_counts(request.tenant)
+    rows = []
+    for product in tenant_products(request.tenant):
+        if search and search.lower() not in product.display_name.lower():
+            continue
+        c = counts.get(
+            product.id,
+            {"total": 0, "expiring": 0, "assigned": 0, "available": 0, "over_assigned": False},
+        )
+        rows.append({"product": product, **c})
+    context = {"rows": rows, "search": search, "section": "licenses"}
+    return render(
+        request, template_for(request, "portal/licenses/products.html", "product-rows"), context
+    )
+
+
+def _product(request: HttpRequest, sku_id) -> Product:
+    # Only products this tenant has: another tenant's purchase is not found here.
+    product = get_object_or_404(Product, sku_id=sku_id)
+    if product not in tenant_products(request.tenant):
+        raise Http404
+    return product
+
+
+def _product_context(request: HttpRequest, product: Product, tab: str) -> dict:
+    return {
+        "product": product,
+        "tab": tab,
+        "seats": seat_counts(request.tenant, [product.id]).get(product.id),
+        "section": "licenses",
+    }
+
+
+@portal_view
+def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
+    product = _product(request, sku_id)
+    search = request.GET.get("q", "").strip()
+    page, rows = licensed_users_page(
+        request.tenant, product, search=search, page=request.GET.get("page", 1)
+    )
+    catalog = Catalog.load()
+    names = catalog.names
+    country = str(request.tenant.country)
+    lines = []
+    for user in page.object_list:
+        user_rows = rows.get(user.id, [])
+        state, error = summary_state(user_rows)
+        location = str(user.usage_location or country)
+        lines.append(
+            {
+                "user": user,
+                "rows": user_rows,
+                "state": state,
+                "error": error,
+                "enabled": [names[p] for p in enabled_plans(user_rows, location, catalog)],
+                "location": user.usage_location,
+            }
+        )
+    context = {
+        **_product_context(request, product, "users"),
+        "lines": lines,
+        "page": page,
+        "search": search,
+        "plan_count": len(catalog.product_plans.get(product.id, ())),
+    }
+    return render(
+        request,
+        template_for(request, "portal/licenses/product_users.html", "licensed-users"),
+        context,
+    )
+
+
+@portal_view
+def licensed_groups(request: HttpRequest, sku_id) -> HttpResponse:
+    product = _product(request, sku_id)
+    groups = (
+        Group.objects.filter(tenant=request.tenant, assignments__product=product)
+        .annotate(
+            members_in_error=Count(
+                "inherited_licenses__user",
+                filter=Q(
+                    inherited_licenses__state=LicenseState.ERROR,
+                    inherited_licenses__product=product,
+                ),
+                distinct=True,
+            ),
+            member_count=Count("memberships", distinct=True),
+        )
+        .order_by("name")
+    )
+    context = {**_product_context(request, product, "groups"), "groups": groups}
+    return render(
+        request,
+        template_for(request, "portal/licenses/product_groups.html", "licensed-groups"),
+        context,
+    )
+
+
+@portal_view
+def service_plans(request: HttpRequest, sku_id) -> HttpResponse:
+    product = _product(request, sku_id)
+    links = product.plan_links.select_related("service_plan").order_by("position")
+    context = {**_product_context(request, product, "plans"), "links": links}
+    return render(request, "portal/licenses/product_plans.html", context)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@portal_view
+def download(request: HttpRequest, sku_id) -> StreamingHttpResponse:
+    """Licensed users as CSV, streamed in chunks so a 100,000-user product stays small."""
+    product = _product(request, sku_id)
+    writer = csv.writer(_Echo())
+    rows = (
+        UserLicense.objects.filter(tenant=request.tenant, product=product)
+        .select_related("user", "via_group")
+        .order_by("user__display_name", "user_id", "via_group__name")
+    )
+
+    def lines():
+        yield writer.writerow(
+            ["Name", "User principal name", "Assignment path", "State", "Error", "Usage location"]
+        )
+        for row in rows.iterator(chunk_size=2000):
+            path = (
+                _("Inherited (%(group)s)") % {"group": row.via_group.name}
+                if row.via_group
+                else _("Direct")
+            )
+            yield writer.writerow(
+                [
+                    row.user.display_name,
+                    row.user.user_principal_name,
+                    path,
+                    row.state,
+                    row.error,
+                    str(row.user.usage_location or ""),
+                ]
+            )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{product.sku_part_number}-licensed-users.csv"'
+    )
+    return response
+
+
+@require_POST
+@portal_view
+def remove_license(request: HttpRequest, sku_id) -> HttpResponse:
+    require_license_admin(request)
+    product = _product(request, sku_id)
+    try:
+        users = get_users(request.tenant, request.POST.getlist("user"))
+        if not users:
+            raise LicensingError(_("Select the users whose license you want to remove."))
+        services.product_remove_from_users(
+            tenant=request.tenant, product=product, users=users, actor=request.user
+        )
+    except LicensingError as refused:
+        return command_done(
+            request, str(refused), reverse("portal:product", args=[product.sku_id]), level="error"
+        )
+    text = _("Removed %(product)s from %(n)d users.") % {
+        "product": product.display_name,
+        "n": len(users),
+    }
+    return command_done(request, text, reverse("portal:product", args=[product.sku_id]))
+
+
+@require_POST
+@portal_view
+def reprocess(request: HttpRequest, sku_id) -> HttpResponse:
+    require_license_admin(request)
+    product = _product(request, sku_id)
+    services.reprocess_product(tenant=request.tenant, product=product, actor=request.user)
+    text = _("Reprocessed the license assignments of %(product)s.") % {
+        "product": product.display_name
+    }
+    return command_done(request, text, reverse("portal:product", args=[product.sku_id]))

@@ -1,0 +1,140 @@
+"""Users: list, profile with usage location, and the user's Licenses blade (SPEC §4.5)."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from licensing import services
+from licensing.errors import InheritedLicense, LicensingError
+from licensing.models import DirectoryUser, Product, UserLicense
+from licensing.queries import enabled_plans, summary_state
+from licensing.reconcile import Catalog
+from licensing.services.base import get_products
+from portal.access import portal_view, require_license_admin
+from portal.responses import command_done, template_for
+
+
+def _get_user(request: HttpRequest, user_id) -> DirectoryUser:
+    return get_object_or_404(
+        DirectoryUser.objects.select_related("tenant"), tenant=request.tenant, public_id=user_id
+    )
+
+
+@portal_view
+def user_list(request: HttpRequest) -> HttpResponse:
+    search = request.GET.get("q", "").strip()
+    people = DirectoryUser.objects.filter(tenant=request.tenant)
+    if search:
+        people = people.filter(
+            Q(display_name__icontains=search) | Q(user_principal_name__icontains=search)
+        )
+    page = Paginator(people.order_by("display_name", "id"), 50).get_page(request.GET.get("page", 1))
+    context = {"section": "users", "page": page, "search": search}
+    return render(request, template_for(request, "portal/users/list.html", "user-rows"), context)
+
+
+@portal_view
+def profile(request: HttpRequest, user_id) -> HttpResponse:
+    user = _get_user(request, user_id)
+    from django_countries import countries
+
+    context = {"section": "users", "person": user, "tab": "profile", "countries": list(countries)}
+    return render(request, "portal/users/profile.html", context)
+
+
+@portal_view
+def licenses(request: HttpRequest, user_id) -> HttpResponse:
+    user = _get_user(request, user_id)
+    rows = list(
+        UserLicense.objects.filter(user=user)
+        .select_related("product", "via_group")
+        .order_by("product__display_name")
+    )
+    catalog = Catalog.load()
+    location = str(user.usage_location or request.tenant.country)
+    by_product: dict[Product, list[UserLicense]] = {}
+    for row in rows:
+        by_product.setdefault(row.product, []).append(row)
+    lines = []
+    for product, product_rows in by_product.items():
+        state, error = summary_state(product_rows)
+        lines.append(
+            {
+                "product": product,
+                "rows": product_rows,
+                "state": state,
+                "error": error,
+                "direct": any(r.via_group_id is None for r in product_rows),
+                "inherited_from": [r.via_group for r in product_rows if r.via_group_id],
+                "enabled": [
+                    catalog.names[p] for p in enabled_plans(product_rows, location, catalog)
+                ],
+            }
+        )
+    context = {"section": "users", "person": user, "tab": "licenses", "lines": lines}
+    return render(
+        request, template_for(request, "portal/users/licenses.html", "user-licenses"), context
+    )
+
+
+@require_POST
+@portal_view
+def remove_license(request: HttpRequest, user_id) -> HttpResponse:
+    require_license_admin(request)
+    user = _get_user(request, user_id)
+    back = reverse("portal:user_licenses", args=[user.public_id])
+    try:
+        products = get_products(request.POST.getlist("product"))
+        if not products:
+            raise LicensingError(_("Select the licenses you want to remove."))
+        services.direct_licenses_change(
+            tenant=request.tenant, users=[user], remove=products, actor=request.user
+        )
+    except InheritedLicense as inherited:
+        groups = ", ".join(g.name for g in inherited.groups)
+        text = _("%(reason)s. Remove the user from %(groups)s to remove it.") % {
+            "reason": inherited,
+            "groups": groups,
+        }
+        return command_done(request, text, back, level="error")
+    except LicensingError as refused:
+        return command_done(request, str(refused), back, level="error")
+    text = _("Removed %(products)s from %(user)s.") % {
+        "products": ", ".join(p.display_name for p in products),
+        "user": user.display_name,
+    }
+    return command_done(request, text, back)
+
+
+@require_POST
+@portal_view
+def reprocess(request: HttpRequest, user_id) -> HttpResponse:
+    require_license_admin(request)
+    user = _get_user(request, user_id)
+    services.reprocess_user(tenant=request.tenant, user=user, actor=request.user)
+    text = _("Reprocessed the licenses of %(user)s.") % {"user": user.display_name}
+    return command_done(request, text, reverse("portal:user_licenses", args=[user.public_id]))
+
+
+@require_POST
+@portal_view
+def set_usage_location(request: HttpRequest, user_id) -> HttpResponse:
+    require_license_admin(request)
+    user = _get_user(request, user_id)
+    back = reverse("portal:user", args=[user.public_id])
+    try:
+        services.user_set_usage_location(
+            tenant=request.tenant,
+            user=user,
+            usage_location=request.POST.get("usage_location", ""),
+            actor=request.user,
+        )
+    except LicensingError as refused:
+        return command_done(request, str(refused), back, level="error")
+    return command_done(request, _("Usage location saved; licenses re-evaluated."), back)

@@ -1,0 +1,39 @@
+// The portal's own behaviour, on top of htmx. No inline scripts, so a strict CSP fits.
+(function () {
+  "use strict";
+
+  function notify(text, level) {
+    var box = document.getElementById("notifications");
+    if (!box || !text) return;
+    var toast = document.createElement("div");
+    toast.className = "toast toast-" + (level || "success");
+    toast.setAttribute("role", "status");
+    toast.textContent = text;
+    box.appendChild(toast);
+    setTimeout(function () { toast.remove(); }, 8000);
+  }
+
+  // Server-side commands answer with HX-Trigger: {"notify": {"text": "...", "level": "..."}}.
+  document.addEventListener("notify", function (event) {
+    notify(event.detail.text, event.detail.level);
+  });
+
+  // Toasts rendered with the page fade out after a while too.
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("#notifications .toast").forEach(function (toast) {
+      setTimeout(function () { toast.remove(); }, 8000);
+    });
+  });
+
+  // Dialogs: closeModal empties the modal container; Escape closes an open dialog.
+  document.addEventListener("closeModal", function () {
+    var modal = document.getElementById("modal");
+    if (modal) modal.innerHTML = "";
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") {
+      var modal = document.getElementById("modal");
+      if (modal && modal.innerHTML) modal.innerHTML = "";
+    }
+  });
+})();
