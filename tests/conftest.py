@@ -69,3 +69,22 @@ def users(tenant):
         return DirectoryUserFactory.create_batch(n, **kwargs)
 
     return _users
+
+
+@pytest.fixture
+def as_role(client, tenant):
+    """as_role("GlobalReader"): the test client signed in with that role in the tenant."""
+    from tests.factories import AccountFactory, RoleAssignmentFactory
+
+    def _as(role: str = "GlobalAdministrator", on=None):
+        account = AccountFactory()
+        RoleAssignmentFactory(account=account, tenant=on or tenant, role=role)
+        client.force_login(account)
+        return account
+
+    return _as
+
+
+@pytest.fixture
+def htmx_headers():
+    return {"HX-Request": "true"}

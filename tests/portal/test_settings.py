@@ -52,7 +52,11 @@ def test_database_url_selects_postgresql():
 
 
 @pytest.mark.django_db
-def test_start_page_sends_support_staff_to_the_admin(client):
-    response = client.get(reverse("home"))
-    assert response.status_code == 302
-    assert response["Location"] == reverse("admin:index")
+def test_start_page_sends_each_kind_of_account_to_its_place(client, as_role):
+    from tests.factories import AccountFactory
+
+    assert client.get(reverse("home"))["Location"] == reverse("login")
+    client.force_login(AccountFactory(is_staff=True))
+    assert client.get(reverse("home"))["Location"] == reverse("admin:index")
+    as_role("GlobalReader")
+    assert client.get(reverse("home"))["Location"] == reverse("portal:overview")

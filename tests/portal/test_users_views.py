@@ -1,0 +1,154 @@
+"""Users, the user's Licenses blade, usage location (SPEC §4.5, §3.6, §3.7)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from licensing import services
+from licensing.models import DirectoryUser, UserLicense
+from tests.factories import DirectoryUserFactory, GroupFactory, TenantFactory, product
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def licensed(tenant, buy, users, actor):
+    buy("AAD_PREMIUM", 10)
+    buy("POWER_BI_PRO", 10)
+    (person,) = users(1)
+    group = GroupFactory(tenant=tenant, name="Analysts")
+    services.group_add_members(tenant=tenant, group=group, users=[person], actor=actor)
+    services.group_assign_products(
+        tenant=tenant, group=group, products={product("POWER_BI_PRO"): []}, actor=actor
+    )
+    services.product_assign_to_users(
+        tenant=tenant, product=product("AAD_PREMIUM"), users=[person], actor=actor
+    )
+    return person
+
+
+def test_user_list_searches_and_paginates(
+    client, as_role, tenant, users, django_assert_num_queries
+):
+    as_role("GlobalReader")
+    users(55)
+    DirectoryUserFactory(tenant=tenant, display_name="Zed Findme")
+    assert len(client.get(reverse("portal:users")).context["page"].object_list) == 50
+    page = client.get(reverse("portal:users"), {"q": "findme"}).content.decode()
+    assert "Zed Findme" in page
+    # session, account, roles, count, page: fixed
+    with django_assert_num_queries(5):
+        client.get(reverse("portal:users"))
+
+
+def test_user_licenses_shows_paths_and_the_inherited_note(client, as_role, licensed):
+    as_role()
+    page = client.get(reverse("portal:user_licenses", args=[licensed.public_id])).content.decode()
+    assert "Inherited (Analysts)" in page and "Direct" in page
+    assert "An extra direct assignment of this product is made from the Products page." in page
+
+
+def test_user_licenses_query_count_does_not_grow_with_licenses(
+    client, as_role, tenant, licensed, buy, actor, django_assert_num_queries
+):
+    as_role()
+    for sku in ("EMS", "INTUNE_A", "EXCHANGESTANDARD"):
+        buy(sku, 3)
+        services.product_assign_to_users(
+            tenant=tenant, product=product(sku), users=[licensed], actor=actor
+        )
+    # session, account, roles, user, rows with products and groups, catalog (4)
+    with django_assert_num_queries(9):
+        client.get(reverse("portal:user_licenses", args=[licensed.public_id]))
+
+
+def test_removing_a_direct_license(client, as_role, licensed):
+    as_role("LicenseAdministrator")
+    response = client.post(
+        reverse("portal:user_remove_license", args=[licensed.public_id]),
+        {"product": [product("AAD_PREMIUM").sku_id]},
+    )
+    assert response.status_code == 303
+    assert set(
+        UserLicense.objects.filter(user=licensed).values_list("product__sku_part_number", flat=True)
+    ) == {"POWER_BI_PRO"}
+
+
+def test_removing_an_inherited_license_is_refused_with_the_azure_message_and_the_group(
+    client, as_role, licensed, htmx_headers
+):
+    as_role()
+    response = client.post(
+        reverse("portal:user_remove_license", args=[licensed.public_id]),
+        {"product": [product("POWER_BI_PRO").sku_id]},
+        headers=htmx_headers,
+    )
+    notice = json.loads(response["HX-Trigger"])["notify"]
+    assert notice["level"] == "error"
+    assert notice["text"].startswith(
+        "User license is inherited from group membership and cannot be removed directly from the user"
+    )
+    assert "Analysts" in notice["text"]
+    assert UserLicense.objects.filter(user=licensed).count() == 2
+
+
+def test_other_tenants_user_is_404_everywhere(client, as_role, licensed):
+    as_role(on=TenantFactory())
+    for name in ("portal:user", "portal:user_licenses"):
+        assert client.get(reverse(name, args=[licensed.public_id])).status_code == 404
+    for name in (
+        "portal:user_remove_license",
+        "portal:user_reprocess",
+        "portal:user_usage_location",
+    ):
+        assert client.post(reverse(name, args=[licensed.public_id])).status_code == 404
+
+
+def test_reader_changes_nothing_and_get_on_commands_is_405(client, as_role, licensed):
+    as_role("GlobalReader")
+    for name in (
+        "portal:user_remove_license",
+        "portal:user_reprocess",
+        "portal:user_usage_location",
+    ):
+        assert (
+            client.post(
+                reverse(name, args=[licensed.public_id]), {"usage_location": "BE"}
+            ).status_code
+            == 403
+        )
+        assert client.get(reverse(name, args=[licensed.public_id])).status_code == 405
+    assert DirectoryUser.objects.get(id=licensed.id).usage_location == ""
+
+
+def test_license_administrator_sets_usage_location(client, as_role, licensed):
+    as_role("LicenseAdministrator")
+    response = client.post(
+        reverse("portal:user_usage_location", args=[licensed.public_id]), {"usage_location": "be"}
+    )
+    assert response.status_code == 303
+    assert DirectoryUser.objects.get(id=licensed.id).usage_location == "BE"
+    bad = client.post(
+        reverse("portal:user_usage_location", args=[licensed.public_id]),
+        {"usage_location": "XX"},
+        follow=True,
+    )
+    assert "not a known country code" in bad.content.decode()
+
+
+def test_profile_shows_soft_deleted_state_and_licenses_show_suspended(
+    client, as_role, tenant, licensed, actor
+):
+    services.user_soft_delete(tenant=tenant, user=licensed, actor=actor)
+    as_role()
+    assert (
+        "This user was deleted"
+        in client.get(reverse("portal:user", args=[licensed.public_id])).content.decode()
+    )
+    assert (
+        "Suspended"
+        in client.get(reverse("portal:user_licenses", args=[licensed.public_id])).content.decode()
+    )
