@@ -32,5 +32,18 @@ urlpatterns = [
         "users/<uuid:user_id>/usage-location/", users.set_usage_location, name="user_usage_location"
     ),
     path("groups/", groups.group_list, name="groups"),
+    path("groups/<uuid:group_id>/", groups.group_overview, name="group"),
+    path("groups/<uuid:group_id>/licenses/", groups.group_licenses, name="group_licenses"),
+    path(
+        "groups/<uuid:group_id>/licenses/remove/",
+        groups.remove_licenses,
+        name="group_remove_licenses",
+    ),
+    path("groups/<uuid:group_id>/reprocess/", groups.reprocess, name="group_reprocess"),
+    path("groups/<uuid:group_id>/members/add/", groups.add_members, name="group_add_members"),
+    path(
+        "groups/<uuid:group_id>/members/remove/", groups.remove_members, name="group_remove_members"
+    ),
+    path("groups/<uuid:group_id>/delete/", groups.delete, name="group_delete"),
     path("audit/", audit.audit_log, name="audit"),
 ]

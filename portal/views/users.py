@@ -48,9 +48,7 @@ def profile(request: HttpRequest, user_id) -> HttpResponse:
     return render(request, "portal/users/profile.html", context)
 
 
-@portal_view
-def licenses(request: HttpRequest, user_id) -> HttpResponse:
-    user = _get_user(request, user_id)
+def _licenses_context(request: HttpRequest, user: DirectoryUser) -> dict:
     rows = list(
         UserLicense.objects.filter(user=user)
         .select_related("product", "via_group")
@@ -77,7 +75,13 @@ def licenses(request: HttpRequest, user_id) -> HttpResponse:
                 ],
             }
         )
-    context = {"section": "users", "person": user, "tab": "licenses", "lines": lines}
+    return {"section": "users", "person": user, "tab": "licenses", "lines": lines}
+
+
+@portal_view
+def licenses(request: HttpRequest, user_id) -> HttpResponse:
+    user = _get_user(request, user_id)
+    context = _licenses_context(request, user)
     return render(
         request, template_for(request, "portal/users/licenses.html", "user-licenses"), context
     )
@@ -97,12 +101,15 @@ def remove_license(request: HttpRequest, user_id) -> HttpResponse:
             tenant=request.tenant, users=[user], remove=products, actor=request.user
         )
     except InheritedLicense as inherited:
-        groups = ", ".join(g.name for g in inherited.groups)
-        text = _("%(reason)s. Remove the user from %(groups)s to remove it.") % {
-            "reason": inherited,
-            "groups": groups,
-        }
-        return command_done(request, text, back, level="error")
+        # Azure's answer, on the page itself, with the way out: remove the user from the group.
+        context = {**_licenses_context(request, user), "inherited": inherited}
+        response = render(
+            request, template_for(request, "portal/users/licenses.html", "user-licenses"), context
+        )
+        if request.htmx:
+            response["HX-Retarget"] = "#user-licenses"
+            response["HX-Reswap"] = "outerHTML"
+        return response
     except LicensingError as refused:
         return command_done(request, str(refused), back, level="error")
     text = _("Removed %(products)s from %(user)s.") % {

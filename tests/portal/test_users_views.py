@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.urls import reverse
 
@@ -86,13 +84,41 @@ def test_removing_an_inherited_license_is_refused_with_the_azure_message_and_the
         {"product": [product("POWER_BI_PRO").sku_id]},
         headers=htmx_headers,
     )
-    notice = json.loads(response["HX-Trigger"])["notify"]
-    assert notice["level"] == "error"
-    assert notice["text"].startswith(
+    assert response["HX-Retarget"] == "#user-licenses"
+    page = response.content.decode()
+    assert (
         "User license is inherited from group membership and cannot be removed directly from the user"
+        in page
     )
-    assert "Analysts" in notice["text"]
+    assert f"Remove {licensed.display_name} from Analysts" in page
     assert UserLicense.objects.filter(user=licensed).count() == 2
+
+
+def test_license_administrator_is_told_who_can_remove_the_membership(client, as_role, licensed):
+    as_role("LicenseAdministrator")
+    response = client.post(
+        reverse("portal:user_remove_license", args=[licensed.public_id]),
+        {"product": [product("POWER_BI_PRO").sku_id]},
+    )
+    page = response.content.decode()
+    assert "a Global administrator can remove the user from it" in page
+    assert "<html" in page  # without JavaScript: the whole page, with the explanation
+
+
+def test_removing_the_user_from_the_group_from_that_message(client, as_role, licensed):
+    as_role()
+    group = licensed.memberships.get().group
+    response = client.post(
+        reverse("portal:group_remove_members", args=[group.public_id]),
+        {
+            "user": [licensed.public_id],
+            "next": reverse("portal:user_licenses", args=[licensed.public_id]),
+        },
+    )
+    assert response["Location"] == reverse("portal:user_licenses", args=[licensed.public_id])
+    assert set(
+        UserLicense.objects.filter(user=licensed).values_list("product__sku_part_number", flat=True)
+    ) == {"AAD_PREMIUM"}
 
 
 def test_other_tenants_user_is_404_everywhere(client, as_role, licensed):
