@@ -24,6 +24,7 @@ run: $(STAMP)
 
 # Every test, on a throwaway PostgreSQL cluster.
 test: $(STAMP)
+	scripts/ensure-chromium
 	scripts/with-postgres $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -1,0 +1,88 @@
+"""Browser tests: Playwright driving Debian's Chromium against live_server on PostgreSQL.
+
+They fail (never skip) when Chromium is missing: `make test` installs it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.core.management import call_command
+from playwright.sync_api import sync_playwright
+
+# Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
+# there are still synchronous, so Django's async-safety check would misfire.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(
+            f"{CHROMIUM} is missing: run `make test`, which installs Debian's chromium.",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.on("dialog", lambda dialog: dialog.accept())  # "Remove ...?" confirmations
+    yield page
+    context.close()
+
+
+@pytest.fixture(autouse=True)
+def catalog(transactional_db):
+    # A transactional test case empties every table afterwards, the catalog included.
+    call_command("load_catalog", verbosity=0)
+
+
+@pytest.fixture
+def signed_in(page, tenant):
+    """sign_in(role): a new account with that role in the tenant, signed in through the form."""
+    from tests.factories import AccountFactory, RoleAssignmentFactory
+
+    def _sign_in(role: str = "GlobalAdministrator"):
+        account = AccountFactory()
+        RoleAssignmentFactory(account=account, tenant=tenant, role=role)
+        page.goto("/accounts/login/")
+        page.fill("#id_username", account.username)
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/licenses/")
+        return account
+
+    return _sign_in
+
+
+AXE = Axe()
+
+
+def assert_accessible(page) -> None:
+    """No serious or critical axe-core violations on the page as it is now."""
+    results = AXE.run(page)
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert bad == [], f"{page.url}: " + "; ".join(bad)
