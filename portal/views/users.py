@@ -8,12 +8,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from licensing import services
 from licensing.errors import InheritedLicense, LicensingError
-from licensing.models import DirectoryUser, Product, UserLicense
-from licensing.queries import enabled_plans, summary_state
+from licensing.models import DirectoryUser, LicenseAssignment, Product, UserLicense
+from licensing.queries import enabled_plans, summary_state, tenant_products
 from licensing.reconcile import Catalog
 from licensing.services.base import get_products
 from portal.access import portal_view, require_license_admin
@@ -145,3 +145,64 @@ def set_usage_location(request: HttpRequest, user_id) -> HttpResponse:
     except LicensingError as refused:
         return command_done(request, str(refused), back, level="error")
     return command_done(request, _("Usage location saved; licenses re-evaluated."), back)
+
+
+@require_http_methods(["GET", "POST"])
+@portal_view
+def assignments(request: HttpRequest, user_id) -> HttpResponse:
+    """The Assignments dialog: tick and untick the user's direct products and save them in
+    one step, so a swap never leaves the user without a license (SPEC §3.7). A product the
+    user inherits is not offered here; an extra direct assignment of it is made from Products."""
+    require_license_admin(request)
+    user = _get_user(request, user_id)
+    held = dict(
+        LicenseAssignment.objects.filter(user=user)
+        .select_related("product")
+        .values_list("product_id", "product__sku_id")
+    )
+    inherited = set(
+        UserLicense.objects.filter(user=user, via_group__isnull=False).values_list(
+            "product_id", flat=True
+        )
+    )
+    offered = [p for p in tenant_products(request.tenant) if p.is_assignable]
+    error = ""
+    if request.method == "POST":
+        wanted = set(request.POST.getlist("product"))
+        add = {
+            p: []
+            for p in offered
+            if str(p.sku_id) in wanted and p.id not in held and p.id not in inherited
+        }
+        remove = [p for p in offered if p.id in held and str(p.sku_id) not in wanted]
+        try:
+            if add or remove:
+                services.direct_licenses_change(
+                    tenant=request.tenant, users=[user], add=add, remove=remove, actor=request.user
+                )
+        except LicensingError as refused:
+            error = str(refused)
+        else:
+            text = _("Saved the license assignments of %(user)s.") % {"user": user.display_name}
+            return command_done(
+                request, text, reverse("portal:user_licenses", args=[user.public_id])
+            )
+    choices = [
+        {
+            "product": p,
+            "checked": p.id in held,
+            "inherited_only": p.id in inherited and p.id not in held,
+        }
+        for p in offered
+    ]
+    context = {
+        "section": "users",
+        "person": user,
+        "tab": "licenses",
+        "choices": choices,
+        "error": error,
+    }
+    template = (
+        "portal/users/_assignments_dialog.html" if request.htmx else "portal/users/assignments.html"
+    )
+    return render(request, template, context)

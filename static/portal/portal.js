@@ -30,6 +30,21 @@
     var modal = document.getElementById("modal");
     if (modal) modal.innerHTML = "";
   });
+  // Cancel in a dialog closes it without leaving the page (the link still works without JS).
+  document.addEventListener("click", function (event) {
+    var cancel = event.target.closest("#modal [data-close-modal]");
+    if (cancel) {
+      event.preventDefault();
+      document.getElementById("modal").innerHTML = "";
+    }
+  });
+  // A dialog that opens takes the focus, so the keyboard lands inside it.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "modal") {
+      var first = event.detail.target.querySelector("input:not([disabled]), button, a");
+      if (first) first.focus();
+    }
+  });
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") {
       var modal = document.getElementById("modal");

@@ -168,3 +168,23 @@ def test_the_whole_assign_flow_by_keyboard_alone(page, signed_in, contoso):
     page.keyboard.press("Enter")
     page.wait_for_url("**/licenses/products/")
     assert UserLicense.objects.get(user=megan).state == "Active"
+
+
+def test_swap_products_in_the_assignments_dialog(page, signed_in, contoso):
+    SubscriptionFactory(tenant=contoso, product=product("STANDARDPACK"), units=5)
+    megan = DirectoryUserFactory(tenant=contoso, display_name="Megan Bowen")
+    services.product_assign_to_users(
+        tenant=contoso, product=product("STANDARDPACK"), users=[megan], actor=None
+    )
+    signed_in()
+    page.goto(f"/users/{megan.public_id}/licenses/")
+    page.get_by_role("link", name="Assignments").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    assert_accessible(page)
+    dialog.get_by_label("Office 365 E1").uncheck()
+    dialog.get_by_label("Office 365 E3").check()
+    dialog.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.locator("#user-licenses")).to_contain_text("Office 365 E3")
+    expect(page.locator("#user-licenses")).not_to_contain_text("Office 365 E1")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.urls import reverse
 
@@ -177,4 +179,76 @@ def test_profile_shows_soft_deleted_state_and_licenses_show_suspended(
     assert (
         "Suspended"
         in client.get(reverse("portal:user_licenses", args=[licensed.public_id])).content.decode()
+    )
+
+
+def test_assignments_dialog_swaps_products_in_one_step(
+    client, as_role, tenant, buy, users, actor, htmx_headers
+):
+    buy("STANDARDPACK", 1)
+    buy("ENTERPRISEPACK", 1)
+    (person,) = users(1)
+    services.product_assign_to_users(
+        tenant=tenant, product=product("STANDARDPACK"), users=[person], actor=actor
+    )
+    as_role()
+    dialog = client.get(
+        reverse("portal:user_assignments", args=[person.public_id]), headers=htmx_headers
+    )
+    assert 'role="dialog"' in dialog.content.decode() and "<html" not in dialog.content.decode()
+    # E1 and E3 are mutually exclusive: only a swap in one step can work.
+    response = client.post(
+        reverse("portal:user_assignments", args=[person.public_id]),
+        {"product": [product("ENTERPRISEPACK").sku_id]},
+        headers=htmx_headers,
+    )
+    assert response.status_code == 204
+    events = json.loads(response["HX-Trigger"])
+    assert events["closeModal"] and events["licensesChanged"]
+    assert list(
+        UserLicense.objects.filter(user=person).values_list("product__sku_part_number", "state")
+    ) == [("ENTERPRISEPACK", "Active")]
+
+
+def test_assignments_dialog_shows_the_refusal_and_changes_nothing(
+    client, as_role, tenant, buy, users, actor
+):
+    buy("AAD_PREMIUM", 0)
+    (person,) = users(1)
+    as_role()
+    response = client.post(
+        reverse("portal:user_assignments", args=[person.public_id]),
+        {"product": [product("AAD_PREMIUM").sku_id]},
+    )
+    assert response.status_code == 200
+    assert (
+        "Not enough licenses" in response.content.decode() and "<html" in response.content.decode()
+    )
+    assert not UserLicense.objects.exists()
+
+
+def test_assignments_dialog_does_not_offer_an_inherited_product(client, as_role, licensed):
+    as_role()
+    page = client.get(
+        reverse("portal:user_assignments", args=[licensed.public_id])
+    ).content.decode()
+    assert "An extra direct assignment of this product is made from the Products page." in page
+    assert (
+        client.post(reverse("portal:user_assignments", args=[licensed.public_id])).status_code
+        == 303
+    )
+    # Unticking everything removes only the direct license; the inherited one stays.
+    assert list(
+        UserLicense.objects.filter(user=licensed).values_list("via_group__name", flat=True)
+    ) == ["Analysts"]
+
+
+def test_assignments_dialog_is_403_for_reader_and_404_for_another_tenant(client, as_role, licensed):
+    as_role("GlobalReader")
+    assert (
+        client.get(reverse("portal:user_assignments", args=[licensed.public_id])).status_code == 403
+    )
+    as_role(on=TenantFactory())
+    assert (
+        client.get(reverse("portal:user_assignments", args=[licensed.public_id])).status_code == 404
     )
