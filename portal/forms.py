@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from licensing.errors import LicensingError
 from licensing.models import DirectoryUser, Group, Product, UserLicense
-from licensing.queries import tenant_products
 from licensing.reconcile import Catalog
-from licensing.seats import seat_counts
 from licensing.services.base import get_users, parse_guid, validate_disabled_plans
 
 
@@ -26,10 +25,9 @@ class AssignRequest:
     errors: list[str] = field(default_factory=list)
 
     @classmethod
-    def read(cls, tenant, data) -> AssignRequest:
+    def read(cls, tenant, data, *, catalog: Catalog, products: list[Product]) -> AssignRequest:
         request = cls()
-        catalog = Catalog.load()
-        owned = {str(p.sku_id): p for p in tenant_products(tenant)}
+        owned = {str(p.sku_id): p for p in products}
         try:
             for sku in data.getlist("product"):
                 key = str(parse_guid(sku))
@@ -64,16 +62,20 @@ class AssignRequest:
                 request.errors.append(f"{product.display_name}: {refused}")
         return request
 
-    def preview(self, tenant) -> list[dict]:
-        """Seats this assignment uses and what remains, per product, before committing, and
-        the users who will take the organization's usage location."""
-        counts = seat_counts(tenant, [p.id for p in self.products])
-        direct_ids = [u.id for u in self.users]
-        member_ids = set(
+    @cached_property
+    def member_ids(self) -> set[int]:
+        if not self.groups:
+            return set()
+        return set(
             DirectoryUser.objects.filter(memberships__group__in=self.groups).values_list(
                 "id", flat=True
             )
         )
+
+    def preview(self, counts: dict[int, dict]) -> list[dict]:
+        """Seats this assignment uses and what remains, per product, before committing."""
+        direct_ids = [u.id for u in self.users]
+        member_ids = self.member_ids
         holders = set(
             UserLicense.objects.filter(
                 product__in=self.products, user_id__in=set(direct_ids) | member_ids
@@ -98,11 +100,10 @@ class AssignRequest:
         return rows
 
     def taking_tenant_location(self) -> list[DirectoryUser]:
-        ids = {u.id for u in self.users} | set(
-            DirectoryUser.objects.filter(memberships__group__in=self.groups).values_list(
-                "id", flat=True
-            )
-        )
+        """The users who will take the organization's usage location (they have none)."""
+        ids = {u.id for u in self.users} | self.member_ids
+        if not ids:
+            return []
         return list(
             DirectoryUser.objects.filter(id__in=ids, usage_location="").order_by("display_name")[
                 :50

@@ -45,7 +45,9 @@ def assign(request: HttpRequest) -> HttpResponse:
     """
     require_license_admin(request)
     data = request.POST if request.method == "POST" else request.GET
-    picked = AssignRequest.read(request.tenant, data)
+    catalog = Catalog.load()
+    products = tenant_products(request.tenant)
+    picked = AssignRequest.read(request.tenant, data, catalog=catalog, products=products)
     if request.method == "POST" and data.get("action") == "assign" and not picked.errors:
         if not picked.products or not (picked.users or picked.groups):
             picked.errors.append(_("Select at least one product and one user or group."))
@@ -60,15 +62,14 @@ def assign(request: HttpRequest) -> HttpResponse:
                 return command_done(request, text, reverse("portal:products"), navigate=True)
     query = data.get("q", "").strip()
     found_users, found_groups = picker_results(request.tenant, query)
-    catalog = Catalog.load()
+    counts = seat_counts(request.tenant)
     context = {
         "section": "licenses",
         "picked": picked,
         "query": query,
         "found_users": [u for u in found_users if u not in picked.users],
         "found_groups": [g for g in found_groups if g not in picked.groups],
-        "all_products": tenant_products(request.tenant),
-        "counts": seat_counts(request.tenant),
+        "all_products": products,
         "options": [
             {
                 "product": p,
@@ -83,7 +84,7 @@ def assign(request: HttpRequest) -> HttpResponse:
             }
             for p in picked.products
         ],
-        "preview": picked.preview(request.tenant),
+        "preview": picked.preview(counts),
         "default_location": picked.taking_tenant_location(),
     }
     partial = request.headers.get("HX-Target", "") if request.htmx else ""

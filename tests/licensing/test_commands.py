@@ -68,6 +68,7 @@ def test_demo_contoso_has_what_the_issue_asks_for(demo):
     assert LicenseAssignment.objects.filter(tenant=contoso, group__isnull=False).count() >= 4
     assert Group.objects.filter(tenant=contoso).with_license_errors().exists()
     roles = set(RoleAssignment.objects.filter(tenant=contoso).values_list("role", flat=True))
+    assert RoleAssignment.objects.filter(account__username="support").count() == 2
     assert roles == {"GlobalAdministrator", "LicenseAdministrator", "GlobalReader"}
     assert RoleAssignment.objects.filter(
         tenant__name="Fabrikam", role="GlobalAdministrator"
@@ -90,3 +91,10 @@ def test_loading_the_demo_twice_changes_nothing(demo):
     call_command("load_demo", stdout=out)
     assert "nothing changed" in out.getvalue()
     assert state() == before
+
+
+def test_printed_account_opens_licenses_all_products(demo, client):
+    assert client.login(username="support", password="contoso-demo-2026")
+    assert client.get("/")["Location"] == "/licenses/"
+    page = client.get("/licenses/products/").content.decode()
+    assert "Office 365 E3" in page and "Contoso" in page

@@ -165,6 +165,12 @@ class Command(BaseCommand):
                 self.stdout.write("Demo tenants Contoso and Fabrikam loaded.")
             contoso = Tenant.objects.get(initial_domain="contoso.onmicrosoft.com")
             fabrikam = Tenant.objects.get(initial_domain="fabrikam.onmicrosoft.com")
+            # The printed account is the operator's support staff (Django admin) and also a
+            # Global administrator of both demo tenants, so it opens the portal and can switch.
+            for tenant in (contoso, fabrikam):
+                RoleAssignment.objects.get_or_create(
+                    account=support, tenant=tenant, defaults={"role": Role.GLOBAL_ADMINISTRATOR}
+                )
             for username, tenant, role in [
                 ("admin@contoso.onmicrosoft.com", contoso, Role.GLOBAL_ADMINISTRATOR),
                 ("licenses@contoso.onmicrosoft.com", contoso, Role.LICENSE_ADMINISTRATOR),

@@ -1,0 +1,76 @@
+"""Every list and detail page has a fixed query count whatever the number of rows (STYLE 16).
+
+Each page is measured on a small tenant and again after adding many users, groups, licenses
+and audit events; the count must be the same and equal the pinned number.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from licensing import services
+from tests.factories import DirectoryUserFactory, GroupFactory, product
+
+pytestmark = pytest.mark.django_db
+
+# Every page starts with: session, account, the account's roles (3).
+PAGES = {
+    # + seat totals, seat assigned, tenant products, groups with errors
+    "overview": (lambda w: reverse("portal:overview"), 7),
+    # + tenant products, the product, seats (2), groups with counts
+    "product_groups": (lambda w: reverse("portal:product_groups", args=[w["p1"].sku_id]), 8),
+    # + tenant products, the product, seats (2), plans
+    "product_plans": (lambda w: reverse("portal:product_plans", args=[w["p1"].sku_id]), 8),
+    # + the user
+    "user_profile": (lambda w: reverse("portal:user", args=[w["user"].public_id]), 4),
+    # + count, page
+    "groups": (lambda w: reverse("portal:groups"), 5),
+    # + group, count, page, licensed?
+    "group_members": (lambda w: reverse("portal:group", args=[w["group"].public_id]), 7),
+    # + count, page, activities
+    "audit": (lambda w: reverse("portal:audit"), 6),
+    # + catalog (4), tenant products, groups, their members, seat holders, users without a
+    # usage location, picker users, picker groups, seats (2)
+    "assign": (
+        lambda w: (
+            reverse("portal:assign") + f"?product={w['p1'].sku_id}&group={w['group'].public_id}"
+        ),
+        16,
+    ),
+}
+
+
+def _grow(tenant, world, n):
+    people = DirectoryUserFactory.create_batch(n, tenant=tenant)
+    services.group_add_members(tenant=tenant, group=world["group"], users=people, actor=None)
+    services.product_assign_to_users(
+        tenant=tenant, product=world["p1"], users=people[: n // 2], actor=None
+    )
+    for i in range(3):
+        services.group_create(tenant=tenant, name=f"More {n}-{i}", actor=None)
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_page_query_count_is_fixed(client, as_role, tenant, buy, name):
+    buy("AAD_PREMIUM", 200)
+    world = {"p1": product("AAD_PREMIUM"), "group": GroupFactory(tenant=tenant, name="Sales")}
+    services.group_assign_products(
+        tenant=tenant, group=world["group"], products={world["p1"]: []}, actor=None
+    )
+    _grow(tenant, world, 3)
+    world["user"] = DirectoryUserFactory(tenant=tenant)
+    as_role()
+    url, pinned = PAGES[name]
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url(world))
+        assert response.status_code == 200
+        return len(ctx.captured_queries)
+
+    small = count()
+    _grow(tenant, world, 60)
+    assert (small, count()) == (pinned, pinned)
