@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format check clean
+.PHONY: run test install lint format check clean screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -26,6 +26,15 @@ run: $(STAMP)
 test: $(STAMP)
 	scripts/ensure-chromium
 	scripts/with-postgres $(PY) -m pytest $(PYTEST_ARGS)
+
+# A PNG of every page of the demo tenant in screenshots/ (not committed).
+SCREENS_DB := build/screenshots.sqlite3
+screenshots: $(STAMP)
+	scripts/ensure-chromium
+	mkdir -p build && rm -f $(SCREENS_DB)
+	DEBUG=1 DATABASE_URL=sqlite:///$(SCREENS_DB) $(PY) manage.py migrate --noinput -v0
+	DEBUG=1 DATABASE_URL=sqlite:///$(SCREENS_DB) $(PY) manage.py load_demo -v0 > /dev/null
+	DEBUG=1 DATABASE_URL=sqlite:///$(SCREENS_DB) $(PY) scripts/screenshots.py screenshots
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -41,7 +41,13 @@ def tenant_products(tenant) -> list[Product]:
 
 
 def licensed_users_page(
-    tenant, product: Product, *, search: str = "", page: int = 1, per_page: int = 50
+    tenant,
+    product: Product,
+    *,
+    search: str = "",
+    page: int = 1,
+    per_page: int = 50,
+    order_by: tuple[str, ...] | list[str] = ("display_name", "id"),
 ):
     """One page of a product's Licensed users: (paginator page, rows per user id).
 
@@ -59,7 +65,7 @@ def licensed_users_page(
         users = users.filter(
             Q(display_name__icontains=search) | Q(user_principal_name__icontains=search)
         )
-    page_obj = Paginator(users.order_by("display_name", "id"), per_page).get_page(page)
+    page_obj = Paginator(users.order_by(*order_by), per_page).get_page(page)
     rows: dict[int, list[UserLicense]] = {}
     for row in (
         UserLicense.objects.filter(

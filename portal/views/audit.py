@@ -7,10 +7,19 @@ import datetime
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from licensing.models import AuditEvent
 from portal.access import portal_view
 from portal.responses import template_for
+from portal.sorting import Column, Sorter
+
+AUDIT_COLUMNS = [
+    Column("date", _("Date"), ("-occurred_at", "-id")),
+    Column("activity", _("Activity"), ("activity", "-occurred_at")),
+    Column("target", _("Target"), ("target_name", "-occurred_at")),
+    Column("actor", _("Initiated by"), ("actor_name", "-occurred_at")),
+]
 
 
 def _date(value: str) -> datetime.date | None:
@@ -36,14 +45,19 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         events = events.filter(occurred_at__date__gte=since)
     if until := _date(filters["until"]):
         events = events.filter(occurred_at__date__lte=until)
-    page = Paginator(events.order_by("-occurred_at", "-id"), 50).get_page(
-        request.GET.get("page", 1)
-    )
+    sorter = Sorter(request, AUDIT_COLUMNS, "date")
+    page = Paginator(events.order_by(*sorter.order_by()), 50).get_page(request.GET.get("page", 1))
     activities = (
         AuditEvent.objects.filter(tenant=request.tenant)
         .order_by("activity")
         .values_list("activity", flat=True)
         .distinct()
     )
-    context = {"section": "audit", "page": page, "filters": filters, "activities": activities}
+    context = {
+        "section": "audit",
+        "page": page,
+        "filters": filters,
+        "activities": activities,
+        "sort_headers": sorter.headers(),
+    }
     return render(request, template_for(request, "portal/audit/list.html", "audit-rows"), context)

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from licensing import services
@@ -25,6 +26,15 @@ from licensing.models import (
 from licensing.services.base import get_products, get_users
 from portal.access import portal_view, require_directory_admin, require_license_admin
 from portal.responses import command_done, template_for
+from portal.sorting import Column, Sorter
+
+GROUP_COLUMNS = [
+    Column("name", gettext_lazy("Name"), ("name", "id")),
+    Column("description", gettext_lazy("Description"), ("description", "name")),
+    Column("members", gettext_lazy("Members"), ("member_count", "name"), numeric=True),
+    Column("state", gettext_lazy("Processing state"), ("processing_state", "name")),
+    Column("errors", gettext_lazy("Members in error"), ("members_in_error", "name"), numeric=True),
+]
 
 
 def _get_group(request: HttpRequest, group_id) -> Group:
@@ -44,8 +54,14 @@ def group_list(request: HttpRequest) -> HttpResponse:
     )
     if search:
         groups = groups.filter(name__icontains=search)
-    page = Paginator(groups.order_by("name", "id"), 50).get_page(request.GET.get("page", 1))
-    context = {"section": "groups", "page": page, "search": search}
+    sorter = Sorter(request, GROUP_COLUMNS, "name")
+    page = Paginator(groups.order_by(*sorter.order_by()), 50).get_page(request.GET.get("page", 1))
+    context = {
+        "section": "groups",
+        "page": page,
+        "search": search,
+        "sort_headers": sorter.headers(),
+    }
     return render(request, template_for(request, "portal/groups/list.html", "group-rows"), context)
 
 

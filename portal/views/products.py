@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from licensing import services
@@ -20,6 +21,20 @@ from licensing.seats import seat_counts
 from licensing.services.base import get_users
 from portal.access import portal_view, require_license_admin
 from portal.responses import command_done, template_for
+from portal.sorting import Column, Sorter
+
+LICENSED_USER_COLUMNS = [
+    Column("name", gettext_lazy("Name"), ("display_name", "id")),
+    Column("upn", gettext_lazy("User principal name"), ("user_principal_name",)),
+    Column("location", gettext_lazy("Usage location"), ("usage_location", "display_name")),
+]
+PRODUCT_COLUMNS = [
+    Column("name", gettext_lazy("Name"), ()),
+    Column("total", gettext_lazy("Total"), (), numeric=True),
+    Column("assigned", gettext_lazy("Assigned"), (), numeric=True),
+    Column("available", gettext_lazy("Available"), (), numeric=True),
+    Column("expiring", gettext_lazy("Expiring soon"), (), numeric=True),
+]
 
 
 @portal_view
@@ -35,7 +50,18 @@ def product_list(request: HttpRequest) -> HttpResponse:
             {"total": 0, "expiring": 0, "assigned": 0, "available": 0, "over_assigned": False},
         )
         rows.append({"product": product, **c})
-    context = {"rows": rows, "search": search, "section": "licenses"}
+    sorter = Sorter(request, PRODUCT_COLUMNS, "name")
+    key, descending = sorter.key_and_direction
+    if key == "name":
+        rows.sort(key=lambda r: r["product"].display_name.lower(), reverse=descending)
+    else:
+        rows.sort(key=lambda r: r[key], reverse=descending)
+    context = {
+        "rows": rows,
+        "search": search,
+        "section": "licenses",
+        "sort_headers": sorter.headers(),
+    }
     return render(
         request, template_for(request, "portal/licenses/products.html", "product-rows"), context
     )
@@ -62,8 +88,13 @@ def _product_context(request: HttpRequest, product: Product, tab: str) -> dict:
 def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
     product = _product(request, sku_id)
     search = request.GET.get("q", "").strip()
+    sorter = Sorter(request, LICENSED_USER_COLUMNS, "name")
     page, rows = licensed_users_page(
-        request.tenant, product, search=search, page=request.GET.get("page", 1)
+        request.tenant,
+        product,
+        search=search,
+        page=request.GET.get("page", 1),
+        order_by=sorter.order_by(),
     )
     catalog = Catalog.load()
     names = catalog.names
@@ -89,6 +120,7 @@ def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
         "page": page,
         "search": search,
         "plan_count": len(catalog.product_plans.get(product.id, ())),
+        "sort": sorter.header_map(),
     }
     return render(
         request,

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from licensing import services
@@ -18,6 +19,15 @@ from licensing.reconcile import Catalog
 from licensing.services.base import get_products
 from portal.access import portal_view, require_license_admin
 from portal.responses import command_done, template_for
+from portal.sorting import Column, Sorter
+
+USER_COLUMNS = [
+    Column("name", gettext_lazy("Name"), ("display_name", "id")),
+    Column("upn", gettext_lazy("User principal name"), ("user_principal_name",)),
+    Column("source", gettext_lazy("Source"), ("source", "display_name")),
+    Column("location", gettext_lazy("Usage location"), ("usage_location", "display_name")),
+    Column("status", gettext_lazy("Status"), ("soft_deleted_at", "display_name")),
+]
 
 
 def _get_user(request: HttpRequest, user_id) -> DirectoryUser:
@@ -34,8 +44,9 @@ def user_list(request: HttpRequest) -> HttpResponse:
         people = people.filter(
             Q(display_name__icontains=search) | Q(user_principal_name__icontains=search)
         )
-    page = Paginator(people.order_by("display_name", "id"), 50).get_page(request.GET.get("page", 1))
-    context = {"section": "users", "page": page, "search": search}
+    sorter = Sorter(request, USER_COLUMNS, "name")
+    page = Paginator(people.order_by(*sorter.order_by()), 50).get_page(request.GET.get("page", 1))
+    context = {"section": "users", "page": page, "search": search, "sort_headers": sorter.headers()}
     return render(request, template_for(request, "portal/users/list.html", "user-rows"), context)
 
 
@@ -75,7 +86,13 @@ def _licenses_context(request: HttpRequest, user: DirectoryUser) -> dict:
                 ],
             }
         )
-    return {"section": "users", "person": user, "tab": "licenses", "lines": lines}
+    return {
+        "section": "users",
+        "person": user,
+        "tab": "licenses",
+        "lines": lines,
+        "inherited_only": any(line["inherited_from"] and not line["direct"] for line in lines),
+    }
 
 
 @portal_view

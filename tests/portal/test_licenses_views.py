@@ -237,3 +237,43 @@ def test_reprocess_product_is_audited(client, as_role, e3):
     response = client.post(reverse("portal:product_reprocess", args=[e3.sku_id]))
     assert response.status_code == 303
     assert AuditEvent.objects.get(activity="Reprocess product license assignments").actor == account
+
+
+def test_tables_sort_by_a_column_both_ways(client, as_role, tenant, buy, users, actor):
+    buy("AAD_PREMIUM", 50)
+    p1 = product("AAD_PREMIUM")
+    people = [
+        DirectoryUserFactory(tenant=tenant, display_name=name, usage_location=loc)
+        for name, loc in [("Bianca", "DE"), ("Alex", "NL"), ("Cameron", "BE")]
+    ]
+    services.product_assign_to_users(tenant=tenant, product=p1, users=people, actor=actor)
+    as_role()
+
+    def names(url, sort):
+        response = client.get(url, {"sort": sort})
+        return [line["user"].display_name for line in response.context["lines"]]
+
+    url = reverse("portal:product", args=[p1.sku_id])
+    assert names(url, "name") == ["Alex", "Bianca", "Cameron"]
+    assert names(url, "-name") == ["Cameron", "Bianca", "Alex"]
+    assert names(url, "location") == ["Cameron", "Bianca", "Alex"]
+    assert names(url, "nonsense") == ["Alex", "Bianca", "Cameron"]
+    page = client.get(url, {"sort": "name"}).content.decode()
+    assert 'aria-sort="ascending"' in page and "sort=-name" in page
+    products = client.get(reverse("portal:products"), {"sort": "-assigned"}).context["rows"]
+    assert [r["assigned"] for r in products] == sorted(
+        (r["assigned"] for r in products), reverse=True
+    )
+
+
+def test_users_groups_and_audit_sort(client, as_role, tenant, users):
+    users(3)
+    as_role()
+    for name, sort in (
+        ("portal:users", "-upn"),
+        ("portal:groups", "-members"),
+        ("portal:audit", "activity"),
+    ):
+        response = client.get(reverse(name), {"sort": sort})
+        assert response.status_code == 200
+        assert 'aria-sort="' in response.content.decode()

@@ -48,7 +48,7 @@ def test_user_licenses_shows_paths_and_the_inherited_note(client, as_role, licen
     as_role()
     page = client.get(reverse("portal:user_licenses", args=[licensed.public_id])).content.decode()
     assert "Inherited (Analysts)" in page and "Direct" in page
-    assert "An extra direct assignment of this product is made from the Products page." in page
+    assert "an extra direct assignment of this product is made from the Products page." in page
 
 
 def test_user_licenses_query_count_does_not_grow_with_licenses(
