@@ -70,26 +70,31 @@ def assign(request: HttpRequest) -> HttpResponse:
         "found_users": [u for u in found_users if u not in picked.users],
         "found_groups": [g for g in found_groups if g not in picked.groups],
         "all_products": products,
-        "options": [
-            {
-                "product": p,
-                "plans": [
-                    {
-                        "id": plan,
-                        "name": catalog.names[plan],
-                        "on": plan not in picked.disabled.get(p.id, []),
-                    }
-                    for plan in catalog.product_plans.get(p.id, ())
-                ],
-            }
-            for p in picked.products
-        ],
+        "options": [_options(p, picked, catalog, data.get("open", "")) for p in picked.products],
         "preview": picked.preview(counts),
         "default_location": picked.taking_tenant_location(),
     }
     partial = request.headers.get("HX-Target", "") if request.htmx else ""
     region = {"picker": "picker", "preview": "preview"}.get(partial, "assign-form")
     return render(request, template_for(request, "portal/licenses/assign.html", region), context)
+
+
+def _options(product, picked: AssignRequest, catalog: Catalog, open_sku: str) -> dict:
+    """One product's Assignment options dialog: a switch per service plan, its error, and
+    whether it stays open (it does while the admin toggles, until OK)."""
+    off = picked.disabled.get(product.id, [])
+    plans = [
+        {"id": plan, "name": catalog.names[plan], "on": plan not in off}
+        for plan in catalog.product_plans.get(product.id, ())
+    ]
+    error = next((e for e in picked.errors if e.startswith(f"{product.display_name}: ")), "")
+    return {
+        "product": product,
+        "plans": plans,
+        "on_count": sum(1 for p in plans if p["on"]),
+        "error": error.removeprefix(f"{product.display_name}: "),
+        "open": open_sku == str(product.sku_id) or bool(error),
+    }
 
 
 @transaction.atomic

@@ -47,6 +47,7 @@
   });
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") {
+      document.querySelectorAll("details.options-dialog[open]").forEach(function (d) { d.open = false; });
       var modal = document.getElementById("modal");
       if (modal && modal.innerHTML) modal.innerHTML = "";
     }

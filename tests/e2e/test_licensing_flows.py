@@ -37,9 +37,21 @@ def test_assign_a_product_to_a_user_with_a_plan_off(page, signed_in, contoso):
     page.get_by_placeholder("Search users and groups").fill("megan")
     page.locator("#picker").get_by_text("Megan Bowen").click()
     expect(page.locator("#preview")).to_contain_text("uses 1 licenses, 9 remain")
-    page.get_by_role("switch", name="Microsoft Teams").uncheck()
-    expect(page.get_by_role("switch", name="Microsoft Teams")).not_to_be_checked()
+    page.get_by_text("Office 365 E3: 8 of 8 services on").click()  # Assignment options
+    options = page.get_by_role("dialog", name="Assignment options: Office 365 E3")
+    options.get_by_role("switch", name="SharePoint Online (Plan 2)").uncheck()
+    # Checked as you toggle: Office for the web needs SharePoint, and the dialog says so.
+    expect(options.get_by_role("alert")).to_contain_text(
+        "Office for the web requires SharePoint Online (Plan 2)"
+    )
+    options.get_by_role("switch", name="SharePoint Online (Plan 2)").check()
+    expect(options.get_by_role("alert")).to_have_count(0)
+    options.get_by_role("switch", name="Microsoft Teams").uncheck()
+    expect(options.get_by_role("switch", name="Microsoft Teams")).not_to_be_checked()
     assert_accessible(page)
+    options.get_by_role("button", name="OK").click()
+    expect(page.get_by_text("Office 365 E3: 7 of 8 services on")).to_be_visible()
+    expect(page.get_by_role("dialog")).to_have_count(0)
     page.get_by_role("button", name="Assign", exact=True).last.click()
     page.wait_for_url("**/licenses/products/")
     expect(page.locator("#notifications")).to_contain_text("Assigned Office 365 E3.")

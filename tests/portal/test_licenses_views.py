@@ -277,3 +277,14 @@ def test_users_groups_and_audit_sort(client, as_role, tenant, users):
         response = client.get(reverse(name), {"sort": sort})
         assert response.status_code == 200
         assert 'aria-sort="' in response.content.decode()
+
+
+def test_tabs_are_boosted_and_a_boosted_request_gets_the_whole_page(
+    client, as_role, e3, htmx_headers
+):
+    as_role()
+    url = reverse("portal:product_groups", args=[e3.sku_id])
+    page = client.get(url).content.decode()
+    assert 'class="tabs" hx-boost="true" hx-target="main"' in page
+    boosted = client.get(url, headers={**htmx_headers, "HX-Boosted": "true"}).content.decode()
+    assert "<html" in boosted and "Licensed groups" in boosted
