@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from licensing import models
+from licensing.management.commands.load_demo import FIRST, LAST
 
 
 def product(sku_part_number: str) -> models.Product:
@@ -94,50 +95,12 @@ class SubscriptionFactory(factory.django.DjangoModelFactory):
     next_lifecycle_date = factory.LazyFunction(lambda: datetime.date(2027, 1, 1))
 
 
-FIRST = [
-    "Adele",
-    "Alex",
-    "Bianca",
-    "Diego",
-    "Grady",
-    "Henrietta",
-    "Isaiah",
-    "Johanna",
-    "Lee",
-    "Lidia",
-    "Lynne",
-    "Megan",
-    "Miriam",
-    "Nestor",
-    "Patti",
-    "Pradeep",
-]
-LAST = [
-    "Vance",
-    "Wilber",
-    "Jansen",
-    "Smit",
-    "Archie",
-    "Mueller",
-    "Langer",
-    "Lambert",
-    "Gu",
-    "Holloway",
-    "Robbins",
-    "Bowen",
-    "Graham",
-    "Wilke",
-    "Fernandez",
-    "Gupta",
-]
-
-
 class DirectoryUserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = models.DirectoryUser
 
     tenant = factory.SubFactory(TenantFactory)
-    display_name = factory.Sequence(lambda n: f"{FIRST[n % 16]} {LAST[(n // 16) % 16]} {n}")
+    display_name = factory.Sequence(lambda n: f"{FIRST[n % len(FIRST)]} {LAST[n % len(LAST)]} {n}")
     user_principal_name = factory.LazyAttributeSequence(
         lambda o, n: f"user{n}@{o.tenant.initial_domain}"
     )

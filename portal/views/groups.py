@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -44,14 +44,7 @@ def _get_group(request: HttpRequest, group_id) -> Group:
 @portal_view
 def group_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
-    groups = Group.objects.filter(tenant=request.tenant).annotate(
-        member_count=Count("memberships", distinct=True),
-        members_in_error=Count(
-            "inherited_licenses__user",
-            filter=Q(inherited_licenses__state=LicenseState.ERROR),
-            distinct=True,
-        ),
-    )
+    groups = Group.objects.filter(tenant=request.tenant).with_license_counts()
     if search:
         groups = groups.filter(name__icontains=search)
     sorter = Sorter(request, GROUP_COLUMNS, "name")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 
-from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -14,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from licensing import services
 from licensing.errors import LicensingError
-from licensing.models import Group, LicenseState, Product, UserLicense
+from licensing.models import Group, Product, UserLicense
 from licensing.queries import enabled_plans, licensed_users_page, summary_state, tenant_products
 from licensing.reconcile import Catalog
 from licensing.seats import seat_counts
@@ -134,17 +133,7 @@ def licensed_groups(request: HttpRequest, sku_id) -> HttpResponse:
     product = _product(request, sku_id)
     groups = (
         Group.objects.filter(tenant=request.tenant, assignments__product=product)
-        .annotate(
-            members_in_error=Count(
-                "inherited_licenses__user",
-                filter=Q(
-                    inherited_licenses__state=LicenseState.ERROR,
-                    inherited_licenses__product=product,
-                ),
-                distinct=True,
-            ),
-            member_count=Count("memberships", distinct=True),
-        )
+        .with_license_counts(product=product)
         .order_by("name")
     )
     context = {**_product_context(request, product, "groups"), "groups": groups}

@@ -30,6 +30,11 @@ PAGES = {
     "groups": (lambda w: reverse("portal:groups"), 5),
     # + group, count, page, licensed?
     "group_members": (lambda w: reverse("portal:group", args=[w["group"].public_id]), 7),
+    # + the user, their direct products, their inherited products, tenant products
+    "assignments_dialog": (
+        lambda w: reverse("portal:user_assignments", args=[w["user"].public_id]),
+        7,
+    ),
     # + count, page, activities
     "audit": (lambda w: reverse("portal:audit"), 6),
     # + catalog (4), tenant products, groups, their members, seat holders, users without a
