@@ -15,7 +15,7 @@ from portal.responses import template_for
 from portal.sorting import Column, Sorter
 
 AUDIT_COLUMNS = [
-    Column("date", _("Date"), ("-occurred_at", "-id")),
+    Column("date", _("Date"), ("occurred_at", "id")),
     Column("activity", _("Activity"), ("activity", "-occurred_at")),
     Column("target", _("Target"), ("target_name", "-occurred_at")),
     Column("actor", _("Initiated by"), ("actor_name", "-occurred_at")),
@@ -45,7 +45,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         events = events.filter(occurred_at__date__gte=since)
     if until := _date(filters["until"]):
         events = events.filter(occurred_at__date__lte=until)
-    sorter = Sorter(request, AUDIT_COLUMNS, "date")
+    sorter = Sorter(request, AUDIT_COLUMNS, "-date")
     page = Paginator(events.order_by(*sorter.order_by()), 50).get_page(request.GET.get("page", 1))
     activities = (
         AuditEvent.objects.filter(tenant=request.tenant)

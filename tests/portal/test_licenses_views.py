@@ -289,3 +289,12 @@ def test_tabs_are_boosted_and_a_boosted_request_gets_the_whole_page(
     assert 'class="tabs" hx-boost="true" hx-target="main"' in page
     boosted = client.get(url, headers={**htmx_headers, "HX-Boosted": "true"}).content.decode()
     assert "<html" in boosted and "Licensed groups" in boosted
+
+
+def test_audit_log_is_newest_first_and_says_so(client, as_role, tenant):
+    services.group_create(tenant=tenant, name="First", actor=None)
+    services.group_create(tenant=tenant, name="Second", actor=None)
+    as_role()
+    response = client.get(reverse("portal:audit"))
+    assert [e.target_name for e in response.context["page"].object_list][:2] == ["Second", "First"]
+    assert 'aria-sort="descending"' in response.content.decode()
