@@ -88,3 +88,15 @@ def as_role(client, tenant):
 @pytest.fixture
 def htmx_headers():
     return {"HX-Request": "true"}
+
+
+@pytest.fixture
+def transactional_catalog(transactional_db):
+    """The catalog for a test that commits (live server, real threads).
+
+    A transactional test empties every table when it ends, the catalog the data migration
+    loaded included; whichever runs next loads it again (idempotent).
+    """
+    from django.core.management import call_command
+
+    call_command("load_catalog", verbosity=0)

@@ -9,7 +9,6 @@ import os
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from django.core.management import call_command
 from playwright.sync_api import sync_playwright
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
@@ -51,9 +50,8 @@ def page(browser, live_server):
 
 
 @pytest.fixture(autouse=True)
-def catalog(transactional_db):
-    # A transactional test case empties every table afterwards, the catalog included.
-    call_command("load_catalog", verbosity=0)
+def _catalog(transactional_catalog):
+    """Every browser test runs on the live server, so in a transaction of its own."""
 
 
 @pytest.fixture

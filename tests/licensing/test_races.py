@@ -122,8 +122,8 @@ def _one_round(n: int) -> None:
 
 
 @pytest.mark.race
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_concurrent_requests_never_oversubscribe_and_never_half_apply():
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_never_oversubscribe_and_never_half_apply(transactional_catalog):
     assert connection.vendor == "postgresql"
     for n in range(ROUNDS):
         _one_round(n)
