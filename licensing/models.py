@@ -157,6 +157,10 @@ class DirectoryUser(models.Model):
     usage_location = CountryField(blank=True)
     source = models.CharField(max_length=10, choices=UserSource.choices, default=UserSource.CLOUD)
     account_enabled = models.BooleanField(default=True)
+    department = models.CharField(max_length=64, blank=True)
+    job_title = models.CharField(max_length=128, blank=True)
+    # The on-premises anchor of a synced user (Azure AD Connect's sourceAnchor).
+    on_premises_immutable_id = models.CharField(max_length=256, blank=True)
     soft_deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

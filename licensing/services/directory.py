@@ -27,6 +27,9 @@ def user_create(
     usage_location: str = "",
     source: str = UserSource.CLOUD,
     account_enabled: bool = True,
+    department: str = "",
+    job_title: str = "",
+    on_premises_immutable_id: str = "",
     actor,
 ) -> DirectoryUser:
     upn = user_principal_name.strip()
@@ -41,6 +44,9 @@ def user_create(
         usage_location=parse_country(usage_location),
         source=source,
         account_enabled=account_enabled,
+        department=department,
+        job_title=job_title,
+        on_premises_immutable_id=on_premises_immutable_id,
     )
     audit.event(tenant=tenant, actor=actor, activity="Add user", target=user, target_type="User")
     return user
@@ -166,25 +172,42 @@ def reprocess_product(*, tenant: Tenant, product: Product, actor) -> None:
     )
 
 
+PROFILE_FIELDS = (
+    "display_name",
+    "account_enabled",
+    "department",
+    "job_title",
+    "on_premises_immutable_id",
+)
+
+
 @service
-def user_update_profile(
-    *, tenant: Tenant, user: DirectoryUser, display_name: str, account_enabled: bool, actor
-) -> None:
-    """Profile fields that do not move licenses; audited like every other change."""
+def user_update_profile(*, tenant: Tenant, user: DirectoryUser, actor, **changes) -> None:
+    """Profile fields that do not move licenses (display name, account enabled, department,
+    job title, on-premises immutable id); audited like every other change."""
     check_tenant(tenant, user)
+    unknown = set(changes) - set(PROFILE_FIELDS)
+    if unknown:
+        raise InvalidInput(_("Not a profile field: %(f)s") % {"f": ", ".join(sorted(unknown))})
+    if "display_name" in changes:
+        changes["display_name"] = changes["display_name"].strip()
+        if not changes["display_name"]:
+            raise InvalidInput(_("A display name is required."))
+    if "account_enabled" in changes:
+        changes["account_enabled"] = bool(changes["account_enabled"])
     current = DirectoryUser.objects.get(id=user.id)
-    before = {"display_name": current.display_name, "account_enabled": current.account_enabled}
-    after = {"display_name": display_name.strip(), "account_enabled": bool(account_enabled)}
-    if not after["display_name"]:
-        raise InvalidInput(_("A display name is required."))
-    if before == after:
+    before = {f: getattr(current, f) for f in changes}
+    after = {f: v for f, v in changes.items() if before[f] != v}
+    if not after:
         return
     DirectoryUser.objects.filter(id=user.id).update(**after)
+    for field, value in after.items():
+        setattr(user, field, value)
     audit.event(
         tenant=tenant,
         actor=actor,
         activity=audit.UPDATE_USER,
         target=user,
         target_type="User",
-        details={"before": before, "after": after},
+        details={"before": {f: before[f] for f in after}, "after": after},
     )
