@@ -32,7 +32,12 @@ from licensing.services.groups import (
     group_remove_products,
     reprocess_group,
 )
-from licensing.services.subscriptions import subscription_create, subscription_update
+from licensing.services.subscriptions import (
+    subscription_create,
+    subscription_delete,
+    subscription_update,
+    subscriptions_advance,
+)
 
 __all__ = [
     "assignment_set_disabled_plans",
@@ -49,7 +54,9 @@ __all__ = [
     "reprocess_product",
     "reprocess_user",
     "subscription_create",
+    "subscription_delete",
     "subscription_update",
+    "subscriptions_advance",
     "user_create",
     "user_delete_permanently",
     "user_restore",

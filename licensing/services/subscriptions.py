@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.utils.translation import gettext as _
 
@@ -96,3 +96,71 @@ def subscription_update(
         },
     )
     return subscription
+
+
+# Azure's lifecycle of a subscription that is not renewed: expired, it stays usable in a
+# 30-day grace period (Warning), then is disabled for 90 days (Suspended), then deleted.
+GRACE_PERIOD = timedelta(days=30)
+DISABLED_PERIOD = timedelta(days=90)
+NEXT_STEP = {
+    SubscriptionStatus.ENABLED: (SubscriptionStatus.WARNING, GRACE_PERIOD),
+    SubscriptionStatus.WARNING: (SubscriptionStatus.SUSPENDED, DISABLED_PERIOD),
+}
+
+
+@service
+def subscription_delete(*, tenant: Tenant, subscription: Subscription, actor) -> None:
+    """The end of the lifecycle: the units are gone. Licenses stay (over-assigned)."""
+    check_tenant(tenant, subscription)
+    locked = lock_seats(tenant, products_touching(tenant, products=[subscription.product_id]))
+    audit.event(
+        tenant=tenant,
+        actor=actor,
+        activity=audit.CHANGE_SUBSCRIPTION,
+        target=subscription.product,
+        target_type="Subscription",
+        details={
+            "subscription": str(subscription.public_id),
+            "deleted": True,
+            "units": subscription.units,
+        },
+    )
+    subscription.delete()
+    reconcile(
+        tenant=tenant, user_ids=[], products=[subscription.product_id], locked_products=locked
+    )
+
+
+def subscriptions_advance(*, today: date, actor=None) -> list[str]:
+    """Move every subscription whose lifecycle date has come: Enabled → Warning → Suspended →
+    deleted, each step dated from the previous one, so a late run catches up. Each step is
+    its own audited service call. LockedOut subscriptions wait for support staff."""
+    done: list[str] = []
+    due = (
+        Subscription.objects.filter(next_lifecycle_date__lte=today)
+        .exclude(status=SubscriptionStatus.LOCKED_OUT)
+        .select_related("tenant", "product")
+        .order_by("id")
+    )
+    for subscription in due:
+        tenant, name = (
+            subscription.tenant,
+            f"{subscription.tenant.name}: {subscription.product.display_name}",
+        )
+        while subscription.next_lifecycle_date and subscription.next_lifecycle_date <= today:
+            if subscription.status == SubscriptionStatus.SUSPENDED:
+                subscription_delete(tenant=tenant, subscription=subscription, actor=actor)
+                done.append(f"{name} ({subscription.units} units): deleted")
+                break
+            status, period = NEXT_STEP[subscription.status]
+            subscription = subscription_update(
+                tenant=tenant,
+                subscription=subscription,
+                status=status,
+                next_lifecycle_date=subscription.next_lifecycle_date + period,
+                actor=actor,
+            )
+            done.append(
+                f"{name} ({subscription.units} units): {status} until {subscription.next_lifecycle_date}"
+            )
+    return done

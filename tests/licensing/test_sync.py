@@ -106,7 +106,7 @@ def test_cloud_users_are_never_touched(tenant, synced):
     sync_directory(tenant=tenant, data=csv_bytes(), actor=None)
     assert not DirectoryUser.objects.get(user_principal_name="cloud@contoso.com").is_soft_deleted
     before = snapshot()
-    with pytest.raises(SyncFileError, match="line 2: cloud@contoso.com is a cloud user"):
+    with pytest.raises(SyncFileError, match=r"line 2: cloud@contoso\.com is a cloud user"):
         sync_directory(tenant=tenant, data=csv_bytes("cloud@contoso.com,Cloud,NL,true"), actor=None)
     assert snapshot() == before
 
