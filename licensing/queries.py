@@ -89,3 +89,24 @@ def summary_state(rows: list[UserLicense]) -> tuple[str, str]:
     ]
     best = min(rows, key=lambda r: order.index(r.state))
     return best.state, best.error
+
+
+def expiring_subscriptions(tenant, *, within_days: int = 30) -> list:
+    """Subscriptions in their grace period (Warning) or whose lifecycle date is within 30
+    days: the Overview's expiring-soon alerts, soonest first (one query)."""
+    import datetime
+
+    from django.db.models import Q
+
+    from licensing.models import Subscription, SubscriptionStatus
+
+    horizon = datetime.date.today() + datetime.timedelta(days=within_days)
+    return list(
+        Subscription.objects.filter(tenant=tenant)
+        .filter(
+            Q(status=SubscriptionStatus.WARNING)
+            | Q(status=SubscriptionStatus.ENABLED, next_lifecycle_date__lte=horizon)
+        )
+        .select_related("product")
+        .order_by("next_lifecycle_date", "product__display_name")
+    )

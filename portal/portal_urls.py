@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from portal.views import audit, groups, licenses, products, tenants, users
+from portal.views import audit, directory, groups, licenses, products, tenants, users
 
 app_name = "portal"
 
@@ -24,6 +24,10 @@ urlpatterns = [
     ),
     path("licenses/assign/", licenses.assign, name="assign"),
     path("users/", users.user_list, name="users"),
+    path("users/deleted/", directory.deleted_users, name="deleted_users"),
+    path("users/sync/", directory.sync_upload, name="sync_upload"),
+    path("users/<uuid:user_id>/restore/", directory.restore_user, name="user_restore"),
+    path("users/<uuid:user_id>/delete/", directory.delete_permanently, name="user_delete"),
     path("users/<uuid:user_id>/", users.profile, name="user"),
     path("users/<uuid:user_id>/licenses/", users.licenses, name="user_licenses"),
     path("users/<uuid:user_id>/licenses/assignments/", users.assignments, name="user_assignments"),

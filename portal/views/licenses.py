@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from licensing import services
 from licensing.errors import LicensingError
 from licensing.models import Group
-from licensing.queries import tenant_products
+from licensing.queries import expiring_subscriptions, tenant_products
 from licensing.reconcile import Catalog
 from licensing.seats import seat_counts
 from portal.access import portal_view, require_license_admin
@@ -32,6 +32,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "error_groups": Group.objects.filter(tenant=request.tenant)
         .with_license_errors()
         .order_by("name"),
+        "expiring": expiring_subscriptions(request.tenant),
     }
     return render(request, "portal/licenses/overview.html", context)
 

@@ -46,7 +46,13 @@ def user_list(request: HttpRequest) -> HttpResponse:
         )
     sorter = Sorter(request, USER_COLUMNS, "name")
     page = Paginator(people.order_by(*sorter.order_by()), 50).get_page(request.GET.get("page", 1))
-    context = {"section": "users", "page": page, "search": search, "sort_headers": sorter.headers()}
+    context = {
+        "section": "users",
+        "page": page,
+        "search": search,
+        "sort_headers": sorter.headers(),
+        "tab": "all",
+    }
     return render(request, template_for(request, "portal/users/list.html", "user-rows"), context)
 
 

@@ -19,6 +19,7 @@ def test_every_page_has_no_serious_accessibility_violations(page, signed_in, ten
     services.group_add_members(tenant=tenant, group=group, users=people, actor=None)
     services.group_assign_products(tenant=tenant, group=group, products={p1: []}, actor=None)
     person = people[0]
+    services.user_soft_delete(tenant=tenant, user=people[2], actor=None)
 
     page.goto("/accounts/login/")
     assert_accessible(page)
@@ -38,6 +39,8 @@ def test_every_page_has_no_serious_accessibility_violations(page, signed_in, ten
         f"/groups/{group.public_id}/?q=a",
         f"/groups/{group.public_id}/licenses/",
         "/audit/",
+        "/users/deleted/",
+        "/users/sync/",
     ]:
         page.goto(url)
         assert page.title(), url

@@ -18,12 +18,14 @@ pytestmark = pytest.mark.django_db
 
 # Every page starts with: session, account, the account's roles (3).
 PAGES = {
-    # + seat totals, seat assigned, tenant products, groups with errors
-    "overview": (lambda w: reverse("portal:overview"), 7),
+    # + seat totals, seat assigned, tenant products, groups with errors, expiring subscriptions
+    "overview": (lambda w: reverse("portal:overview"), 8),
     # + tenant products, the product, seats (2), groups with counts
     "product_groups": (lambda w: reverse("portal:product_groups", args=[w["p1"].sku_id]), 8),
     # + tenant products, the product, seats (2), plans
     "product_plans": (lambda w: reverse("portal:product_plans", args=[w["p1"].sku_id]), 8),
+    # + count, page
+    "deleted_users": (lambda w: reverse("portal:deleted_users"), 5),
     # + the user
     "user_profile": (lambda w: reverse("portal:user", args=[w["user"].public_id]), 4),
     # + count, page
@@ -56,6 +58,8 @@ def _grow(tenant, world, n):
     )
     for i in range(3):
         services.group_create(tenant=tenant, name=f"More {n}-{i}", actor=None)
+    for person in people[-(n // 3) :]:
+        services.user_soft_delete(tenant=tenant, user=person, actor=None)
 
 
 @pytest.mark.parametrize("name", sorted(PAGES))

@@ -1,0 +1,134 @@
+"""Deleted users and the directory sync upload (Global administrator)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from licensing import services
+from licensing.errors import LicensingError
+from licensing.models import DirectoryUser
+from licensing.services.directory import RESTORE_WINDOW
+from licensing.sync import SyncFileError, sync_directory
+from portal.access import portal_view, require_directory_admin
+from portal.responses import command_done, template_for
+
+UPLOAD_LIMIT = 5 * 1024 * 1024
+SESSION_UPLOAD = "directory_sync_upload"
+
+
+@portal_view
+def deleted_users(request: HttpRequest) -> HttpResponse:
+    """Soft-deleted users, like Azure's Deleted users: when, and how many days are left."""
+    people = DirectoryUser.objects.filter(tenant=request.tenant, soft_deleted_at__isnull=False)
+    page = Paginator(people.order_by("soft_deleted_at", "id"), 50).get_page(
+        request.GET.get("page", 1)
+    )
+    now = timezone.now()
+    rows = [
+        {
+            "user": u,
+            "purge_on": u.soft_deleted_at + RESTORE_WINDOW,
+            "days_left": max((u.soft_deleted_at + RESTORE_WINDOW - now) // timedelta(days=1), 0),
+        }
+        for u in page.object_list
+    ]
+    context = {"section": "users", "page": page, "rows": rows, "tab": "deleted"}
+    return render(
+        request, template_for(request, "portal/users/deleted.html", "deleted-rows"), context
+    )
+
+
+def _deleted_user(request: HttpRequest, user_id) -> DirectoryUser:
+    return get_object_or_404(
+        DirectoryUser, tenant=request.tenant, public_id=user_id, soft_deleted_at__isnull=False
+    )
+
+
+@require_POST
+@portal_view
+def restore_user(request: HttpRequest, user_id) -> HttpResponse:
+    require_directory_admin(request)
+    user = _deleted_user(request, user_id)
+    services.user_restore(tenant=request.tenant, user=user, actor=request.user)
+    errors = user.licenses.filter(error="CountViolation").count()
+    text = _("Restored %(user)s.") % {"user": user.display_name}
+    if errors:
+        text += " " + _("%(n)d licenses have no seat left (Not enough licenses).") % {"n": errors}
+    return command_done(
+        request, text, reverse("portal:deleted_users"), level="warning" if errors else "success"
+    )
+
+
+@require_POST
+@portal_view
+def delete_permanently(request: HttpRequest, user_id) -> HttpResponse:
+    require_directory_admin(request)
+    user = _deleted_user(request, user_id)
+    services.user_delete_permanently(tenant=request.tenant, user=user, actor=request.user)
+    text = _("Deleted %(user)s permanently; their licenses are free.") % {"user": user.display_name}
+    return command_done(request, text, reverse("portal:deleted_users"))
+
+
+@require_http_methods(["GET", "POST"])
+@portal_view
+def sync_upload(request: HttpRequest) -> HttpResponse:
+    """Upload a directory export, see the dry run, then import: the sync_directory code."""
+    require_directory_admin(request)
+    context = {"section": "users", "tab": "sync"}
+    if request.method == "POST" and request.POST.get("action") == "import":
+        stored = request.session.get(SESSION_UPLOAD)
+        if not stored:
+            context["problems"] = [(None, _("Upload the file again: the preview has expired."))]
+        else:
+            try:
+                result = sync_directory(
+                    tenant=request.tenant, data=base64.b64decode(stored), actor=request.user
+                )
+            except LicensingError as refused:
+                context["problems"] = getattr(refused, "problems", None) or [(None, str(refused))]
+            else:
+                del request.session[SESSION_UPLOAD]
+                summary = ", ".join(f"{k}: {v}" for k, v in result.plan.summary().items())
+                return command_done(
+                    request,
+                    _("Synchronized: %(s)s") % {"s": summary},
+                    reverse("portal:users"),
+                    navigate=True,
+                )
+    elif request.method == "POST":
+        upload = request.FILES.get("export")
+        if upload is None:
+            context["problems"] = [(None, _("Choose a CSV file to upload."))]
+        elif upload.size > UPLOAD_LIMIT:
+            context["problems"] = [
+                (None, _("The file is larger than 5 MB: import it with manage.py sync_directory."))
+            ]
+        else:
+            data = upload.read()
+            try:
+                result = sync_directory(
+                    tenant=request.tenant, data=data, actor=request.user, dry_run=True
+                )
+            except SyncFileError as refused:
+                context["problems"] = refused.problems
+            except LicensingError as refused:
+                context["problems"] = [(None, str(refused))]
+            else:
+                request.session[SESSION_UPLOAD] = base64.b64encode(data).decode()
+                context.update(
+                    {
+                        "preview": result.plan.describe(),
+                        "summary": result.plan.summary(),
+                        "filename": upload.name,
+                    }
+                )
+    return render(request, "portal/users/sync.html", context)
