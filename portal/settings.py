@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "django_countries",
     "django_htmx",
     "template_partials",
+    "django_tasks",
+    "django_tasks_db",
     "licensing",
     "portal",
 ]
@@ -104,6 +106,20 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# Background tasks (django-tasks). The quick start and the tests run tasks at once; production
+# sets TASKS_BACKEND=database and runs `manage.py db_worker` (several may run on several hosts).
+TASKS_BACKEND = os.environ.get("TASKS_BACKEND", "immediate")
+if TASKS_BACKEND not in ("immediate", "database"):
+    raise ImproperlyConfigured("TASKS_BACKEND must be 'immediate' or 'database'.")
+TASKS = {
+    "default": {
+        "BACKEND": {
+            "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+            "database": "django_tasks_db.DatabaseBackend",
+        }[TASKS_BACKEND]
+    }
+}
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"

@@ -1,0 +1,51 @@
+"""Background tasks (django-tasks). Each task calls the same services as everything else."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.utils import timezone
+from django_tasks import task
+from django_tasks.base import TaskResultStatus
+
+from licensing.models import Tenant
+from licensing.services import subscriptions_advance, users_purge_expired
+
+MAINTENANCE_HOUR = 2  # UTC
+
+
+@task()
+def daily_maintenance() -> dict[str, int]:
+    """Advance subscriptions along their lifecycle and purge users deleted more than 30 days
+    ago, then schedule tomorrow's run: a periodic task wherever a worker runs."""
+    steps = subscriptions_advance(today=timezone.now().date())
+    purged = sum(users_purge_expired(tenant=t, actor=None) for t in Tenant.objects.order_by("id"))
+    schedule_daily_maintenance()
+    return {"subscription_steps": len(steps), "purged_users": purged}
+
+
+def next_maintenance_time(now: datetime.datetime | None = None) -> datetime.datetime:
+    now = now or timezone.now()
+    at = now.astimezone(datetime.UTC).replace(
+        hour=MAINTENANCE_HOUR, minute=0, second=0, microsecond=0
+    )
+    return at if at > now else at + datetime.timedelta(days=1)
+
+
+def schedule_daily_maintenance(now: datetime.datetime | None = None) -> datetime.datetime | None:
+    """Enqueue the next run unless one is already waiting. Only a backend with a worker can
+    run a task later; with the immediate backend (quick start, tests) this returns None and
+    cron runs the commands instead (README)."""
+    backend = daily_maintenance.get_backend()
+    if not backend.supports_defer:
+        return None
+    from django_tasks_db.models import DBTaskResult
+
+    waiting = DBTaskResult.objects.filter(
+        task_path=daily_maintenance.module_path, status=TaskResultStatus.READY
+    ).exists()
+    if waiting:
+        return None
+    run_after = next_maintenance_time(now)
+    daily_maintenance.using(run_after=run_after).enqueue()
+    return run_after
