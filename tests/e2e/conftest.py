@@ -45,8 +45,17 @@ def page(browser, live_server):
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.on("dialog", lambda dialog: dialog.accept())  # "Remove ...?" confirmations
+    # The portal must work under its Content-Security-Policy: a blocked script or style, or
+    # any other error in the console, fails the test.
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda message: problems.append(message.text) if message.type == "error" else None,
+    )
+    page.on("pageerror", lambda error: problems.append(str(error)))
     yield page
     context.close()
+    assert problems == [], problems
 
 
 @pytest.fixture(autouse=True)
