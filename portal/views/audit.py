@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_safe
 
 from licensing.models import AuditEvent
 from portal.access import portal_view
@@ -29,6 +30,7 @@ def _date(value: str) -> datetime.date | None:
         return None
 
 
+@require_safe
 @portal_view
 def audit_log(request: HttpRequest) -> HttpResponse:
     events = AuditEvent.objects.filter(tenant=request.tenant)

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from licensing import services
 from licensing.errors import LicensingError
@@ -25,6 +25,7 @@ UPLOAD_LIMIT = 5 * 1024 * 1024
 SESSION_UPLOAD = "directory_sync_upload"
 
 
+@require_safe
 @portal_view
 def deleted_users(request: HttpRequest) -> HttpResponse:
     """Soft-deleted users, like Azure's Deleted users: when, and how many days are left."""

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from licensing import services
 from licensing.errors import LicensingError
@@ -41,6 +41,7 @@ def _get_group(request: HttpRequest, group_id) -> Group:
     return get_object_or_404(Group, tenant=request.tenant, public_id=group_id)
 
 
+@require_safe
 @portal_view
 def group_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
@@ -58,6 +59,7 @@ def group_list(request: HttpRequest) -> HttpResponse:
     return render(request, template_for(request, "portal/groups/list.html", "group-rows"), context)
 
 
+@require_safe
 @portal_view
 def group_overview(request: HttpRequest, group_id) -> HttpResponse:
     """Overview and Members: who is in the group, add and remove members."""
@@ -86,6 +88,7 @@ def group_overview(request: HttpRequest, group_id) -> HttpResponse:
     return render(request, template_for(request, "portal/groups/overview.html", "members"), context)
 
 
+@require_safe
 @portal_view
 def group_licenses(request: HttpRequest, group_id) -> HttpResponse:
     """The group's products, its processing status, and the members in error."""

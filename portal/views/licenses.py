@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 
 from licensing import services
 from licensing.errors import LicensingError
@@ -19,6 +20,7 @@ from portal.forms import AssignRequest, picker_results
 from portal.responses import command_done, template_for
 
 
+@require_safe
 @portal_view
 def overview(request: HttpRequest) -> HttpResponse:
     counts = seat_counts(request.tenant)

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from licensing import services
 from licensing.errors import LicensingError
@@ -36,6 +36,7 @@ PRODUCT_COLUMNS = [
 ]
 
 
+@require_safe
 @portal_view
 def product_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
@@ -83,6 +84,7 @@ def _product_context(request: HttpRequest, product: Product, tab: str) -> dict:
     }
 
 
+@require_safe
 @portal_view
 def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
     product = _product(request, sku_id)
@@ -128,6 +130,7 @@ def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
     )
 
 
+@require_safe
 @portal_view
 def licensed_groups(request: HttpRequest, sku_id) -> HttpResponse:
     product = _product(request, sku_id)
@@ -144,6 +147,7 @@ def licensed_groups(request: HttpRequest, sku_id) -> HttpResponse:
     )
 
 
+@require_safe
 @portal_view
 def service_plans(request: HttpRequest, sku_id) -> HttpResponse:
     product = _product(request, sku_id)
@@ -157,6 +161,7 @@ class _Echo:
         return value
 
 
+@require_safe
 @portal_view
 def download(request: HttpRequest, sku_id) -> StreamingHttpResponse:
     """Licensed users as CSV, streamed in chunks so a 100,000-user product stays small."""

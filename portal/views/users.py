@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from licensing import services
 from licensing.errors import InheritedLicense, LicensingError
@@ -36,6 +36,7 @@ def _get_user(request: HttpRequest, user_id) -> DirectoryUser:
     )
 
 
+@require_safe
 @portal_view
 def user_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
@@ -56,6 +57,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
     return render(request, template_for(request, "portal/users/list.html", "user-rows"), context)
 
 
+@require_safe
 @portal_view
 def profile(request: HttpRequest, user_id) -> HttpResponse:
     user = _get_user(request, user_id)
@@ -101,6 +103,7 @@ def _licenses_context(request: HttpRequest, user: DirectoryUser) -> dict:
     }
 
 
+@require_safe
 @portal_view
 def licenses(request: HttpRequest, user_id) -> HttpResponse:
     user = _get_user(request, user_id)
