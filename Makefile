@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format check clean screenshots
+.PHONY: run test install lint format check clean screenshots serve
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -21,6 +21,10 @@ run: $(STAMP)
 	DEBUG=1 $(PY) manage.py load_catalog
 	DEBUG=1 $(PY) manage.py load_demo --port $(PORT)
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# Production-style: gunicorn + WhiteNoise + the task worker, on DATABASE_URL (see README).
+serve: $(STAMP)
+	scripts/serve
 
 # Every test, on a throwaway PostgreSQL cluster.
 test: $(STAMP)
