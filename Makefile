@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format check clean screenshots serve
+.PHONY: run test install lint format check clean screenshots serve load
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -25,6 +25,11 @@ run: $(STAMP)
 # Production-style: gunicorn + WhiteNoise + the task worker, on DATABASE_URL (see README).
 serve: $(STAMP)
 	scripts/serve
+
+# Load test: 20,000-user tenant, gunicorn on loopback, 50 admins (locust) for LOAD_TIME.
+load: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,load]'
+	scripts/with-postgres scripts/load/run
 
 # Every test, on a throwaway PostgreSQL cluster.
 test: $(STAMP)

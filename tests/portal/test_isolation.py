@@ -16,7 +16,13 @@ from django.urls import URLPattern, get_resolver, reverse
 
 from licensing import services
 from licensing.models import AuditEvent, LicenseAssignment, UserLicense
-from tests.factories import DirectoryUserFactory, GroupFactory, SubscriptionFactory, TenantFactory, product
+from tests.factories import (
+    DirectoryUserFactory,
+    GroupFactory,
+    SubscriptionFactory,
+    TenantFactory,
+    product,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +31,9 @@ READER_MAY_POST = {"switch_tenant"}
 
 
 def _patterns() -> list[URLPattern]:
-    (portal,) = [p for p in get_resolver().url_patterns if getattr(p, "namespace", None) == "portal"]
+    (portal,) = [
+        p for p in get_resolver().url_patterns if getattr(p, "namespace", None) == "portal"
+    ]
     return list(portal.url_patterns)
 
 
@@ -37,16 +45,27 @@ def world(tenant):
     deleted = DirectoryUserFactory(tenant=tenant)
     group = GroupFactory(tenant=tenant)
     services.group_add_members(tenant=tenant, group=group, users=[user], actor=None)
-    services.group_assign_products(tenant=tenant, group=group, products={product("AAD_PREMIUM"): []}, actor=None)
-    services.product_assign_to_users(tenant=tenant, product=product("AAD_PREMIUM"), users=[user], actor=None)
+    services.group_assign_products(
+        tenant=tenant, group=group, products={product("AAD_PREMIUM"): []}, actor=None
+    )
+    services.product_assign_to_users(
+        tenant=tenant, product=product("AAD_PREMIUM"), users=[user], actor=None
+    )
     services.user_soft_delete(tenant=tenant, user=deleted, actor=None)
-    return {"sku_id": product("AAD_PREMIUM").sku_id, "user_id": user.public_id, "group_id": group.public_id, "deleted": deleted.public_id}
+    return {
+        "sku_id": product("AAD_PREMIUM").sku_id,
+        "user_id": user.public_id,
+        "group_id": group.public_id,
+        "deleted": deleted.public_id,
+    }
 
 
 def _url(pattern: URLPattern, world: dict) -> str:
     kwargs = {}
     for name in pattern.pattern.converters:
-        kwargs[name] = world["deleted"] if pattern.name in ("user_restore", "user_delete") else world[name]
+        kwargs[name] = (
+            world["deleted"] if pattern.name in ("user_restore", "user_delete") else world[name]
+        )
     return reverse(f"portal:{pattern.name}", kwargs=kwargs)
 
 
@@ -58,7 +77,9 @@ def _state() -> tuple:
     )
 
 
-@pytest.mark.parametrize("pattern", [p for p in _patterns() if p.pattern.converters], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "pattern", [p for p in _patterns() if p.pattern.converters], ids=lambda p: p.name
+)
 def test_another_tenants_admin_gets_404_for_this_tenants_objects(client, as_role, world, pattern):
     as_role("GlobalAdministrator", on=TenantFactory(name="Fabrikam"))
     url = _url(pattern, world)
@@ -70,11 +91,15 @@ def test_another_tenants_admin_gets_404_for_this_tenants_objects(client, as_role
     assert _state() == before
 
 
-@pytest.mark.parametrize("pattern", [p for p in _patterns() if p.name not in READER_MAY_POST], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "pattern", [p for p in _patterns() if p.name not in READER_MAY_POST], ids=lambda p: p.name
+)
 def test_a_global_reader_can_change_nothing(client, as_role, world, pattern):
     as_role("GlobalReader")
     url = _url(pattern, world)
     before = _state()
-    response = client.post(url, {"action": "assign", "product": [world["sku_id"]], "user": [world["user_id"]]})
+    response = client.post(
+        url, {"action": "assign", "product": [world["sku_id"]], "user": [world["user_id"]]}
+    )
     assert response.status_code in (403, 405), (url, response.status_code)
     assert _state() == before
