@@ -7,10 +7,11 @@ import itertools
 import json
 import os
 import random
+from pathlib import Path
 
 from locust import HttpUser, between, task
 
-IDS = json.load(open(os.environ["LOAD_IDS"], encoding="utf-8"))
+IDS = json.loads(Path(os.environ["LOAD_IDS"]).read_text(encoding="utf-8"))
 ACCOUNTS = itertools.cycle(
     [(tenant, account) for tenant in IDS for account in IDS[tenant]["accounts"]]
 )
