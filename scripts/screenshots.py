@@ -95,6 +95,8 @@ def main(out: Path) -> None:
             "13-group-members": f"/groups/{k['group']}/",
             "14-group-licenses": f"/groups/{k['group']}/licenses/",
             "15-audit-logs": "/audit/",
+            "17-deleted-users": "/users/deleted/",
+            "18-directory-sync": "/users/sync/",
         }
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
