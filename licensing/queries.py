@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 
-from licensing.models import DirectoryUser, LicenseState, Product, UserLicense
+from django.core.paginator import Paginator
+from django.db.models import Q
+
+from licensing.models import (
+    DirectoryUser,
+    LicenseState,
+    Product,
+    Subscription,
+    SubscriptionStatus,
+    UserLicense,
+)
 from licensing.reconcile import Catalog
 
 ACTIVE_STATES = (LicenseState.ACTIVE, LicenseState.ACTIVE_WITH_ERROR)
@@ -23,16 +34,8 @@ def enabled_plans(rows: Iterable[UserLicense], location: str, catalog: Catalog) 
     return [p for p in order if p in on and location not in catalog.not_offered_in.get(p, ())]
 
 
-def enabled_plan_ids(user: DirectoryUser, product: Product, catalog: Catalog) -> list[str]:
-    rows = UserLicense.objects.filter(user=user, product=product)
-    location = str(user.usage_location or user.tenant.country)
-    return enabled_plans(rows, location, catalog)
-
-
 def tenant_products(tenant) -> list[Product]:
     """The products a tenant has bought or still assigns, by name (one query)."""
-    from django.db.models import Q
-
     return list(
         Product.objects.filter(Q(subscriptions__tenant=tenant) | Q(assignments__tenant=tenant))
         .distinct()
@@ -54,8 +57,6 @@ def licensed_users_page(
     Four queries whatever the number of users: count, the page of users, their rows, and
     nothing per row.
     """
-    from django.core.paginator import Paginator
-    from django.db.models import Q
 
     users = DirectoryUser.objects.filter(
         tenant=tenant,
@@ -78,6 +79,18 @@ def licensed_users_page(
     return page_obj, rows
 
 
+def product_line(rows: list[UserLicense], location: str, catalog: Catalog) -> dict:
+    """What the blades show for one user and one product: the paths, one state and error,
+    and the names of the enabled services (Licensed users, the user's Licenses)."""
+    state, error = summary_state(rows)
+    return {
+        "rows": rows,
+        "state": state,
+        "error": error,
+        "enabled": [catalog.names[p] for p in enabled_plans(rows, location, catalog)],
+    }
+
+
 def summary_state(rows: list[UserLicense]) -> tuple[str, str]:
     """One state for a user's paths of one product, as the Licensed users blade shows it:
     any seat-holding path wins, an error is shown only when no path works."""
@@ -94,11 +107,6 @@ def summary_state(rows: list[UserLicense]) -> tuple[str, str]:
 def expiring_subscriptions(tenant, *, within_days: int = 30) -> list:
     """Subscriptions in their grace period (Warning) or whose lifecycle date is within 30
     days: the Overview's expiring-soon alerts, soonest first (one query)."""
-    import datetime
-
-    from django.db.models import Q
-
-    from licensing.models import Subscription, SubscriptionStatus
 
     horizon = datetime.date.today() + datetime.timedelta(days=within_days)
     return list(

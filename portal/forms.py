@@ -74,16 +74,12 @@ class AssignRequest:
 
     def preview(self, counts: dict[int, dict]) -> list[dict]:
         """Seats this assignment uses and what remains, per product, before committing."""
-        direct_ids = [u.id for u in self.users]
-        member_ids = self.member_ids
+        everyone = {u.id for u in self.users} | self.member_ids
         holders = set(
-            UserLicense.objects.filter(
-                product__in=self.products, user_id__in=set(direct_ids) | member_ids
-            )
+            UserLicense.objects.filter(product__in=self.products, user_id__in=everyone)
             .holding_seats()
             .values_list("user_id", "product_id")
         )
-        everyone = set(direct_ids) | member_ids
         rows = []
         for product in self.products:
             c = counts.get(product.id, {"available": 0, "total": 0})

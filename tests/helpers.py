@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from licensing.consistency import consistency_problems
 from licensing.models import UserLicense
+from licensing.queries import enabled_plans
 from licensing.seats import seat_counts
 
 
@@ -28,3 +29,9 @@ def seats(tenant, sku: str) -> dict:
 
 def assert_consistent(tenant) -> None:
     assert consistency_problems(tenant) == []
+
+
+def enabled_plan_ids(user, product, catalog) -> list[str]:
+    """The plans a user has on for a product, as the blades compute them."""
+    rows = UserLicense.objects.filter(user=user, product=product)
+    return enabled_plans(rows, str(user.usage_location or user.tenant.country), catalog)

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST, require_safe
 from licensing import services
 from licensing.errors import LicensingError
 from licensing.models import Group, Product, UserLicense
-from licensing.queries import enabled_plans, licensed_users_page, summary_state, tenant_products
+from licensing.queries import licensed_users_page, product_line, tenant_products
 from licensing.reconcile import Catalog
 from licensing.seats import seat_counts
 from licensing.services.base import get_users
@@ -98,23 +98,15 @@ def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
         order_by=sorter.order_by(),
     )
     catalog = Catalog.load()
-    names = catalog.names
     country = str(request.tenant.country)
-    lines = []
-    for user in page.object_list:
-        user_rows = rows.get(user.id, [])
-        state, error = summary_state(user_rows)
-        location = str(user.usage_location or country)
-        lines.append(
-            {
-                "user": user,
-                "rows": user_rows,
-                "state": state,
-                "error": error,
-                "enabled": [names[p] for p in enabled_plans(user_rows, location, catalog)],
-                "location": user.usage_location,
-            }
-        )
+    lines = [
+        {
+            "user": user,
+            "location": user.usage_location,
+            **product_line(rows.get(user.id, []), str(user.usage_location or country), catalog),
+        }
+        for user in page.object_list
+    ]
     context = {
         **_product_context(request, product, "users"),
         "lines": lines,

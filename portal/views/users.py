@@ -10,11 +10,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django_countries import countries
 
 from licensing import services
 from licensing.errors import InheritedLicense, LicensingError
 from licensing.models import DirectoryUser, LicenseAssignment, Product, UserLicense
-from licensing.queries import enabled_plans, summary_state, tenant_products
+from licensing.queries import product_line, tenant_products
 from licensing.reconcile import Catalog
 from licensing.services.base import get_products
 from portal.access import portal_view, require_license_admin
@@ -61,8 +62,6 @@ def user_list(request: HttpRequest) -> HttpResponse:
 @portal_view
 def profile(request: HttpRequest, user_id) -> HttpResponse:
     user = _get_user(request, user_id)
-    from django_countries import countries
-
     context = {"section": "users", "person": user, "tab": "profile", "countries": list(countries)}
     return render(request, "portal/users/profile.html", context)
 
@@ -78,22 +77,15 @@ def _licenses_context(request: HttpRequest, user: DirectoryUser) -> dict:
     by_product: dict[Product, list[UserLicense]] = {}
     for row in rows:
         by_product.setdefault(row.product, []).append(row)
-    lines = []
-    for product, product_rows in by_product.items():
-        state, error = summary_state(product_rows)
-        lines.append(
-            {
-                "product": product,
-                "rows": product_rows,
-                "state": state,
-                "error": error,
-                "direct": any(r.via_group_id is None for r in product_rows),
-                "inherited_from": [r.via_group for r in product_rows if r.via_group_id],
-                "enabled": [
-                    catalog.names[p] for p in enabled_plans(product_rows, location, catalog)
-                ],
-            }
-        )
+    lines = [
+        {
+            "product": product,
+            "direct": any(r.via_group_id is None for r in product_rows),
+            "inherited_from": [r.via_group for r in product_rows if r.via_group_id],
+            **product_line(product_rows, location, catalog),
+        }
+        for product, product_rows in by_product.items()
+    ]
     return {
         "section": "users",
         "person": user,
@@ -181,11 +173,7 @@ def assignments(request: HttpRequest, user_id) -> HttpResponse:
     user inherits is not offered here; an extra direct assignment of it is made from Products."""
     require_license_admin(request)
     user = _get_user(request, user_id)
-    held = dict(
-        LicenseAssignment.objects.filter(user=user)
-        .select_related("product")
-        .values_list("product_id", "product__sku_id")
-    )
+    held = set(LicenseAssignment.objects.filter(user=user).values_list("product_id", flat=True))
     inherited = set(
         UserLicense.objects.filter(user=user, via_group__isnull=False).values_list(
             "product_id", flat=True

@@ -68,7 +68,7 @@ def test_changing_options_of_a_group_assignment_reaches_every_member(tenant, buy
 
 
 def test_enabled_services_are_the_union_over_active_paths(tenant, buy, users, actor):
-    from licensing.queries import enabled_plan_ids
+    from tests.helpers import enabled_plan_ids
 
     buy("ENTERPRISEPACK", 5)
     (user,) = users(1)
@@ -93,7 +93,7 @@ def test_enabled_services_are_the_union_over_active_paths(tenant, buy, users, ac
 def test_plan_added_to_a_product_later_is_enabled_in_existing_assignments(
     tenant, buy, users, actor
 ):
-    from licensing.queries import enabled_plan_ids
+    from tests.helpers import enabled_plan_ids
 
     buy("AAD_PREMIUM", 5)
     (user,) = users(1)
