@@ -60,8 +60,9 @@ class ExportRow:
 @dataclass
 class SyncPlan:
     create: list[ExportRow] = field(default_factory=list)
-    update: list[tuple[DirectoryUser, ExportRow, dict]] = field(default_factory=list)
-    restore: list[tuple[DirectoryUser, ExportRow, dict]] = field(default_factory=list)
+    # (user, changed field → new value); a restored user may change too.
+    update: list[tuple[DirectoryUser, dict]] = field(default_factory=list)
+    restore: list[tuple[DirectoryUser, dict]] = field(default_factory=list)
     soft_delete: list[DirectoryUser] = field(default_factory=list)
     unchanged: int = 0
 
@@ -77,9 +78,9 @@ class SyncPlan:
     def describe(self) -> list[str]:
         """One line per change, for the dry run and the preview."""
         lines = [f"create {row.user_principal_name}" for row in self.create]
-        for user, _row, changes in self.update:
+        for user, changes in self.update:
             lines.append(f"update {user.user_principal_name}: {_changes(user, changes)}")
-        for user, _row, changes in self.restore:
+        for user, changes in self.restore:
             detail = f" ({_changes(user, changes)})" if changes else ""
             lines.append(f"restore {user.user_principal_name}{detail}")
         lines.extend(f"soft-delete {user.user_principal_name}" for user in self.soft_delete)
@@ -226,9 +227,9 @@ def plan_sync(tenant: Tenant, rows: list[ExportRow] | None) -> SyncPlan:
         if str(user.usage_location or "") != row.usage_location:
             changes["usage_location"] = row.usage_location
         if user.is_soft_deleted:
-            plan.restore.append((user, row, changes))
+            plan.restore.append((user, changes))
         elif changes:
-            plan.update.append((user, row, changes))
+            plan.update.append((user, changes))
         else:
             plan.unchanged += 1
     if problems:
@@ -270,9 +271,9 @@ def sync_directory(
                 on_premises_immutable_id=row.profile.get("on_premises_immutable_id", ""),
                 actor=actor,
             )
-        for user, _row, _changes in plan.restore:
+        for user, _changes in plan.restore:
             services.user_restore(tenant=tenant, user=user, actor=actor)
-        for user, _row, changes in [*plan.update, *plan.restore]:
+        for user, changes in [*plan.update, *plan.restore]:
             _apply_changes(tenant, user, dict(changes), actor)
         for user in plan.soft_delete:
             services.user_soft_delete(tenant=tenant, user=user, actor=actor, reason=reason)
