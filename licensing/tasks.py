@@ -8,8 +8,7 @@ from django.utils import timezone
 from django_tasks import task
 from django_tasks.base import TaskResultStatus
 
-from licensing.models import Tenant
-from licensing.services import subscriptions_advance, users_purge_expired
+from licensing.services import purge_expired_users, subscriptions_advance
 
 MAINTENANCE_HOUR = 2  # UTC
 
@@ -19,7 +18,7 @@ def daily_maintenance() -> dict[str, int]:
     """Advance subscriptions along their lifecycle and purge users deleted more than 30 days
     ago, then schedule tomorrow's run: a periodic task wherever a worker runs."""
     steps = subscriptions_advance(today=timezone.now().date())
-    purged = sum(users_purge_expired(tenant=t, actor=None) for t in Tenant.objects.order_by("id"))
+    purged = sum(purge_expired_users(actor=None).values())
     schedule_daily_maintenance()
     return {"subscription_steps": len(steps), "purged_users": purged}
 

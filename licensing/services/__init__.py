@@ -13,6 +13,7 @@ from licensing.services.assignments import (
     product_remove_from_users,
 )
 from licensing.services.directory import (
+    purge_expired_users,
     reprocess_product,
     reprocess_user,
     user_create,
@@ -50,6 +51,7 @@ __all__ = [
     "group_remove_products",
     "product_assign_to_users",
     "product_remove_from_users",
+    "purge_expired_users",
     "reprocess_group",
     "reprocess_product",
     "reprocess_user",

@@ -141,6 +141,15 @@ def users_purge_expired(*, tenant: Tenant, actor, now=None) -> int:
     return len(expired)
 
 
+def purge_expired_users(*, actor, now=None) -> dict[Tenant, int]:
+    """``users_purge_expired`` for every tenant: how many users each lost (the daily job)."""
+    purged = {
+        t: users_purge_expired(tenant=t, actor=actor, now=now)
+        for t in Tenant.objects.order_by("name")
+    }
+    return {t: n for t, n in purged.items() if n}
+
+
 @service
 def reprocess_user(*, tenant: Tenant, user: DirectoryUser, actor) -> None:
     check_tenant(tenant, user)

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from licensing.models import Tenant
-from licensing.services import users_purge_expired
+from licensing.services import purge_expired_users
 
 
 class Command(BaseCommand):
@@ -12,10 +11,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
-        total = 0
-        for tenant in Tenant.objects.order_by("name"):
-            purged = users_purge_expired(tenant=tenant, actor=None)
-            if purged:
-                self.stdout.write(f"{tenant.name}: {purged} users deleted permanently")
-            total += purged
-        self.stdout.write(f"Purged {total} users.")
+        purged = purge_expired_users(actor=None)
+        for tenant, count in purged.items():
+            self.stdout.write(f"{tenant.name}: {count} users deleted permanently")
+        self.stdout.write(f"Purged {sum(purged.values())} users.")
