@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -18,8 +17,6 @@ from django.utils.translation import gettext_lazy as _
 from licensing import services
 from licensing.errors import LicensingError
 from licensing.models import (
-    COUNTING_STATUSES,
-    SEAT_STATES,
     AuditEvent,
     DirectoryUser,
     Group,
@@ -34,7 +31,7 @@ from licensing.models import (
     TenantProduct,
     UserLicense,
 )
-from licensing.seats import seat_counts
+from licensing.seats import annotate_seat_counts, seat_counts
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -112,36 +109,6 @@ class ServicePlanAdmin(ReadOnlyAdmin):
 # -- tenants and seats ----------------------------------------------------------------------
 
 
-def _total_units():
-    return Coalesce(
-        Subquery(
-            Subscription.objects.filter(
-                tenant=OuterRef("tenant"), product=OuterRef("product"), status__in=COUNTING_STATUSES
-            )
-            .values("tenant")
-            .annotate(n=Sum("units"))
-            .values("n"),
-            output_field=IntegerField(),
-        ),
-        0,
-    )
-
-
-def _assigned_users():
-    return Coalesce(
-        Subquery(
-            UserLicense.objects.filter(
-                tenant=OuterRef("tenant"), product=OuterRef("product"), state__in=SEAT_STATES
-            )
-            .values("tenant")
-            .annotate(n=Count("user", distinct=True))
-            .values("n"),
-            output_field=IntegerField(),
-        ),
-        0,
-    )
-
-
 @admin.register(TenantProduct)
 class SeatsAdmin(ReadOnlyAdmin):
     """Seat counts of SPEC §3.1 per tenant and product, one query for the whole page."""
@@ -152,9 +119,7 @@ class SeatsAdmin(ReadOnlyAdmin):
     list_select_related = ["tenant", "product"]
 
     def get_queryset(self, request):
-        return (
-            super().get_queryset(request).annotate(total=_total_units(), assigned=_assigned_users())
-        )
+        return annotate_seat_counts(super().get_queryset(request))
 
     @admin.display(description=_("Total"), ordering="total")
     def total(self, obj) -> int:
