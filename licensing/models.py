@@ -218,6 +218,9 @@ class Group(models.Model):
     processing_total = models.PositiveIntegerField(default=0)
     processing_done = models.PositiveIntegerField(default=0)
     processing_updated_at = models.DateTimeField(null=True, blank=True)
+    # Each change that (re)processes the group starts a new run; an older run still going
+    # stops at its next batch (licensing.processing).
+    processing_run = models.PositiveIntegerField(default=0)
 
     objects = GroupQuerySet.as_manager()
 
@@ -239,7 +242,11 @@ class GroupMembership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["group", "user"], name="uniq_group_member"),
         ]
-        indexes = [models.Index(fields=["user"])]
+        # Members in claim order, for group processing in batches.
+        indexes = [
+            models.Index(fields=["user"]),
+            models.Index(fields=["group", "added_at", "user"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.group}"

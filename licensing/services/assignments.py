@@ -27,6 +27,7 @@ from licensing.models import (
     Tenant,
     UserLicense,
 )
+from licensing.processing import queue_group
 from licensing.reconcile import Catalog, reconcile
 from licensing.seats import lock_seats, products_touching, seat_counts
 from licensing.services.base import check_tenant, service, validate_disabled_plans
@@ -185,12 +186,6 @@ def assignment_set_disabled_plans(
     plans = validate_disabled_plans(assignment.product, disabled_plans)
     before = list(assignment.disabled_plans)
     if assignment.group_id:
-        from licensing.services.groups import process_group
-
-        members = assignment.group.memberships.values("user_id")
-        locked = lock_seats(
-            tenant, products_touching(tenant, users=members, groups=[assignment.group_id])
-        )
         LicenseAssignment.objects.filter(id=assignment.id).update(disabled_plans=plans)
         audit.event(
             tenant=tenant,
@@ -203,7 +198,7 @@ def assignment_set_disabled_plans(
                 "disabled_plans": {"before": before, "after": plans},
             },
         )
-        process_group(tenant=tenant, group=assignment.group, actor=actor, locked=locked)
+        queue_group(tenant=tenant, group=assignment.group, actor=actor)
     else:
         locked = lock_seats(tenant, products_touching(tenant, users=[assignment.user_id]))
         LicenseAssignment.objects.filter(id=assignment.id).update(disabled_plans=plans)

@@ -10,17 +10,14 @@ from django.utils.translation import gettext as _
 from licensing import audit
 from licensing.errors import AssignmentRefused, GroupStillLicensed, NotFound
 from licensing.models import (
-    SEAT_STATES,
     DirectoryUser,
     Group,
     GroupMembership,
     LicenseAssignment,
-    LicenseState,
-    ProcessingState,
     Product,
     Tenant,
-    UserLicense,
 )
+from licensing.processing import queue_group
 from licensing.reconcile import Catalog, reconcile
 from licensing.seats import lock_seats, products_touching
 from licensing.services.assignments import _account, check_assignable
@@ -34,73 +31,17 @@ def group_create(*, tenant: Tenant, name: str, description: str = "", actor) -> 
     return group
 
 
-def process_group(*, tenant: Tenant, group: Group, actor, locked: set[int]) -> tuple[int, int]:
-    """Apply the group's licenses to its members: Queued → In progress → Complete.
-
-    Called inside the service's transaction with the seats locked. Returns (users assigned,
-    users failed) as in Azure's "Finish applying group based license to users" event.
-    """
-    members = GroupMembership.objects.filter(group=group).values("user_id")
-    total = members.count()
-    _set_processing(group, ProcessingState.QUEUED, 0, total)
-    _set_processing(group, ProcessingState.IN_PROGRESS, 0, total)
-    audit.event(
-        tenant=tenant,
-        actor=actor,
-        activity=audit.START_GROUP_APPLY,
-        target=group,
-        target_type="Group",
-        details={"members": total},
-    )
-    reconcile(
-        tenant=tenant, user_ids=members.values_list("user_id", flat=True), locked_products=locked
-    )
-    paths = UserLicense.objects.filter(via_group=group)
-    ok = paths.filter(state__in=SEAT_STATES).values("user_id").distinct().count()
-    failed = paths.filter(state=LicenseState.ERROR).values("user_id").distinct().count()
-    _set_processing(group, ProcessingState.COMPLETE, total, total)
-    audit.event(
-        tenant=tenant,
-        actor=actor,
-        activity=audit.FINISH_GROUP_APPLY,
-        target=group,
-        target_type="Group",
-        details={
-            "summary": f"Users successfully assigned licenses: {ok}, "
-            f"Users for whom license assignment failed: {failed}",
-            "assigned": ok,
-            "failed": failed,
-        },
-    )
-    return ok, failed
-
-
-def _set_processing(group: Group, state: str, done: int, total: int) -> None:
-    group.processing_state, group.processing_done, group.processing_total = state, done, total
-    group.processing_updated_at = timezone.now()
-    Group.objects.filter(id=group.id).update(
-        processing_state=state,
-        processing_done=done,
-        processing_total=total,
-        processing_updated_at=group.processing_updated_at,
-    )
-
-
 @service
 def group_assign_products(
     *, tenant: Tenant, group: Group, products: Mapping[Product, Iterable[str]], actor
-) -> tuple[int, int]:
+) -> dict | None:
     """Assign products (each with its disabled plans) to a group; members inherit them."""
     check_tenant(tenant, group)
     catalog = Catalog.load()
     plans = {p: validate_disabled_plans(p, d, catalog) for p, d in products.items()}
     for product in plans:
         check_assignable(tenant, product)
-    members = GroupMembership.objects.filter(group=group).values("user_id")
-    locked = lock_seats(
-        tenant,
-        products_touching(tenant, users=members, groups=[group.id], products=[p.id for p in plans]),
-    )
+    # Intent only: the group's run (licensing.processing) takes the seats, under the lock.
     existing = {a.product_id: a for a in LicenseAssignment.objects.filter(group=group)}
     now = timezone.now()
     for product, disabled in plans.items():
@@ -127,13 +68,13 @@ def group_assign_products(
             "disabled_plans": {p.sku_part_number: d for p, d in plans.items()},
         },
     )
-    return process_group(tenant=tenant, group=group, actor=actor, locked=locked)
+    return queue_group(tenant=tenant, group=group, actor=actor)
 
 
 @service
 def group_remove_products(
     *, tenant: Tenant, group: Group, products: Iterable[Product], actor
-) -> tuple[int, int]:
+) -> dict | None:
     """Remove products from a group: the path goes from every member; members who hold the
     product another way keep their seat (SPEC §3.6)."""
     check_tenant(tenant, group)
@@ -146,9 +87,11 @@ def group_remove_products(
             _("%(group)s has no license for %(products)s.")
             % {"group": group.name, "products": ", ".join(missing)}
         )
-    members = GroupMembership.objects.filter(group=group).values("user_id")
-    locked = lock_seats(tenant, products_touching(tenant, users=members, groups=[group.id]))
+    locked = lock_seats(tenant, products_touching(tenant, groups=[group.id]))
+    # The paths go with the intent (one DELETE); the seats they free go to waiting claims
+    # now, and the group's run re-evaluates its other products for every member.
     assignments.delete()
+    reconcile(tenant=tenant, user_ids=[], locked_products=locked, products=found)
     audit.event(
         tenant=tenant,
         actor=actor,
@@ -157,7 +100,7 @@ def group_remove_products(
         target_type="Group",
         details={"removed": [p.sku_part_number for p in products]},
     )
-    return process_group(tenant=tenant, group=group, actor=actor, locked=locked)
+    return queue_group(tenant=tenant, group=group, actor=actor)
 
 
 @service
@@ -251,10 +194,8 @@ def group_delete(*, tenant: Tenant, group: Group, actor) -> None:
 
 
 @service
-def reprocess_group(*, tenant: Tenant, group: Group, actor) -> tuple[int, int]:
+def reprocess_group(*, tenant: Tenant, group: Group, actor) -> dict | None:
     check_tenant(tenant, group)
-    members = GroupMembership.objects.filter(group=group).values("user_id")
-    locked = lock_seats(tenant, products_touching(tenant, users=members, groups=[group.id]))
     audit.event(
         tenant=tenant,
         actor=actor,
@@ -262,4 +203,4 @@ def reprocess_group(*, tenant: Tenant, group: Group, actor) -> tuple[int, int]:
         target=group,
         target_type="Group",
     )
-    return process_group(tenant=tenant, group=group, actor=actor, locked=locked)
+    return queue_group(tenant=tenant, group=group, actor=actor)

@@ -138,7 +138,7 @@ def remove_licenses(request: HttpRequest, group_id) -> HttpResponse:
         products = get_products(request.POST.getlist("product"))
         if not products:
             raise LicensingError(_("Select the licenses you want to remove."))
-        services.group_remove_products(
+        outcome = services.group_remove_products(
             tenant=request.tenant, group=group, products=products, actor=request.user
         )
     except LicensingError as refused:
@@ -147,7 +147,21 @@ def remove_licenses(request: HttpRequest, group_id) -> HttpResponse:
         "products": ", ".join(p.display_name for p in products),
         "group": group.name,
     }
-    return command_done(request, text, back)
+    return command_done(request, f"{text} {processing_text(group, outcome)}", back)
+
+
+def processing_text(group, outcome: dict | None) -> str:
+    """What the notification says after a change to a group's licenses: the outcome when the
+    run finished at once, else that it runs in the background."""
+    if outcome is None:
+        return _(
+            "Applying the licenses of %(group)s to its %(n)d members in the background; "
+            "the group's Licenses page shows the progress."
+        ) % {"group": group.name, "n": group.processing_total}
+    return _("%(group)s: %(assigned)d users licensed, %(failed)d with errors.") % {
+        "group": group.name,
+        **outcome,
+    }
 
 
 @require_POST
@@ -155,12 +169,8 @@ def remove_licenses(request: HttpRequest, group_id) -> HttpResponse:
 def reprocess(request: HttpRequest, group_id) -> HttpResponse:
     require_license_admin(request)
     group = _get_group(request, group_id)
-    ok, failed = services.reprocess_group(tenant=request.tenant, group=group, actor=request.user)
-    text = _("Reprocessed %(group)s: %(ok)d users licensed, %(failed)d with errors.") % {
-        "group": group.name,
-        "ok": ok,
-        "failed": failed,
-    }
+    outcome = services.reprocess_group(tenant=request.tenant, group=group, actor=request.user)
+    text = processing_text(group, outcome)
     return command_done(request, text, reverse("portal:group_licenses", args=[group.public_id]))
 
 

@@ -48,10 +48,10 @@ def test_members_take_seats_earliest_membership_first_and_the_rest_get_count_vio
     people = users(4)
     # Joined in reverse order of creation: the last-created person joined first.
     _members(tenant, group, list(reversed(people)))
-    ok, failed = services.group_assign_products(
+    outcome = services.group_assign_products(
         tenant=tenant, group=group, products={product("AAD_PREMIUM"): []}, actor=actor
     )
-    assert (ok, failed) == (2, 2)
+    assert outcome == {"assigned": 2, "failed": 2}
     assert paths_of(people[3]) == {("AAD_PREMIUM", "Sales", "Active", "")}
     assert paths_of(people[2]) == {("AAD_PREMIUM", "Sales", "Active", "")}
     assert paths_of(people[1]) == {("AAD_PREMIUM", "Sales", "Error", "CountViolation")}
@@ -134,8 +134,8 @@ def test_errored_members_get_seats_when_more_are_bought_then_reprocess_changes_n
     # The earliest waiting member takes the new seat.
     assert paths_of(people[1]) == {("AAD_PREMIUM", group.name, "Active", "")}
     assert paths_of(people[2]) == {("AAD_PREMIUM", group.name, "Error", "CountViolation")}
-    ok, failed = services.reprocess_group(tenant=tenant, group=group, actor=actor)
-    assert (ok, failed) == (2, 1)
+    outcome = services.reprocess_group(tenant=tenant, group=group, actor=actor)
+    assert outcome == {"assigned": 2, "failed": 1}
     assert_consistent(tenant)
 
 
