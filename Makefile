@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format check clean screenshots serve load
+.PHONY: run test install lint format check clean screenshots serve load bench
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -30,6 +30,10 @@ serve: $(STAMP)
 load: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,load]'
 	scripts/with-postgres scripts/load/run
+
+# Issue 4's figures (100,000-user tenant) on a throwaway PostgreSQL cluster: `name: value` lines.
+bench: $(STAMP)
+	scripts/with-postgres $(PY) scripts/bench.py
 
 # Every test, on a throwaway PostgreSQL cluster.
 test: $(STAMP)

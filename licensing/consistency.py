@@ -3,16 +3,19 @@ nothing crosses tenants, and Assigned ≤ Total unless Total dropped below it.""
 
 from __future__ import annotations
 
+from django.db.models import F, Q
+
 from licensing.models import (
     DirectoryUser,
     GroupMembership,
     LicenseAssignment,
     Product,
     Tenant,
+    TenantProduct,
     UserLicense,
 )
 from licensing.reconcile import compute
-from licensing.seats import seat_counts
+from licensing.seats import counted_assigned, seat_counts
 
 
 def consistency_problems(tenant: Tenant) -> list[str]:
@@ -51,6 +54,32 @@ def consistency_problems(tenant: Tenant) -> list[str]:
     )
     if crossing:
         problems.append(f"{crossing} rows cross tenants")
+    # UserLicense has no database foreign keys (it is derived, see its docstring): every row
+    # must still point at a user and an intent of its tenant, and copy the intent's product
+    # and group.
+    rows = UserLicense.objects.filter(tenant=tenant)
+    dangling = (
+        rows.exclude(user_id__in=DirectoryUser.objects.filter(tenant=tenant).values("id")).count()
+        + rows.exclude(
+            assignment_id__in=LicenseAssignment.objects.filter(tenant=tenant).values("id")
+        ).count()
+        + rows.exclude(product_id=F("assignment__product_id")).count()
+        + rows.filter(
+            Q(via_group__isnull=True, assignment__group__isnull=False)
+            | Q(via_group__isnull=False, assignment__group__isnull=True)
+            | (Q(via_group__isnull=False) & ~Q(via_group_id=F("assignment__group_id")))
+        ).count()
+    )
+    if dangling:
+        problems.append(f"{dangling} rows point at a missing or different user or intent")
+    counted = counted_assigned(tenant)
+    for product_id, kept in TenantProduct.objects.filter(tenant=tenant).values_list(
+        "product_id", "assigned"
+    ):
+        if kept != counted.pop(product_id, 0):
+            problems.append(f"product {product_id}: Assigned counter {kept}, rows say more/less")
+    for product_id, n in counted.items():
+        problems.append(f"product {product_id}: {n} seats held but no Assigned counter")
     return problems
 
 

@@ -13,7 +13,9 @@ are *simple*: the group is their only path to any product. For them the rules re
   the batch's other members too), order does not matter and all are granted; when all of them
   miss the same products, the first N in claim order are granted, N being the seats left.
 
-Those members are written with one ``INSERT … SELECT … ON CONFLICT DO UPDATE`` per batch.
+Those members are written set-based, per batch: ``INSERT … SELECT`` for members without rows
+of the group, ``UPDATE … FROM`` (changed rows only) for members with all of them, and
+``INSERT … ON CONFLICT DO UPDATE`` for the rest.
 Everything else (members with other paths, soft-deleted members, shortages of any other
 shape) is left to the reconciler, which the caller runs for the members returned. The tests
 check both give the same rows (tests/licensing/test_group_processing.py).
@@ -22,7 +24,7 @@ check both give the same rows (tests/licensing/test_group_processing.py).
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 
 from django.db import connection
 from django.utils import timezone
@@ -34,35 +36,73 @@ from licensing.models import (
     LicenseError,
     LicenseState,
     Tenant,
-    UserLicense,
 )
 from licensing.reconcile import Catalog, PathIntent, _claims_for_user, _seat_totals
+from licensing.seats import adjust_assigned
 
 _MEMBERS_SQL = """
+WITH batch AS MATERIALIZED (
+    SELECT * FROM unnest(%(users)s::bigint[]) WITH ORDINALITY AS b(user_id, position)
+),
+held AS (
+    SELECT l.user_id,
+           array_agg(l.product_id) FILTER (WHERE l.state = ANY(%(seat)s::text[])) AS products,
+           count(*) AS paths
+    FROM batch JOIN licensing_userlicense l ON l.user_id = batch.user_id
+    WHERE l.via_group_id = %(group)s
+    GROUP BY l.user_id
+),
+other_paths AS (
+    SELECT l.user_id
+    FROM batch JOIN licensing_userlicense l ON l.user_id = batch.user_id
+    WHERE l.via_group_id IS DISTINCT FROM %(group)s
+    UNION
+    SELECT a.user_id
+    FROM batch JOIN licensing_licenseassignment a ON a.user_id = batch.user_id
+    UNION
+    SELECT m.user_id
+    FROM batch JOIN licensing_groupmembership m ON m.user_id = batch.user_id
+    JOIN licensing_licenseassignment a ON a.group_id = m.group_id
+    WHERE m.group_id <> %(group)s
+)
 SELECT u.id,
        COALESCE(NULLIF(u.usage_location, ''), %(country)s),
-       u.soft_deleted_at IS NOT NULL
-         OR EXISTS (SELECT 1 FROM licensing_licenseassignment a WHERE a.user_id = u.id)
-         OR EXISTS (SELECT 1 FROM licensing_groupmembership m
-                    JOIN licensing_licenseassignment a ON a.group_id = m.group_id
-                    WHERE m.user_id = u.id AND m.group_id <> %(group)s)
-         OR EXISTS (SELECT 1 FROM licensing_userlicense l
-                    WHERE l.user_id = u.id AND l.via_group_id IS DISTINCT FROM %(group)s),
-       ARRAY(SELECT l.product_id FROM licensing_userlicense l
-             WHERE l.user_id = u.id AND l.via_group_id = %(group)s AND l.state = ANY(%(seat)s))
-FROM licensing_directoryuser u
-WHERE u.id = ANY(%(users)s) AND u.tenant_id = %(tenant)s
+       u.soft_deleted_at IS NOT NULL OR o.user_id IS NOT NULL,
+       COALESCE(h.products, '{}'),
+       COALESCE(h.paths, 0)
+FROM batch
+JOIN licensing_directoryuser u ON u.id = batch.user_id AND u.tenant_id = %(tenant)s
+LEFT JOIN held h ON h.user_id = batch.user_id
+LEFT JOIN other_paths o ON o.user_id = batch.user_id
+ORDER BY batch.position
 """
 
-_UPSERT_SQL = """
-INSERT INTO licensing_userlicense
-    (tenant_id, user_id, product_id, assignment_id, via_group_id, disabled_plans, state, error,
-     last_updated)
+_ROWS = """
 SELECT %(tenant)s, b.user_id, v.product_id, v.assignment_id, %(group)s, v.disabled::jsonb,
        v.state, v.error, %(now)s
 FROM unnest(%(users)s::bigint[], %(variants)s::int[]) AS b(user_id, variant)
 JOIN (VALUES {values}) AS v(variant, assignment_id, product_id, disabled, state, error)
   ON v.variant = b.variant
+"""
+_COLUMNS = """licensing_userlicense (tenant_id, user_id, product_id, assignment_id, via_group_id,
+    disabled_plans, state, error, last_updated)"""
+# Members without a row of the group yet: a plain INSERT … SELECT.
+_INSERT_SQL = f"INSERT INTO {_COLUMNS} {_ROWS}"
+# Members with a row for every product of the group: UPDATE … FROM, changed rows only.
+_UPDATE_SQL = """
+UPDATE licensing_userlicense AS l
+SET disabled_plans = v.disabled::jsonb, state = v.state, error = v.error,
+    last_updated = %(now)s
+FROM unnest(%(users)s::bigint[], %(variants)s::int[]) AS b(user_id, variant)
+JOIN (VALUES {values}) AS v(variant, assignment_id, product_id, disabled, state, error)
+  ON v.variant = b.variant
+WHERE l.user_id = b.user_id AND l.assignment_id = v.assignment_id
+  AND (l.state, l.error, l.disabled_plans)
+      IS DISTINCT FROM (v.state, v.error, v.disabled::jsonb)
+"""
+# Members with rows for some products (a product added to the group): both, ON CONFLICT.
+_UPSERT_SQL = f"""
+INSERT INTO {_COLUMNS} {_ROWS}
 ON CONFLICT (assignment_id, user_id) DO UPDATE
 SET disabled_plans = EXCLUDED.disabled_plans, state = EXCLUDED.state, error = EXCLUDED.error,
     last_updated = EXCLUDED.last_updated
@@ -97,86 +137,76 @@ def apply_members(*, tenant: Tenant, group: Group, user_ids: list[int]) -> tuple
         .order_by("created_at", "id")
         .values_list("id", "product_id", "disabled_plans")
     )
-    if not assignments:
-        # No intent left: the rows went with it; only members with other paths can change.
-        return _complex_members(tenant, group, user_ids), False
     if [a for a, _, _ in assignments] != sorted(a for a, _, _ in assignments):
         # Claim order between the group's own paths follows creation, then id; when the two
         # disagree the reconciler works it out per member.
         return list(user_ids), False
     products = frozenset(p for _, p, _ in assignments)
-    catalog = Catalog.load()
     with connection.cursor() as cursor:
         cursor.execute(
             _MEMBERS_SQL,
             {
                 "country": str(tenant.country),
                 "group": group.id,
-                "seat": list(map(str, SEAT_STATES)),
-                "users": user_ids,
+                "seat": _array(SEAT_STATES),
+                "users": _array(user_ids),
                 "tenant": tenant.id,
             },
         )
-        found = {row[0]: row[1:] for row in cursor.fetchall()}
-
-    variants = _Variants(assignments)
+        rows = cursor.fetchall()
+    # Members alike in usage location, seats held and rows present are decided together.
     complex_members: list[int] = []
-    simple: list[tuple[int, str, frozenset[int]]] = []
-    for user_id in user_ids:
-        location, is_complex, held = found[user_id]
+    alike: dict[tuple, list[int]] = defaultdict(list)
+    for user_id, location, is_complex, held, paths in rows:
         if is_complex:
             complex_members.append(user_id)
         else:
-            simple.append((user_id, location, frozenset(held)))
+            alike[(location, frozenset(held), paths)].append(user_id)
+    if not assignments:
+        # No intent left: the rows went with it; only members with other paths can change.
+        return complex_members, False
 
-    outcomes = {loc: _outcome(assignments, loc, catalog) for loc in {s[1] for s in simple}}
-    needers = [
-        (user_id, products - held)
-        for user_id, loc, held in simple
-        if outcomes[loc][0] and products - held
-    ]
-    granted = _grant(tenant, group, products, needers, len(complex_members), user_ids)
+    catalog = Catalog.load()
+    outcomes = {loc: _outcome(assignments, loc, catalog) for loc, _, _ in alike}
+    needing = {key: products - key[1] for key in alike if outcomes[key[0]][0]}
+    needing = {key: missing for key, missing in needing.items() if missing}
+    granted = _grant(tenant, products, alike, needing, complex_members, user_ids)
     if granted is None:
         return list(user_ids), False
 
+    variants = _Variants(assignments)
     count_violation = variants.add(
         {a: (LicenseState.ERROR, LicenseError.COUNT) for a, _, _ in assignments}
     )
-    codes_for = {
-        loc: variants.add(states) if valid else variants.add(errors)
-        for loc, (valid, states, errors) in outcomes.items()
-    }
-    users, codes, freed = [], [], False
-    for user_id, loc, held in simple:
-        valid = outcomes[loc][0]
-        code = codes_for[loc]
-        if valid and not (held >= products or user_id in granted):
-            code = count_violation
-        # A member whose claim fails gives back the seats they held.
-        freed |= bool(held) and (code == count_violation or not valid)
-        users.append(user_id)
-        codes.append(code)
-    if users:
-        _upsert(tenant, group, users, codes, variants)
+    writes = {_INSERT_SQL: ([], []), _UPDATE_SQL: ([], []), _UPSERT_SQL: ([], [])}
+    deltas: Counter = Counter()
+    freed = False
+    for key, members in alike.items():
+        location, held, paths = key
+        valid, states, errors = outcomes[location]
+        code = variants.add(states if valid else errors)
+        codes = [code] * len(members)
+        if key in needing:
+            codes = [code if u in granted else count_violation for u in members]
+            taking = sum(1 for c in codes if c == code)
+            deltas.update({p: taking for p in needing[key]})
+        # A member whose claim fails gives back the seats they held (their only path).
+        failing = len(members) if not valid else codes.count(count_violation)
+        deltas.subtract({p: failing for p in held})
+        freed |= bool(held) and failing > 0
+        sql = {0: _INSERT_SQL, len(assignments): _UPDATE_SQL}.get(paths, _UPSERT_SQL)
+        writes[sql][0].extend(members)
+        writes[sql][1].extend(codes)
+    for sql, (users, codes) in writes.items():
+        if users:
+            _write(sql, tenant, group, users, codes, variants)
+    adjust_assigned(tenant, deltas)
     return complex_members, freed
 
 
-def _complex_members(tenant: Tenant, group: Group, user_ids: list[int]) -> list[int]:
-    """Members with a path other than this group (or soft-deleted), in the given order."""
-    others = set(
-        UserLicense.objects.filter(user_id__in=user_ids)
-        .exclude(via_group=group)
-        .values_list("user_id", flat=True)
-    )
-    others |= set(
-        LicenseAssignment.objects.filter(user_id__in=user_ids).values_list("user_id", flat=True)
-    )
-    others |= set(
-        LicenseAssignment.objects.filter(group__memberships__user_id__in=user_ids)
-        .exclude(group=group)
-        .values_list("group__memberships__user_id", flat=True)
-    )
-    return [u for u in user_ids if u in others]
+def _array(values) -> str:
+    """A PostgreSQL array literal: much faster to send than a list of 25,000 parameters."""
+    return "{" + ",".join(str(v) for v in values) + "}"
 
 
 def _outcome(assignments, location: str, catalog: Catalog) -> tuple[bool, dict, dict]:
@@ -201,34 +231,40 @@ def _outcome(assignments, location: str, catalog: Catalog) -> tuple[bool, dict, 
 
 def _grant(
     tenant: Tenant,
-    group: Group,
-    products: set[int],
-    needers: list[tuple[int, frozenset[int]]],
-    complex_count: int,
+    products: frozenset[int],
+    alike: dict[tuple, list[int]],
+    needing: dict[tuple, frozenset[int]],
+    complex_members: list[int],
     batch: list[int],
 ) -> set[int] | None:
     """Which members needing seats get them, or None when only the reconciler can say."""
-    if not needers:
+    if not needing:
         return set()
     total, assigned = _seat_totals(tenant, products)
     available = {p: total.get(p, 0) - assigned.get(p, 0) for p in products}
-    demand = Counter(p for _, missing in needers for p in missing)
+    demand = Counter()
+    for key, missing in needing.items():
+        for p in missing:
+            demand[p] += len(alike[key])
     waiting = _waiting_elsewhere(tenant, products, batch)
-    if all(demand[p] + complex_count + waiting[p] <= available[p] for p in products):
-        return {user_id for user_id, _ in needers}
-    missing_sets = {missing for _, missing in needers}
-    if complex_count or len(missing_sets) != 1 or any(waiting.values()):
+    everyone = {u for key in needing for u in alike[key]}
+    if all(demand[p] + len(complex_members) + waiting[p] <= available[p] for p in products):
+        return everyone
+    missing_sets = set(needing.values())
+    if complex_members or len(missing_sets) != 1 or any(waiting.values()):
         return None
+    # All of them miss the same products: the first N in claim order get the N seats left.
     (missing,) = missing_sets
     seats = max(0, min(available[p] for p in missing))
-    return {user_id for user_id, _ in needers[:seats]}
+    return set([u for u in batch if u in everyone][:seats])
 
 
 def _waiting_elsewhere(tenant: Tenant, products: set[int], batch: list[int]) -> Counter:
     """Claims outside the batch waiting for a seat of these products (CountViolation)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            _WAITING_SQL, {"tenant": tenant.id, "products": sorted(products), "users": batch}
+            _WAITING_SQL,
+            {"tenant": tenant.id, "products": sorted(products), "users": _array(batch)},
         )
         return Counter(dict(cursor.fetchall()))
 
@@ -254,13 +290,15 @@ class _Variants:
         ]
 
 
-def _upsert(tenant: Tenant, group: Group, users: list[int], codes: list[int], variants) -> None:
+def _write(
+    sql: str, tenant: Tenant, group: Group, users: list[int], codes: list[int], variants
+) -> None:
     params = {
         "tenant": tenant.id,
         "group": group.id,
         "now": timezone.now(),
-        "users": users,
-        "variants": codes,
+        "users": _array(users),
+        "variants": _array(codes),
     }
     values = []
     for i, row in enumerate(variants.rows()):
@@ -270,4 +308,4 @@ def _upsert(tenant: Tenant, group: Group, users: list[int], codes: list[int], va
             "(%({})s::int, %({})s::bigint, %({})s::bigint, %({})s, %({})s, %({})s)".format(*names)
         )
     with connection.cursor() as cursor:
-        cursor.execute(_UPSERT_SQL.format(values=", ".join(values)), params)
+        cursor.execute(sql.format(values=", ".join(values)), params)

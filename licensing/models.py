@@ -129,6 +129,10 @@ class TenantProduct(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
     product = models.ForeignKey(Product, on_delete=models.CASCADE)
+    # Assigned (SPEC §3.1), kept by whoever holds this row's lock and changes seat-holding
+    # rows (licensing.seats.adjust_assigned / recount_assigned), so that pages read it
+    # instead of counting distinct users over 100,000 rows. consistency_problems checks it.
+    assigned = models.IntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -331,16 +335,34 @@ class UserLicenseQuerySet(models.QuerySet):
 
 
 class UserLicense(models.Model):
-    """The materialized result per user, product and path (Graph's licenseAssignmentStates)."""
+    """The materialized result per user, product and path (Graph's licenseAssignmentStates).
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
-    user = models.ForeignKey(DirectoryUser, on_delete=models.CASCADE, related_name="licenses")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT)
+    Derived data: written only by ``licensing.reconcile`` and ``licensing.fastpath`` from
+    intent, checked against a recomputation by ``licensing.consistency``. Its references are
+    Django relations without database constraints (``db_constraint=False``): Django still
+    cascades deletions, and a group of 100,000 members is written at the speed of a plain
+    ``INSERT … SELECT`` instead of paying five foreign-key checks per row (two thirds of the
+    time, measured by ``make bench``). ``consistency_problems`` reports a dangling reference.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, db_constraint=False)
+    user = models.ForeignKey(
+        DirectoryUser, on_delete=models.CASCADE, related_name="licenses", db_constraint=False
+    )
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, db_constraint=False)
     assignment = models.ForeignKey(
-        LicenseAssignment, on_delete=models.CASCADE, related_name="user_licenses"
+        LicenseAssignment,
+        on_delete=models.CASCADE,
+        related_name="user_licenses",
+        db_constraint=False,
     )
     via_group = models.ForeignKey(
-        Group, null=True, blank=True, on_delete=models.CASCADE, related_name="inherited_licenses"
+        Group,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="inherited_licenses",
+        db_constraint=False,
     )
     disabled_plans = models.JSONField(default=list, blank=True)
     state = models.CharField(max_length=16, choices=LicenseState.choices)

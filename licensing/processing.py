@@ -164,20 +164,20 @@ def _process_batch(
         members = members.filter(
             Q(added_at__gt=after[0]) | Q(added_at=after[0], user_id__gt=after[1])
         )
-    batch = list(members.values_list("added_at", "user_id")[: batch_size()])
-    if not batch:
+    user_ids = list(members.values_list("user_id", flat=True)[: batch_size()])
+    if not user_ids:
         return 0, after
-    user_ids = [u for _, u in batch]
+    last = members.filter(user_id=user_ids[-1]).values_list("added_at", "user_id").get()
     rest, freed = apply_members(tenant=tenant, group=group, user_ids=user_ids)
     if rest or freed:
         # Members the set-based path does not cover, and seats it freed for waiting claims.
         group_products = set(group.assignments.values_list("product_id", flat=True))
         reconcile(tenant=tenant, user_ids=rest, locked_products=locked, products=group_products)
     Group.objects.filter(id=group.id, processing_run=run).update(
-        processing_done=F("processing_done") + len(batch),
+        processing_done=F("processing_done") + len(user_ids),
         processing_updated_at=timezone.now(),
     )
-    return len(batch), batch[-1]
+    return len(user_ids), last
 
 
 @service

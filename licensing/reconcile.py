@@ -32,12 +32,12 @@ The rules, in the order they are applied for one user (SPEC §3):
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from licensing.models import (
@@ -52,8 +52,10 @@ from licensing.models import (
     ServicePlan,
     Subscription,
     Tenant,
+    TenantProduct,
     UserLicense,
 )
+from licensing.seats import adjust_assigned
 
 CHUNK = 5000
 
@@ -256,10 +258,9 @@ def _seat_totals(tenant: Tenant, product_ids: set[int]) -> tuple[dict[int, int],
         .values_list("product_id", "n")
     )
     assigned = dict(
-        UserLicense.objects.filter(tenant=tenant, product_id__in=product_ids, state__in=SEAT_STATES)
-        .values("product_id")
-        .annotate(n=Count("user_id", distinct=True))
-        .values_list("product_id", "n")
+        TenantProduct.objects.filter(tenant=tenant, product_id__in=product_ids).values_list(
+            "product_id", "assigned"
+        )
     )
     return total, assigned
 
@@ -409,6 +410,23 @@ def compute(
         scope |= waiting
 
 
+def _seat_deltas(existing: dict, desired: dict) -> Counter:
+    """How Assigned changes per product: users who start or stop holding it by any path."""
+    before: dict[int, set[int]] = defaultdict(set)
+    after: dict[int, set[int]] = defaultdict(set)
+    for row in existing.values():
+        if row["state"] in SEAT_STATES:
+            before[row["user_id"]].add(row["product_id"])
+    for (_, user_id), want in desired.items():
+        if want.state in SEAT_STATES:
+            after[user_id].add(want.product_id)
+    deltas: Counter = Counter()
+    for user_id in before.keys() | after.keys():
+        deltas.update(after[user_id] - before[user_id])
+        deltas.subtract(before[user_id] - after[user_id])
+    return deltas
+
+
 def reconcile(
     *,
     tenant: Tenant,
@@ -467,6 +485,7 @@ def reconcile(
     result.products |= {row["product_id"] for key, row in existing.items() if key not in desired}
     if locked_products is not None and result.products - locked_products:
         raise NeedsMoreLocks(result.products - locked_products)
+    adjust_assigned(tenant, _seat_deltas(existing, desired))
     for chunk in _chunks(to_delete):
         UserLicense.objects.filter(id__in=chunk).delete()
     UserLicense.objects.bulk_create(to_create, batch_size=2000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterable
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from licensing.models import (
@@ -34,9 +34,7 @@ def lock_seats(tenant: Tenant, product_ids: Iterable[int]) -> set[int]:
     ids = sorted(set(product_ids) | extra_locks.get())
     if not ids:
         return set()
-    TenantProduct.objects.bulk_create(
-        [TenantProduct(tenant=tenant, product_id=p) for p in ids], ignore_conflicts=True
-    )
+    _ensure_rows(tenant, ids)
     # The race this prevents: two transactions each count the last free seat as available
     # and both take it. Whoever holds these rows counts and writes; the other one waits.
     list(
@@ -46,6 +44,53 @@ def lock_seats(tenant: Tenant, product_ids: Iterable[int]) -> set[int]:
         .values_list("id", flat=True)
     )
     return set(ids)
+
+
+def adjust_assigned(tenant: Tenant, deltas: dict[int, int]) -> None:
+    """Add to the Assigned counters (the caller holds these products' seat locks)."""
+    for product_id, delta in sorted(deltas.items()):
+        if delta:
+            _ensure_rows(tenant, [product_id])
+            TenantProduct.objects.filter(tenant=tenant, product_id=product_id).update(
+                assigned=F("assigned") + delta
+            )
+
+
+def recount_assigned(tenant: Tenant, product_ids: Iterable[int]) -> None:
+    """Set the Assigned counters from the rows: after Django cascaded a deletion of rows (an
+    intent or a user deleted), before anything reads the counters again."""
+    ids = sorted(set(product_ids))
+    _ensure_rows(tenant, ids)
+    TenantProduct.objects.filter(tenant=tenant, product_id__in=ids).update(
+        assigned=_scalar(_holders(OuterRef("tenant"), OuterRef("product")))
+    )
+
+
+def counted_assigned(tenant: Tenant) -> dict[int, int]:
+    """Assigned per product counted from the rows (what the counters must say)."""
+    return dict(
+        UserLicense.objects.filter(tenant=tenant)
+        .holding_seats()
+        .values("product_id")
+        .annotate(n=Count("user_id", distinct=True))
+        .values_list("product_id", "n")
+    )
+
+
+def _holders(tenant, product) -> QuerySet:
+    return (
+        UserLicense.objects.filter(tenant=tenant, product=product)
+        .holding_seats()
+        .values("tenant")
+        .annotate(n=Count("user", distinct=True))
+        .values("n")
+    )
+
+
+def _ensure_rows(tenant: Tenant, product_ids: list[int]) -> None:
+    TenantProduct.objects.bulk_create(
+        [TenantProduct(tenant=tenant, product_id=p) for p in product_ids], ignore_conflicts=True
+    )
 
 
 def products_touching(
@@ -101,10 +146,11 @@ def seat_counts(tenant: Tenant, product_ids: Iterable[int] | None = None) -> dic
 
     Total counts units of Enabled and Warning subscriptions; Expiring soon the Warning units;
     Assigned counts distinct users holding the product through at least one path in a
-    seat-holding state, so a user licensed directly and through two groups uses one seat.
+    seat-holding state, so a user licensed directly and through two groups uses one seat:
+    read from the counters the writers keep (``adjust_assigned``), not counted per page.
     """
     subs = Subscription.objects.filter(tenant=tenant, status__in=COUNTING_STATUSES)
-    held = UserLicense.objects.filter(tenant=tenant).holding_seats()
+    held = TenantProduct.objects.filter(tenant=tenant, assigned__gt=0)
     if product_ids is not None:
         product_ids = list(product_ids)
         subs = subs.filter(product_id__in=product_ids)
@@ -118,9 +164,9 @@ def seat_counts(tenant: Tenant, product_ids: Iterable[int] | None = None) -> dic
             "expiring": row["expiring"] or 0,
             "assigned": 0,
         }
-    for row in held.values("product_id").annotate(n=Count("user_id", distinct=True)):
-        rows.setdefault(row["product_id"], {"total": 0, "expiring": 0, "assigned": 0})
-        rows[row["product_id"]]["assigned"] = row["n"]
+    for product_id, assigned in held.values_list("product_id", "assigned"):
+        rows.setdefault(product_id, {"total": 0, "expiring": 0, "assigned": 0})
+        rows[product_id]["assigned"] = assigned
     for row in rows.values():
         row["available"] = row["total"] - row["assigned"]
         row["over_assigned"] = row["assigned"] > row["total"]
@@ -128,20 +174,13 @@ def seat_counts(tenant: Tenant, product_ids: Iterable[int] | None = None) -> dic
 
 
 def annotate_seat_counts(tenant_products: QuerySet) -> QuerySet:
-    """``seat_counts`` as annotations on TenantProduct rows (``total``, ``assigned``): the same
-    rule for a list of many tenants at once, in one query (the admin's seat list)."""
+    """``seat_counts`` as an annotation on TenantProduct rows (``total``; ``assigned`` is the
+    row's counter): the same rule for many tenants at once, in one query (the admin)."""
     total = Subscription.objects.filter(
         tenant=OuterRef("tenant"), product=OuterRef("product"), status__in=COUNTING_STATUSES
     )
-    held = UserLicense.objects.filter(tenant=OuterRef("tenant"), product=OuterRef("product"))
     return tenant_products.annotate(
-        total=_scalar(total.values("tenant").annotate(n=Sum("units")).values("n")),
-        assigned=_scalar(
-            held.holding_seats()
-            .values("tenant")
-            .annotate(n=Count("user", distinct=True))
-            .values("n")
-        ),
+        total=_scalar(total.values("tenant").annotate(n=Sum("units")).values("n"))
     )
 
 

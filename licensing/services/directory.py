@@ -12,7 +12,7 @@ from licensing import audit
 from licensing.errors import InvalidInput
 from licensing.models import DirectoryUser, Product, Tenant, UserSource
 from licensing.reconcile import reconcile
-from licensing.seats import lock_seats, products_touching
+from licensing.seats import lock_seats, products_touching, recount_assigned
 from licensing.services.base import check_tenant, parse_country, service
 
 RESTORE_WINDOW = timedelta(days=30)
@@ -128,6 +128,7 @@ def user_delete_permanently(*, tenant: Tenant, user: DirectoryUser, actor) -> No
         target_type="User",
     )
     user.delete()
+    recount_assigned(tenant, products)
     # Seats freed here go to users waiting for them.
     reconcile(tenant=tenant, user_ids=[], products=products, locked_products=locked)
 
@@ -154,6 +155,8 @@ def purge_expired_users(*, actor, now=None) -> dict[Tenant, int]:
 def reprocess_user(*, tenant: Tenant, user: DirectoryUser, actor) -> None:
     check_tenant(tenant, user)
     locked = lock_seats(tenant, products_touching(tenant, users=[user.id]))
+    # Reprocess repairs: the counters are set from the rows before anything reads them.
+    recount_assigned(tenant, locked)
     reconcile(tenant=tenant, user_ids=[user.id], locked_products=locked)
     audit.event(
         tenant=tenant, actor=actor, activity=audit.REPROCESS_USER, target=user, target_type="User"
@@ -166,6 +169,7 @@ def reprocess_product(*, tenant: Tenant, product: Product, actor) -> None:
 
     users = UserLicense.objects.filter(tenant=tenant, product=product).values("user_id")
     locked = lock_seats(tenant, products_touching(tenant, users=users, products=[product.id]))
+    recount_assigned(tenant, locked)
     reconcile(
         tenant=tenant,
         user_ids=users.values_list("user_id", flat=True),

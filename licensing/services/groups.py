@@ -19,7 +19,7 @@ from licensing.models import (
 )
 from licensing.processing import queue_group
 from licensing.reconcile import Catalog, reconcile
-from licensing.seats import lock_seats, products_touching
+from licensing.seats import lock_seats, products_touching, recount_assigned
 from licensing.services.assignments import _account, check_assignable
 from licensing.services.base import check_tenant, service, validate_disabled_plans
 
@@ -91,6 +91,7 @@ def group_remove_products(
     # The paths go with the intent (one DELETE); the seats they free go to waiting claims
     # now, and the group's run re-evaluates its other products for every member.
     assignments.delete()
+    recount_assigned(tenant, found)
     reconcile(tenant=tenant, user_ids=[], locked_products=locked, products=found)
     audit.event(
         tenant=tenant,
@@ -196,6 +197,8 @@ def group_delete(*, tenant: Tenant, group: Group, actor) -> None:
 @service
 def reprocess_group(*, tenant: Tenant, group: Group, actor) -> dict | None:
     check_tenant(tenant, group)
+    # Reprocess repairs: the counters are set from the rows before the run reads them.
+    recount_assigned(tenant, lock_seats(tenant, products_touching(tenant, groups=[group.id])))
     audit.event(
         tenant=tenant,
         actor=actor,

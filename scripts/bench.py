@@ -1,0 +1,258 @@
+"""`make bench`: the figures of issue 4, one `name: value` line each.
+
+Runs against the PostgreSQL in DATABASE_URL (scripts/with-postgres starts a throwaway one),
+with the test settings (DEBUG off, immediate task backend: group processing runs in this
+process, end to end). Builds a tenant with 100,000 users, one group holding all of them and
+20 purchased products, then measures. Not a test: nothing here asserts a target; the
+README's "Benchmarks" section lists them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+
+import django
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.contrib.auth.decorators import login_required  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.http import HttpResponse  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
+from django.urls import include, path, reverse  # noqa: E402
+
+from licensing import services  # noqa: E402
+from licensing.models import (  # noqa: E402
+    DirectoryUser,
+    Group,
+    LicenseError,
+    ProcessingState,
+    Product,
+    ProductServicePlan,
+    Role,
+    RoleAssignment,
+    ServicePlan,
+    Subscription,
+    Tenant,
+    UserLicense,
+)
+
+USERS = 100_000
+PRODUCTS = 20
+PAGE_RUNS = 15
+
+
+@login_required
+def minimal_view(request):
+    return HttpResponse("ok")
+
+
+urlpatterns = [path("bench/minimal/", minimal_view), path("", include("portal.urls"))]
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def emit(name: str, value: float, digits: int = 3) -> None:
+    print(f"{name}: {value:.{digits}f}", flush=True)
+
+
+def build() -> tuple[Tenant, Group, list[Product]]:
+    tenant = Tenant.objects.create(
+        name="Bench", initial_domain="bench.onmicrosoft.com", country="NL"
+    )
+    products = list(Product.objects.filter(applies_to="User").order_by("display_name")[:PRODUCTS])
+    for i in range(len(products), PRODUCTS):
+        # The catalog ships fewer products than a big tenant buys: bench-only ones, each
+        # with a plan of its own.
+        plan = ServicePlan.objects.create(
+            service_plan_id=f"00000000-0000-4000-8000-{i:012d}",
+            service_plan_name=f"BENCH_PLAN_{i}",
+            display_name=f"Bench service {i}",
+        )
+        product = Product.objects.create(
+            sku_id=f"00000000-0000-4000-9000-{i:012d}",
+            sku_part_number=f"BENCH_{i}",
+            display_name=f"Bench product {i:02d}",
+            applies_to="User",
+        )
+        ProductServicePlan.objects.create(product=product, service_plan=plan, position=0)
+        products.append(product)
+    for product in products:
+        services.subscription_create(
+            tenant=tenant,
+            product=product,
+            units=2 * USERS,
+            start_date=datetime.date(2026, 1, 1),
+            actor=None,
+        )
+    with connection.cursor() as cursor:
+        # 100,000 users and one group of all of them, in SQL: setup, not measured.
+        cursor.execute(
+            """
+            INSERT INTO licensing_directoryuser
+              (public_id, tenant_id, user_principal_name, display_name, usage_location, source,
+               account_enabled, department, job_title, on_premises_immutable_id, created_at)
+            SELECT gen_random_uuid(), %s, 'user' || lpad(i::text, 6, '0') || '@bench.example',
+                   'Bench User ' || lpad(i::text, 6, '0'),
+                   (ARRAY['NL', 'NL', 'BE', 'DE', ''])[1 + i %% 5], 'cloud', true, '', '', '',
+                   now()
+            FROM generate_series(1, %s) AS i
+            """,
+            [tenant.id, USERS],
+        )
+    group = Group.objects.create(tenant=tenant, name="All employees")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO licensing_groupmembership (group_id, user_id, added_at)
+            SELECT %s, id, now() - interval '1 day' + id * interval '1 microsecond'
+            FROM licensing_directoryuser WHERE tenant_id = %s
+            """,
+            [group.id, tenant.id],
+        )
+        cursor.execute("ANALYZE")
+    return tenant, group, products
+
+
+def insert_select_floor(tenant: Tenant, group: Group, product: Product) -> float:
+    """A raw INSERT … SELECT of one row per member, shaped like UserLicense, into a scratch
+    table with the same indexes (no foreign keys: the floor)."""
+    runs = []
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_scratch (LIKE licensing_userlicense INCLUDING ALL)")
+        for _ in range(3):
+            cursor.execute("TRUNCATE bench_scratch")
+            start = time.perf_counter()
+            cursor.execute(
+                """
+                INSERT INTO bench_scratch (tenant_id, user_id, product_id, assignment_id,
+                  via_group_id, disabled_plans, state, error, last_updated)
+                SELECT %s, m.user_id, %s, 0, m.group_id, '[]'::jsonb, 'Active', '', now()
+                FROM licensing_groupmembership m WHERE m.group_id = %s
+                """,
+                [tenant.id, product.id, group.id],
+            )
+            runs.append(time.perf_counter() - start)
+        cursor.execute("DROP TABLE bench_scratch")
+    return statistics.median(runs)
+
+
+def check(condition: bool, what: str) -> None:
+    if not condition:
+        raise SystemExit(f"bench: unexpected result: {what}")
+
+
+def page_ratio(client: Client, url: str, minimal: str) -> float:
+    """Median server time of a page over the median of the minimal view, interleaved."""
+    page_times, minimal_times = [], []
+    for _ in range(3):  # warm caches and connections
+        client.get(url)
+        client.get(minimal)
+    for _ in range(PAGE_RUNS):
+        start = time.perf_counter()
+        response = client.get(url)
+        page_times.append(time.perf_counter() - start)
+        check(response.status_code == 200, f"{url} answered {response.status_code}")
+        start = time.perf_counter()
+        response = client.get(minimal)
+        minimal_times.append(time.perf_counter() - start)
+        check(response.status_code == 200, f"minimal view answered {response.status_code}")
+    return statistics.median(page_times) / statistics.median(minimal_times)
+
+
+def main() -> None:
+    settings.ROOT_URLCONF = __name__
+    setup_test_environment()
+    call_command("migrate", verbosity=0)
+    print(f"database: {connection.vendor} {connection.cursor().connection.info.server_version}")
+    tenant, group, products = build()
+    first, second = products[0], products[1]
+    members = group.memberships.count()
+    check(members == USERS, f"{members} members")
+    actor = get_user_model().objects.create_user("bench-admin", password="not-secret")
+    RoleAssignment.objects.create(account=actor, tenant=tenant, role=Role.GLOBAL_ADMINISTRATOR)
+
+    emit("insert_select_floor_s", floor := insert_select_floor(tenant, group, first))
+
+    assign = timed(
+        lambda: services.group_assign_products(
+            tenant=tenant, group=group, products={first: []}, actor=actor
+        )
+    )
+    group.refresh_from_db()
+    check(group.processing_state == ProcessingState.COMPLETE, "group not complete")
+    check(UserLicense.objects.filter(via_group=group).count() == USERS, "rows after assign")
+    emit("group_assign_100k_s", assign)
+    emit("group_assign_100k_vs_floor", assign / floor, 2)
+
+    remove = timed(
+        lambda: services.group_remove_products(
+            tenant=tenant, group=group, products=[first], actor=actor
+        )
+    )
+    check(not UserLicense.objects.filter(via_group=group).exists(), "rows after remove")
+    emit("group_remove_100k_s", remove)
+
+    # Half the members waiting for a seat: 50,000 units for 100,000 members.
+    subscription = Subscription.objects.get(tenant=tenant, product=second)
+    services.subscription_update(
+        tenant=tenant, subscription=subscription, units=USERS // 2, actor=actor
+    )
+    services.group_assign_products(tenant=tenant, group=group, products={second: []}, actor=actor)
+    waiting = UserLicense.objects.filter(via_group=group, error=LicenseError.COUNT)
+    check(waiting.count() == USERS // 2, "50,000 members in CountViolation")
+    # Seats bought outside the portal (a billing sync raising the units), then Reprocess.
+    Subscription.objects.filter(id=subscription.id).update(units=2 * USERS)
+    reprocess = timed(lambda: services.reprocess_group(tenant=tenant, group=group, actor=actor))
+    check(not waiting.exists(), "members still waiting after reprocess")
+    emit("reprocess_50k_count_violations_s", reprocess)
+
+    third = products[2]
+    runs = []
+    people = list(
+        DirectoryUser.objects.filter(tenant=tenant).order_by("id").values_list("id", flat=True)
+    )
+    for run in range(3):
+        users = list(DirectoryUser.objects.filter(id__in=people[run * 1000 : (run + 1) * 1000]))
+        runs.append(
+            timed(
+                lambda users=users: services.product_assign_to_users(
+                    tenant=tenant, product=third, users=users, actor=actor
+                )
+            )
+        )
+    emit("direct_assign_1000_users_s", statistics.median(runs))
+
+    client = Client()
+    client.force_login(actor)
+    minimal = "/bench/minimal/"
+    emit(
+        "products_page_vs_minimal_view", page_ratio(client, reverse("portal:products"), minimal), 2
+    )
+    emit(
+        "licensed_users_page_vs_minimal_view",
+        page_ratio(client, reverse("portal:product", args=[second.sku_id]), minimal),
+        2,
+    )
+    emit("peak_rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)
+
+
+if __name__ == "__main__":
+    main()
