@@ -47,6 +47,7 @@ WITH batch AS MATERIALIZED (
 held AS (
     SELECT l.user_id,
            array_agg(l.product_id) FILTER (WHERE l.state = ANY(%(seat)s::text[])) AS products,
+           array_agg(l.product_id) FILTER (WHERE l.error = 'CountViolation') AS waiting,
            count(*) AS paths
     FROM batch JOIN licensing_userlicense l ON l.user_id = batch.user_id
     WHERE l.via_group_id = %(group)s
@@ -68,8 +69,9 @@ other_paths AS (
 SELECT u.id,
        COALESCE(NULLIF(u.usage_location, ''), %(country)s),
        u.soft_deleted_at IS NOT NULL OR o.user_id IS NOT NULL,
-       COALESCE(h.products, '{}'),
-       COALESCE(h.paths, 0)
+       COALESCE(array_to_string(h.products, ','), ''),
+       COALESCE(h.paths, 0),
+       COALESCE(array_to_string(h.waiting, ','), '')
 FROM batch
 JOIN licensing_directoryuser u ON u.id = batch.user_id AND u.tenant_id = %(tenant)s
 LEFT JOIN held h ON h.user_id = batch.user_id
@@ -78,7 +80,7 @@ ORDER BY batch.position
 """
 
 _ROWS = """
-SELECT %(tenant)s, b.user_id, v.product_id, v.assignment_id, %(group)s, v.disabled::jsonb,
+SELECT %(tenant)s, b.user_id, v.product_id, v.assignment_id, %(group)s, v.disabled,
        v.state, v.error, %(now)s
 FROM unnest(%(users)s::bigint[], %(variants)s::int[]) AS b(user_id, variant)
 JOIN (VALUES {values}) AS v(variant, assignment_id, product_id, disabled, state, error)
@@ -91,14 +93,14 @@ _INSERT_SQL = f"INSERT INTO {_COLUMNS} {_ROWS}"
 # Members with a row for every product of the group: UPDATE … FROM, changed rows only.
 _UPDATE_SQL = """
 UPDATE licensing_userlicense AS l
-SET disabled_plans = v.disabled::jsonb, state = v.state, error = v.error,
+SET disabled_plans = v.disabled, state = v.state, error = v.error,
     last_updated = %(now)s
 FROM unnest(%(users)s::bigint[], %(variants)s::int[]) AS b(user_id, variant)
 JOIN (VALUES {values}) AS v(variant, assignment_id, product_id, disabled, state, error)
   ON v.variant = b.variant
 WHERE l.user_id = b.user_id AND l.assignment_id = v.assignment_id
   AND (l.state, l.error, l.disabled_plans)
-      IS DISTINCT FROM (v.state, v.error, v.disabled::jsonb)
+      IS DISTINCT FROM (v.state, v.error, v.disabled)
 """
 # Members with rows for some products (a product added to the group): both, ON CONFLICT.
 _UPSERT_SQL = f"""
@@ -112,14 +114,11 @@ WHERE (licensing_userlicense.state, licensing_userlicense.error,
 """
 
 _WAITING_SQL = """
-SELECT l.product_id, count(DISTINCT l.user_id)
-FROM licensing_userlicense l
-JOIN licensing_directoryuser u ON u.id = l.user_id
-LEFT JOIN unnest(%(users)s::bigint[]) AS b(user_id) ON b.user_id = l.user_id
-WHERE l.tenant_id = %(tenant)s AND l.product_id = ANY(%(products)s)
-  AND l.state = 'Error' AND l.error = 'CountViolation'
-  AND u.soft_deleted_at IS NULL AND b.user_id IS NULL
-GROUP BY l.product_id
+SELECT product_id, count(DISTINCT user_id)
+FROM licensing_userlicense
+WHERE tenant_id = %(tenant)s AND product_id = ANY(%(products)s)
+  AND state = 'Error' AND error = 'CountViolation'
+GROUP BY product_id
 """
 
 
@@ -156,12 +155,18 @@ def apply_members(*, tenant: Tenant, group: Group, user_ids: list[int]) -> tuple
         rows = cursor.fetchall()
     # Members alike in usage location, seats held and rows present are decided together.
     complex_members: list[int] = []
-    alike: dict[tuple, list[int]] = defaultdict(list)
-    for user_id, location, is_complex, held, paths in rows:
+    # (Products come as text, "3,5": parsed once per distinct value, not per member.)
+    by_text: dict[tuple, list[int]] = defaultdict(list)
+    for user_id, location, is_complex, held, paths, waiting in rows:
         if is_complex:
             complex_members.append(user_id)
         else:
-            alike[(location, frozenset(held), paths)].append(user_id)
+            by_text[(location, held, paths, waiting)].append(user_id)
+    alike: dict[tuple, list[int]] = defaultdict(list)
+    waiting_here: Counter = Counter()
+    for (location, held, paths, waiting), members in by_text.items():
+        alike[(location, _ids(held), paths)].extend(members)
+        waiting_here.update({p: len(members) for p in _ids(waiting)})
     if not assignments:
         # No intent left: the rows went with it; only members with other paths can change.
         return complex_members, False
@@ -170,7 +175,7 @@ def apply_members(*, tenant: Tenant, group: Group, user_ids: list[int]) -> tuple
     outcomes = {loc: _outcome(assignments, loc, catalog) for loc, _, _ in alike}
     needing = {key: products - key[1] for key in alike if outcomes[key[0]][0]}
     needing = {key: missing for key, missing in needing.items() if missing}
-    granted = _grant(tenant, products, alike, needing, complex_members, user_ids)
+    granted = _grant(tenant, products, alike, needing, complex_members, user_ids, waiting_here)
     if granted is None:
         return list(user_ids), False
 
@@ -202,6 +207,10 @@ def apply_members(*, tenant: Tenant, group: Group, user_ids: list[int]) -> tuple
             _write(sql, tenant, group, users, codes, variants)
     adjust_assigned(tenant, deltas)
     return complex_members, freed
+
+
+def _ids(text: str) -> frozenset[int]:
+    return frozenset(int(p) for p in text.split(",") if p)
 
 
 def _array(values) -> str:
@@ -236,6 +245,7 @@ def _grant(
     needing: dict[tuple, frozenset[int]],
     complex_members: list[int],
     batch: list[int],
+    waiting_here: Counter,
 ) -> set[int] | None:
     """Which members needing seats get them, or None when only the reconciler can say."""
     if not needing:
@@ -246,12 +256,15 @@ def _grant(
     for key, missing in needing.items():
         for p in missing:
             demand[p] += len(alike[key])
-    waiting = _waiting_elsewhere(tenant, products, batch)
+    waiting = _waiting(tenant, products)
+    # Claims waiting outside the batch (counting complex members' and soft-deleted users'
+    # too: an overestimate only sends more members to the reconciler).
+    waiting.subtract(waiting_here)
     everyone = {u for key in needing for u in alike[key]}
     if all(demand[p] + len(complex_members) + waiting[p] <= available[p] for p in products):
         return everyone
     missing_sets = set(needing.values())
-    if complex_members or len(missing_sets) != 1 or any(waiting.values()):
+    if complex_members or len(missing_sets) != 1 or any(n > 0 for n in waiting.values()):
         return None
     # All of them miss the same products: the first N in claim order get the N seats left.
     (missing,) = missing_sets
@@ -259,13 +272,10 @@ def _grant(
     return set([u for u in batch if u in everyone][:seats])
 
 
-def _waiting_elsewhere(tenant: Tenant, products: set[int], batch: list[int]) -> Counter:
-    """Claims outside the batch waiting for a seat of these products (CountViolation)."""
+def _waiting(tenant: Tenant, products: frozenset[int]) -> Counter:
+    """Users waiting for a seat of these products (CountViolation), per product."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            _WAITING_SQL,
-            {"tenant": tenant.id, "products": sorted(products), "users": _array(batch)},
-        )
+        cursor.execute(_WAITING_SQL, {"tenant": tenant.id, "products": sorted(products)})
         return Counter(dict(cursor.fetchall()))
 
 
@@ -305,7 +315,9 @@ def _write(
         names = [f"v{i}_{j}" for j in range(len(row))]
         params.update(zip(names, row, strict=True))
         values.append(
-            "(%({})s::int, %({})s::bigint, %({})s::bigint, %({})s, %({})s, %({})s)".format(*names)
+            "(%({})s::int, %({})s::bigint, %({})s::bigint, %({})s::jsonb, %({})s, %({})s)".format(
+                *names
+            )
         )
     with connection.cursor() as cursor:
         cursor.execute(sql.format(values=", ".join(values)), params)

@@ -235,6 +235,10 @@ class Group(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def is_processing(self) -> bool:
+        return self.processing_state != ProcessingState.COMPLETE
+
 
 class GroupMembership(models.Model):
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")

@@ -126,12 +126,17 @@ def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
 @portal_view
 def licensed_groups(request: HttpRequest, sku_id) -> HttpResponse:
     product = _product(request, sku_id)
-    groups = (
+    groups = list(
         Group.objects.filter(tenant=request.tenant, assignments__product=product)
         .with_license_counts(product=product)
         .order_by("name")
     )
-    context = {**_product_context(request, product, "groups"), "groups": groups}
+    context = {
+        **_product_context(request, product, "groups"),
+        "groups": groups,
+        # Polls while any of them is processed in the background (see the template).
+        "processing": any(g.is_processing for g in groups),
+    }
     return render(
         request,
         template_for(request, "portal/licenses/product_groups.html", "licensed-groups"),

@@ -1,0 +1,352 @@
+"""Group processing in batches and in the background (issue 4, SPEC §3.5).
+
+The set-based path (licensing.fastpath) must give exactly the rows of the synchronous path
+(the reconciler over every member in one go): each scenario runs twice, in two tenants built
+alike, once each way, and the rows are compared step by step.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from licensing import processing, services
+from licensing.consistency import consistency_problems
+from licensing.models import (
+    AuditEvent,
+    DirectoryUser,
+    Group,
+    GroupMembership,
+    LicenseAssignment,
+    ProcessingState,
+    Subscription,
+    UserLicense,
+)
+from tests.factories import (
+    DirectoryUserFactory,
+    GroupFactory,
+    SubscriptionFactory,
+    TenantFactory,
+    product,
+)
+from tests.helpers import assert_consistent
+
+pytestmark = pytest.mark.django_db
+
+DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+def rows_of(tenant) -> set[tuple]:
+    """The tenant's rows by names, comparable across tenants."""
+    return set(
+        UserLicense.objects.filter(tenant=tenant).values_list(
+            "user__display_name", "product__sku_part_number", "via_group__name", "state", "error"
+        )
+    )
+
+
+class World:
+    """One tenant with a 12-member group in a fixed join order, some members with other
+    paths, one soft-deleted, some in a country where a plan is not offered."""
+
+    def __init__(self, suffix: str, actor):
+        self.actor = actor
+        self.tenant = TenantFactory(
+            name=f"Tenant {suffix}", initial_domain=f"t{suffix}.onmicrosoft.com", country="NL"
+        )
+        start = timezone.now() - timedelta(days=30)
+        self.people = [
+            DirectoryUserFactory(
+                tenant=self.tenant,
+                display_name=f"Member {i:02d}",
+                user_principal_name=f"m{i:02d}@t{suffix}.example",
+                usage_location="CN" if i in (3, 7) else "",
+            )
+            for i in range(12)
+        ]
+        self.group = GroupFactory(tenant=self.tenant, name="All")
+        for i, person in enumerate(self.people):
+            GroupMembership.objects.create(
+                group=self.group, user=person, added_at=start + timedelta(minutes=i)
+            )
+
+    def buy(self, sku: str, units: int) -> Subscription:
+        return SubscriptionFactory(tenant=self.tenant, product=product(sku), units=units)
+
+    def assign(self, *skus: str, disabled=None) -> None:
+        services.group_assign_products(
+            tenant=self.tenant,
+            group=self.group,
+            products={product(s): (disabled or {}).get(s, []) for s in skus},
+            actor=self.actor,
+        )
+
+
+def _steps_plenty(w: World):
+    w.buy("STANDARDPACK", 50)
+    w.buy("AAD_PREMIUM", 50)
+    yield w.assign("STANDARDPACK")
+    yield w.assign("AAD_PREMIUM")
+    yield services.group_remove_products(
+        tenant=w.tenant, group=w.group, products=[product("STANDARDPACK")], actor=w.actor
+    )
+
+
+def _steps_shortage(w: World):
+    # 5 seats for 12 members: the five who joined first hold them, in order.
+    sub = w.buy("AAD_PREMIUM", 5)
+    w.buy("ENTERPRISEPACK", 9)
+    yield w.assign("AAD_PREMIUM")
+    # All or nothing per member: E3 has 9 seats, P1 5: only those with both are active.
+    yield w.assign("ENTERPRISEPACK")
+    Subscription.objects.filter(id=sub.id).update(units=8)
+    yield services.reprocess_group(tenant=w.tenant, group=w.group, actor=w.actor)
+
+
+def _steps_freed(w: World):
+    # Everyone in "All" holds P1; three others wait for it through "Late".
+    w.buy("AAD_PREMIUM", 12)
+    w.buy("ENTERPRISEPACK", 2)
+    late = GroupFactory(tenant=w.tenant, name="Late")
+    outsiders = DirectoryUserFactory.create_batch(3, tenant=w.tenant)
+    for i, person in enumerate(outsiders):
+        person.display_name = f"Outsider {i}"
+        person.save()
+    yield w.assign("AAD_PREMIUM")
+    yield services.group_add_members(tenant=w.tenant, group=late, users=outsiders, actor=w.actor)
+    yield services.group_assign_products(
+        tenant=w.tenant, group=late, products={product("AAD_PREMIUM"): []}, actor=w.actor
+    )
+    # E3 for "All" with 2 seats: ten members fail and give back P1, the outsiders take it.
+    yield w.assign("ENTERPRISEPACK")
+
+
+def _steps_mixed(w: World):
+    w.buy("STANDARDPACK", 20)
+    w.buy("ENTERPRISEPACK", 20)
+    w.buy("EXCHANGEARCHIVE_ADDON", 20)
+    # Member 1 holds E1 directly: the group's E3 conflicts with it for them.
+    yield services.product_assign_to_users(
+        tenant=w.tenant, product=product("STANDARDPACK"), users=[w.people[1]], actor=w.actor
+    )
+    yield services.user_soft_delete(tenant=w.tenant, user=w.people[5], actor=w.actor)
+    yield w.assign("ENTERPRISEPACK")
+    # Exchange Online Archiving needs an Exchange plan: the group's E3 provides it.
+    yield w.assign("EXCHANGEARCHIVE_ADDON")
+    yield services.product_remove_from_users(
+        tenant=w.tenant, product=product("STANDARDPACK"), users=[w.people[1]], actor=w.actor
+    )
+    yield services.reprocess_group(tenant=w.tenant, group=w.group, actor=w.actor)
+
+
+def _steps_options(w: World):
+    w.buy("ENTERPRISEPACK", 7)
+    yield w.assign("ENTERPRISEPACK")
+    assignment = LicenseAssignment.objects.get(group=w.group)
+    plans = [
+        str(p)
+        for p in product("ENTERPRISEPACK").plan_links.values_list(
+            "service_plan__service_plan_id", flat=True
+        )
+    ]
+    yield services.assignment_set_disabled_plans(
+        tenant=w.tenant, assignment=assignment, disabled_plans=plans[-1:], actor=w.actor
+    )
+    yield services.group_remove_members(
+        tenant=w.tenant, group=w.group, users=w.people[:2], actor=w.actor
+    )
+
+
+@pytest.mark.parametrize(
+    "steps", [_steps_plenty, _steps_shortage, _steps_freed, _steps_mixed, _steps_options]
+)
+def test_batches_in_sql_give_the_rows_of_the_synchronous_path(steps, actor, settings, monkeypatch):
+    fast, slow = World("a", actor), World("b", actor)
+    fast_steps, slow_steps = steps(fast), steps(slow)
+    real_apply = processing.apply_members
+    step = 0
+    while True:
+        # The background path: batches of 5 (3 of them here), set-based where it can.
+        settings.GROUP_PROCESSING_BATCH = 5
+        monkeypatch.setattr(processing, "apply_members", real_apply)
+        if next(fast_steps, "done") == "done":
+            break
+        # The synchronous path: every member through the reconciler, in one batch.
+        settings.GROUP_PROCESSING_BATCH = 1000
+        monkeypatch.setattr(
+            processing, "apply_members", lambda *, user_ids, **kw: (list(user_ids), False)
+        )
+        next(slow_steps)
+        step += 1
+        assert rows_of(fast.tenant) == rows_of(slow.tenant), f"after step {step}"
+        assert consistency_problems(fast.tenant) == []
+        assert consistency_problems(slow.tenant) == []
+    assert next(slow_steps, "done") == "done"
+    assert step >= 3
+
+
+def test_the_shortage_goes_to_the_earliest_members_in_every_batch(actor, settings):
+    settings.GROUP_PROCESSING_BATCH = 4
+    w = World("c", actor)
+    w.buy("AAD_PREMIUM", 6)
+    w.assign("AAD_PREMIUM")
+    states = dict(
+        UserLicense.objects.filter(tenant=w.tenant).values_list("user__display_name", "error")
+    )
+    assert [states[p.display_name] for p in w.people] == [""] * 6 + ["CountViolation"] * 6
+    assert_consistent(w.tenant)
+
+
+def test_the_set_based_path_writes_the_rows_of_simple_members(actor, settings, monkeypatch):
+    """The fast path is really taken (and the reconciler is not) for members whose only path
+    is the group."""
+    settings.GROUP_PROCESSING_BATCH = 5
+    w = World("d", actor)
+    w.buy("AAD_PREMIUM", 50)
+    reconciled = []
+    real = processing.reconcile
+    monkeypatch.setattr(
+        processing,
+        "reconcile",
+        lambda **kw: reconciled.append(list(kw["user_ids"])) or real(**kw),
+    )
+    w.assign("AAD_PREMIUM")
+    assert UserLicense.objects.filter(via_group=w.group, state="Active").count() == 12
+    assert all(not ids for ids in reconciled)
+
+
+def test_processing_moves_through_the_states_and_records_progress(actor, settings):
+    settings.GROUP_PROCESSING_BATCH = 5
+    w = World("e", actor)
+    w.buy("AAD_PREMIUM", 8)
+    seen = []
+    real = processing._process_batch
+
+    def spy(**kwargs):
+        group = Group.objects.get(id=w.group.id)
+        seen.append((group.processing_state, group.processing_done, group.processing_total))
+        return real(**kwargs)
+
+    processing._process_batch = spy
+    try:
+        w.assign("AAD_PREMIUM")
+    finally:
+        processing._process_batch = real
+    assert seen == [
+        ("ProcessingInProgress", 0, 12),
+        ("ProcessingInProgress", 5, 12),
+        ("ProcessingInProgress", 10, 12),
+        ("ProcessingInProgress", 12, 12),
+    ]
+    w.group.refresh_from_db()
+    assert (w.group.processing_state, w.group.processing_done) == ("ProcessingComplete", 12)
+    events = AuditEvent.objects.filter(tenant=w.tenant, target_type="Group").order_by("id")
+    assert [e.activity for e in events] == [
+        "Set group license",
+        "Start applying group based license to users",
+        "Finish applying group based license to users",
+    ]
+    assert events.last().details["summary"] == (
+        "Users successfully assigned licenses: 8, Users for whom license assignment failed: 4"
+    )
+
+
+@override_settings(TASKS=DATABASE_TASKS)
+def test_with_a_worker_the_change_is_queued_and_the_run_applies_it(actor):
+    from django_tasks_db.models import DBTaskResult
+
+    w = World("f", actor)
+    w.buy("AAD_PREMIUM", 50)
+    outcome = services.group_assign_products(
+        tenant=w.tenant, group=w.group, products={product("AAD_PREMIUM"): []}, actor=actor
+    )
+    assert outcome is None
+    w.group.refresh_from_db()
+    assert (w.group.processing_state, w.group.processing_total) == ("QueuedForProcessing", 12)
+    assert not UserLicense.objects.filter(tenant=w.tenant).exists()
+    (task,) = DBTaskResult.objects.all()
+    assert task.task_path == "licensing.processing.process_group_task"
+    assert task.args_kwargs["kwargs"]["run"] == w.group.processing_run
+    # What the worker does with it:
+    assert processing.process_group_task.call(**task.args_kwargs["kwargs"]) == {
+        "assigned": 12,
+        "failed": 0,
+    }
+    w.group.refresh_from_db()
+    assert w.group.processing_state == ProcessingState.COMPLETE
+    assert_consistent(w.tenant)
+
+
+@override_settings(TASKS=DATABASE_TASKS)
+def test_a_newer_run_supersedes_an_older_one(actor):
+    w = World("g", actor)
+    w.buy("AAD_PREMIUM", 50)
+    w.assign("AAD_PREMIUM")
+    first_run = Group.objects.get(id=w.group.id).processing_run
+    services.reprocess_group(tenant=w.tenant, group=w.group, actor=actor)
+    assert processing.run_group(w.group.id, first_run) is None
+    assert not UserLicense.objects.filter(tenant=w.tenant).exists()
+    assert processing.run_group(w.group.id, first_run + 1) == {"assigned": 12, "failed": 0}
+
+
+class WorkerDied(BaseException):
+    """A worker killed mid-run (not an error the service would retry or report)."""
+
+
+@override_settings(TASKS=DATABASE_TASKS)
+def test_a_run_interrupted_after_some_batches_is_completed_by_the_next(
+    actor, settings, monkeypatch
+):
+    settings.GROUP_PROCESSING_BATCH = 5
+    w = World("h", actor)
+    w.buy("AAD_PREMIUM", 7)
+    w.assign("AAD_PREMIUM")
+    run = Group.objects.get(id=w.group.id).processing_run
+    real = processing.apply_members
+    calls = []
+
+    def dies_in_the_third_batch(**kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise WorkerDied
+        return real(**kwargs)
+
+    monkeypatch.setattr(processing, "apply_members", dies_in_the_third_batch)
+    with pytest.raises(WorkerDied):
+        processing.run_group(w.group.id, run, actor=actor)
+    monkeypatch.setattr(processing, "apply_members", real)
+
+    # Two whole batches applied, nothing of the third; the group still in progress.
+    group = Group.objects.get(id=w.group.id)
+    assert (group.processing_state, group.processing_done) == ("ProcessingInProgress", 10)
+    assert UserLicense.objects.filter(tenant=w.tenant).count() == 10
+    assert UserLicense.objects.filter(tenant=w.tenant, state="Active").count() == 7
+
+    # Not stalled yet; a while later it is, and the next run completes it.
+    assert list(processing.stalled_groups()) == []
+    later = timezone.now() + processing.stall_after() + timedelta(seconds=1)
+    assert processing.resume_stalled_groups(now=later) == [group]
+    group.refresh_from_db()
+    assert processing.run_group(group.id, group.processing_run) == {"assigned": 7, "failed": 5}
+    group.refresh_from_db()
+    assert group.processing_state == ProcessingState.COMPLETE
+    errors = dict(
+        UserLicense.objects.filter(tenant=w.tenant).values_list("user__display_name", "error")
+    )
+    assert [errors[p.display_name] for p in w.people] == [""] * 7 + ["CountViolation"] * 5
+    assert_consistent(w.tenant)
+
+
+def test_soft_deleted_members_keep_their_suspended_seat_through_processing(actor, settings):
+    settings.GROUP_PROCESSING_BATCH = 5
+    w = World("i", actor)
+    w.buy("AAD_PREMIUM", 12)
+    w.assign("AAD_PREMIUM")
+    services.user_soft_delete(tenant=w.tenant, user=w.people[0], actor=actor)
+    services.reprocess_group(tenant=w.tenant, group=w.group, actor=actor)
+    assert UserLicense.objects.get(user=w.people[0]).state == "Suspended"
+    assert DirectoryUser.objects.filter(tenant=w.tenant, soft_deleted_at__isnull=False).count() == 1
+    assert_consistent(w.tenant)
