@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
 
-from django.core.paginator import Paginator
+from django.db import connection
 from django.db.models import Q
 
 from licensing.models import (
-    DirectoryUser,
+    COUNTING_STATUSES,
     LicenseState,
     Product,
     Subscription,
@@ -43,40 +45,172 @@ def tenant_products(tenant) -> list[Product]:
     )
 
 
+_PRODUCTS_WITH_SEATS = """
+SELECT p.*,
+       COALESCE(s.total, 0) AS total,
+       COALESCE(s.expiring, 0) AS expiring,
+       COALESCE(tp.assigned, 0) AS assigned,
+       (SELECT json_agg(json_build_array(sp.service_plan_id, sp.display_name,
+                                         sp.not_offered_in) ORDER BY psp.position)
+        FROM licensing_productserviceplan psp
+        JOIN licensing_serviceplan sp ON sp.id = psp.service_plan_id
+        WHERE psp.product_id = p.id) AS plans
+FROM licensing_product p
+LEFT JOIN (
+    SELECT product_id,
+           SUM(units) FILTER (WHERE status = ANY(%(counting)s)) AS total,
+           SUM(units) FILTER (WHERE status = %(warning)s) AS expiring
+    FROM licensing_subscription WHERE tenant_id = %(tenant)s GROUP BY product_id
+) s ON s.product_id = p.id
+LEFT JOIN licensing_tenantproduct tp ON tp.product_id = p.id AND tp.tenant_id = %(tenant)s
+WHERE (s.product_id IS NOT NULL
+       OR EXISTS (SELECT 1 FROM licensing_licenseassignment a
+                  WHERE a.tenant_id = %(tenant)s AND a.product_id = p.id))
+  {only}
+ORDER BY p.display_name
+"""
+
+
+def products_with_seats(tenant, *, sku_id=None) -> list[dict]:
+    """All products of the tenant (bought or still assigned) with their seat counts (SPEC
+    §3.1, as ``seat_counts``), by name: ``tenant_products`` and ``seat_counts`` in one
+    statement; with ``sku_id``, that product only (or nothing: not this tenant's). Written
+    out in SQL because these are the pages every admin opens first, and the ORM spent three
+    times longer building the query than PostgreSQL did running it."""
+    params = {
+        "tenant": tenant.id,
+        "counting": list(map(str, COUNTING_STATUSES)),
+        "warning": str(SubscriptionStatus.WARNING),
+        "sku": str(sku_id),
+    }
+    only = "AND p.sku_id = %(sku)s::uuid" if sku_id is not None else ""
+    return [
+        {
+            "product": product,
+            "total": product.total,
+            "expiring": product.expiring,
+            "assigned": product.assigned,
+            "available": product.total - product.assigned,
+            "over_assigned": product.assigned > product.total,
+            "plans": product.plans or [],
+        }
+        for product in Product.objects.raw(_PRODUCTS_WITH_SEATS.format(only=only), params)
+    ]
+
+
+class PathRow(NamedTuple):
+    """A user's path to a product as the Licensed users page reads it (plain values: 50
+    users' model instances cost more than their query)."""
+
+    user_id: int
+    product_id: int
+    via_group_id: int | None
+    via_group__name: str | None
+    disabled_plans: list
+    state: str
+    error: str
+
+
+@dataclass
+class Window:
+    """One page of a list whose length is not counted: counting 100,000 licensed users on
+    every page view costs more than the page. The page knows whether there is a next one."""
+
+    object_list: list
+    number: int
+    per_page: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_next or self.has_previous
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    def start_index(self) -> int:
+        return (self.number - 1) * self.per_page + 1 if self.object_list else 0
+
+    def end_index(self) -> int:
+        return (self.number - 1) * self.per_page + len(self.object_list)
+
+
+_LICENSED_USERS = """
+SELECT u.id, u.public_id, u.display_name, u.user_principal_name, u.usage_location,
+       (SELECT json_agg(json_build_array(l.via_group_id, g.name, l.disabled_plans, l.state,
+                                         l.error) ORDER BY g.name)
+        FROM licensing_userlicense l LEFT JOIN licensing_group g ON g.id = l.via_group_id
+        WHERE l.user_id = u.id AND l.product_id = %(product)s)
+FROM licensing_directoryuser u
+WHERE u.tenant_id = %(tenant)s
+  AND EXISTS (SELECT 1 FROM licensing_userlicense l
+              WHERE l.user_id = u.id AND l.product_id = %(product)s)
+  {search}
+ORDER BY {order}
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+_SEARCH = "AND (u.display_name ILIKE %(like)s OR u.user_principal_name ILIKE %(like)s)"
+_SORTABLE = {"id", "display_name", "user_principal_name", "usage_location"}
+
+
 def licensed_users_page(
     tenant,
     product: Product,
     *,
     search: str = "",
-    page: int = 1,
+    page: int | str = 1,
     per_page: int = 50,
     order_by: tuple[str, ...] | list[str] = ("display_name", "id"),
 ):
-    """One page of a product's Licensed users: (paginator page, rows per user id).
+    """One page of a product's Licensed users: (window of user dicts, paths per user id).
 
-    Four queries whatever the number of users: count, the page of users, their rows, and
-    nothing per row.
+    One statement whatever the number of users: it walks the users in the page's order and
+    keeps those with a row of the product, so the first pages cost the same at 100 or
+    100,000 users, and brings each user's paths along. In SQL because on this page the ORM
+    spent more time building two queries than PostgreSQL spent running one.
     """
-
-    users = DirectoryUser.objects.filter(
-        tenant=tenant,
-        id__in=UserLicense.objects.filter(tenant=tenant, product=product).values("user_id"),
-    )
-    if search:
-        users = users.filter(
-            Q(display_name__icontains=search) | Q(user_principal_name__icontains=search)
+    try:
+        number = max(1, int(page))
+    except (TypeError, ValueError):
+        number = 1
+    order = []
+    for field in order_by:
+        name = field.lstrip("-")
+        if name not in _SORTABLE:
+            raise ValueError(f"cannot sort licensed users by {field!r}")
+        order.append(f"u.{name} {'DESC' if field.startswith('-') else 'ASC'}")
+    like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    sql = _LICENSED_USERS.format(search=_SEARCH if search else "", order=", ".join(order))
+    params = {
+        "tenant": tenant.id,
+        "product": product.id,
+        "like": like,
+        "limit": per_page + 1,
+        "offset": (number - 1) * per_page,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    users, rows = [], {}
+    for user_id, public_id, name, upn, location, paths in found[:per_page]:
+        users.append(
+            {
+                "id": user_id,
+                "public_id": public_id,
+                "display_name": name,
+                "user_principal_name": upn,
+                "usage_location": location,
+            }
         )
-    page_obj = Paginator(users.order_by(*order_by), per_page).get_page(page)
-    rows: dict[int, list[UserLicense]] = {}
-    for row in (
-        UserLicense.objects.filter(
-            product=product, user_id__in=[u.id for u in page_obj.object_list]
-        )
-        .select_related("via_group")
-        .order_by("via_group__name")
-    ):
-        rows.setdefault(row.user_id, []).append(row)
-    return page_obj, rows
+        rows[user_id] = [PathRow(user_id, product.id, *path) for path in paths or ()]
+    return Window(users, number, per_page, has_next=len(found) > per_page), rows
 
 
 def product_line(rows: list[UserLicense], location: str, catalog: Catalog) -> dict:

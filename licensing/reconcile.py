@@ -109,6 +109,26 @@ class Catalog:
             names=names,
         )
 
+    @classmethod
+    def for_display(cls, plans_by_product: dict[int, list]) -> Catalog:
+        """Only what the blades show (plans in order, names, countries where not offered),
+        from rows ``[plan GUID, display name, not-offered codes]`` per product that a page's
+        own query brought along: no dependencies or exclusions, so never for deciding."""
+        product_plans: dict[int, tuple[str, ...]] = {}
+        not_offered, names = {}, {}
+        for product_id, plans in plans_by_product.items():
+            product_plans[product_id] = tuple(str(plan) for plan, _, _ in plans)
+            for plan, name, countries in plans:
+                names[str(plan)] = name
+                not_offered[str(plan)] = frozenset(c for c in (countries or "").split(",") if c)
+        return cls(
+            product_plans=product_plans,
+            not_offered_in=not_offered,
+            depends_on={},
+            exclusive_with={},
+            names=names,
+        )
+
 
 @dataclass
 class PathIntent:

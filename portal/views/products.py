@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
+import uuid
 
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -13,10 +14,13 @@ from django.views.decorators.http import require_POST, require_safe
 
 from licensing import services
 from licensing.errors import LicensingError
-from licensing.models import Group, Product, UserLicense
-from licensing.queries import licensed_users_page, product_line, tenant_products
+from licensing.models import Group, UserLicense
+from licensing.queries import (
+    licensed_users_page,
+    product_line,
+    products_with_seats,
+)
 from licensing.reconcile import Catalog
-from licensing.seats import seat_counts
 from licensing.services.base import get_users
 from portal.access import portal_view, require_license_admin
 from portal.responses import command_done, template_for
@@ -40,16 +44,14 @@ PRODUCT_COLUMNS = [
 @portal_view
 def product_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
-    counts = seat_counts(request.tenant)
-    rows = []
-    for product in tenant_products(request.tenant):
-        if search and search.lower() not in product.display_name.lower():
-            continue
-        c = counts.get(
-            product.id,
-            {"total": 0, "expiring": 0, "assigned": 0, "available": 0, "over_assigned": False},
-        )
-        rows.append({"product": product, **c})
+    # One reverse() for the whole list: the product URL with a placeholder id, filled in.
+    placeholder = str(uuid.UUID(int=0))
+    product_url = reverse("portal:product", args=[placeholder])
+    rows = [
+        {**row, "url": product_url.replace(placeholder, str(row["product"].sku_id))}
+        for row in products_with_seats(request.tenant)
+        if not search or search.lower() in row["product"].display_name.lower()
+    ]
     sorter = Sorter(request, PRODUCT_COLUMNS, "name")
     key, descending = sorter.key_and_direction
     if key == "name":
@@ -67,27 +69,24 @@ def product_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _product(request: HttpRequest, sku_id) -> Product:
-    # Only products this tenant has: another tenant's purchase is not found here.
-    product = get_object_or_404(Product, sku_id=sku_id)
-    if product not in tenant_products(request.tenant):
+def _product(request: HttpRequest, sku_id) -> dict:
+    """The product with its seats; only products this tenant has: another tenant's purchase
+    is not found here."""
+    found = products_with_seats(request.tenant, sku_id=sku_id)
+    if not found:
         raise Http404
-    return product
+    return found[0]
 
 
-def _product_context(request: HttpRequest, product: Product, tab: str) -> dict:
-    return {
-        "product": product,
-        "tab": tab,
-        "seats": seat_counts(request.tenant, [product.id]).get(product.id),
-        "section": "licenses",
-    }
+def _product_context(request: HttpRequest, seats: dict, tab: str) -> dict:
+    return {"product": seats["product"], "tab": tab, "seats": seats, "section": "licenses"}
 
 
 @require_safe
 @portal_view
 def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
-    product = _product(request, sku_id)
+    seats = _product(request, sku_id)
+    product = seats["product"]
     search = request.GET.get("q", "").strip()
     sorter = Sorter(request, LICENSED_USER_COLUMNS, "name")
     page, rows = licensed_users_page(
@@ -97,18 +96,23 @@ def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
         page=request.GET.get("page", 1),
         order_by=sorter.order_by(),
     )
-    catalog = Catalog.load()
+    catalog = Catalog.for_display({product.id: seats["plans"]})
     country = str(request.tenant.country)
+    placeholder = str(uuid.UUID(int=0))
+    user_url = reverse("portal:user_licenses", args=[placeholder])
     lines = [
         {
             "user": user,
-            "location": user.usage_location,
-            **product_line(rows.get(user.id, []), str(user.usage_location or country), catalog),
+            "url": user_url.replace(placeholder, str(user["public_id"])),
+            "location": user["usage_location"],
+            **product_line(
+                rows.get(user["id"], []), str(user["usage_location"] or country), catalog
+            ),
         }
         for user in page.object_list
     ]
     context = {
-        **_product_context(request, product, "users"),
+        **_product_context(request, seats, "users"),
         "lines": lines,
         "page": page,
         "search": search,
@@ -125,14 +129,15 @@ def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
 @require_safe
 @portal_view
 def licensed_groups(request: HttpRequest, sku_id) -> HttpResponse:
-    product = _product(request, sku_id)
+    seats = _product(request, sku_id)
+    product = seats["product"]
     groups = list(
         Group.objects.filter(tenant=request.tenant, assignments__product=product)
         .with_license_counts(product=product)
         .order_by("name")
     )
     context = {
-        **_product_context(request, product, "groups"),
+        **_product_context(request, seats, "groups"),
         "groups": groups,
         # Polls while any of them is processed in the background (see the template).
         "processing": any(g.is_processing for g in groups),
@@ -147,9 +152,10 @@ def licensed_groups(request: HttpRequest, sku_id) -> HttpResponse:
 @require_safe
 @portal_view
 def service_plans(request: HttpRequest, sku_id) -> HttpResponse:
-    product = _product(request, sku_id)
+    seats = _product(request, sku_id)
+    product = seats["product"]
     links = product.plan_links.select_related("service_plan").order_by("position")
-    context = {**_product_context(request, product, "plans"), "links": links}
+    context = {**_product_context(request, seats, "plans"), "links": links}
     return render(request, "portal/licenses/product_plans.html", context)
 
 
@@ -162,7 +168,8 @@ class _Echo:
 @portal_view
 def download(request: HttpRequest, sku_id) -> StreamingHttpResponse:
     """Licensed users as CSV, streamed in chunks so a 100,000-user product stays small."""
-    product = _product(request, sku_id)
+    seats = _product(request, sku_id)
+    product = seats["product"]
     writer = csv.writer(_Echo())
     rows = (
         UserLicense.objects.filter(tenant=request.tenant, product=product)
@@ -202,7 +209,8 @@ def download(request: HttpRequest, sku_id) -> StreamingHttpResponse:
 @portal_view
 def remove_license(request: HttpRequest, sku_id) -> HttpResponse:
     require_license_admin(request)
-    product = _product(request, sku_id)
+    seats = _product(request, sku_id)
+    product = seats["product"]
     try:
         users = get_users(request.tenant, request.POST.getlist("user"))
         if not users:
@@ -225,7 +233,8 @@ def remove_license(request: HttpRequest, sku_id) -> HttpResponse:
 @portal_view
 def reprocess(request: HttpRequest, sku_id) -> HttpResponse:
     require_license_admin(request)
-    product = _product(request, sku_id)
+    seats = _product(request, sku_id)
+    product = seats["product"]
     services.reprocess_product(tenant=request.tenant, product=product, actor=request.user)
     text = _("Reprocessed the license assignments of %(product)s.") % {
         "product": product.display_name

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.test import override_settings
 from django.utils import timezone
 
 from licensing import processing, services
@@ -254,10 +253,10 @@ def test_processing_moves_through_the_states_and_records_progress(actor, setting
     )
 
 
-@override_settings(TASKS=DATABASE_TASKS)
-def test_with_a_worker_the_change_is_queued_and_the_run_applies_it(actor):
+def test_with_a_worker_the_change_is_queued_and_the_run_applies_it(actor, settings):
     from django_tasks_db.models import DBTaskResult
 
+    settings.TASKS = DATABASE_TASKS
     w = World("f", actor)
     w.buy("AAD_PREMIUM", 50)
     outcome = services.group_assign_products(
@@ -280,8 +279,8 @@ def test_with_a_worker_the_change_is_queued_and_the_run_applies_it(actor):
     assert_consistent(w.tenant)
 
 
-@override_settings(TASKS=DATABASE_TASKS)
-def test_a_newer_run_supersedes_an_older_one(actor):
+def test_a_newer_run_supersedes_an_older_one(actor, settings):
+    settings.TASKS = DATABASE_TASKS
     w = World("g", actor)
     w.buy("AAD_PREMIUM", 50)
     w.assign("AAD_PREMIUM")
@@ -296,10 +295,12 @@ class WorkerDied(BaseException):
     """A worker killed mid-run (not an error the service would retry or report)."""
 
 
-@override_settings(TASKS=DATABASE_TASKS)
 def test_a_run_interrupted_after_some_batches_is_completed_by_the_next(
     actor, settings, monkeypatch
 ):
+    # (One settings mechanism per test: override_settings and the settings fixture together
+    # restore each other's snapshot and leak TASKS into later tests.)
+    settings.TASKS = DATABASE_TASKS
     settings.GROUP_PROCESSING_BATCH = 5
     w = World("h", actor)
     w.buy("AAD_PREMIUM", 7)

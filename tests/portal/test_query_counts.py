@@ -20,10 +20,10 @@ pytestmark = pytest.mark.django_db
 PAGES = {
     # + seat totals, seat assigned, tenant products, groups with errors, expiring subscriptions
     "overview": (lambda w: reverse("portal:overview"), 8),
-    # + tenant products, the product, seats (2), groups with counts
-    "product_groups": (lambda w: reverse("portal:product_groups", args=[w["p1"].sku_id]), 8),
-    # + tenant products, the product, seats (2), plans
-    "product_plans": (lambda w: reverse("portal:product_plans", args=[w["p1"].sku_id]), 8),
+    # + the product with its seats, groups with counts
+    "product_groups": (lambda w: reverse("portal:product_groups", args=[w["p1"].sku_id]), 5),
+    # + the product with its seats, plans
+    "product_plans": (lambda w: reverse("portal:product_plans", args=[w["p1"].sku_id]), 5),
     # + count, page
     "deleted_users": (lambda w: reverse("portal:deleted_users"), 5),
     # + the user
