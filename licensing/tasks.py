@@ -8,9 +8,11 @@ from django.utils import timezone
 from django_tasks import task
 from django_tasks.base import TaskResultStatus
 
+from licensing.processing import resume_stalled_groups
 from licensing.services import purge_expired_users, subscriptions_advance
 
 MAINTENANCE_HOUR = 2  # UTC
+WATCH_EVERY = datetime.timedelta(minutes=5)
 
 
 @task()
@@ -47,4 +49,28 @@ def schedule_daily_maintenance(now: datetime.datetime | None = None) -> datetime
         return None
     run_after = next_maintenance_time(now)
     daily_maintenance.using(run_after=run_after).enqueue()
+    return run_after
+
+
+@task()
+def watch_group_processing() -> int:
+    """Every few minutes where a worker runs: start a new run for any group whose run
+    stalled (its worker died mid-way), then schedule the next look. Returns how many."""
+    resumed = len(resume_stalled_groups())
+    schedule_group_watch()
+    return resumed
+
+
+def schedule_group_watch(now: datetime.datetime | None = None) -> datetime.datetime | None:
+    """Enqueue the next look unless one is already waiting (see schedule_daily_maintenance)."""
+    if not watch_group_processing.get_backend().supports_defer:
+        return None
+    from django_tasks_db.models import DBTaskResult
+
+    if DBTaskResult.objects.filter(
+        task_path=watch_group_processing.module_path, status=TaskResultStatus.READY
+    ).exists():
+        return None
+    run_after = (now or timezone.now()) + WATCH_EVERY
+    watch_group_processing.using(run_after=run_after).enqueue()
     return run_after

@@ -54,7 +54,20 @@ def ids() -> dict[str, str]:
     member = UserLicense.objects.filter(
         tenant__name="Contoso", via_group__name="Engineering", state="Active"
     ).first()
+    # One group shown mid-way through processing, as a worker leaves it between batches.
+    busy = (
+        Group.objects.filter(tenant__name="Contoso", assignments__isnull=False)
+        .exclude(name="Engineering")
+        .order_by("name")
+        .first()
+    )
+    Group.objects.filter(id=busy.id).update(
+        processing_state="ProcessingInProgress",
+        processing_done=busy.memberships.count() // 3,
+        processing_total=busy.memberships.count(),
+    )
     return {
+        "busy": str(busy.public_id),
         "e3": str(Product.objects.get(sku_part_number="ENTERPRISEPACK").sku_id),
         "user": str(member.user.public_id),
         "deleted": str(
@@ -97,6 +110,7 @@ def main(out: Path) -> None:
             "15-audit-logs": "/audit/",
             "17-deleted-users": "/users/deleted/",
             "18-directory-sync": "/users/sync/",
+            "19-group-processing": f"/groups/{k['busy']}/licenses/",
         }
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)

@@ -23,6 +23,10 @@ from licensing.seats import lock_seats, products_touching, recount_assigned
 from licensing.services.assignments import _account, check_assignable
 from licensing.services.base import check_tenant, service, validate_disabled_plans
 
+# More joiners than this at once are applied by the group's run (licensing.processing) rather
+# than in the request.
+BULK_MEMBERS = 100
+
 
 @service
 def group_create(*, tenant: Tenant, name: str, description: str = "", actor) -> Group:
@@ -116,18 +120,24 @@ def group_add_members(
             _("Deleted users cannot be added to groups: %(names)s") % {"names": ", ".join(deleted)}
         )
     user_ids = [u.id for u in users]
-    locked = lock_seats(tenant, products_touching(tenant, users=user_ids, groups=[group.id]))
     already = set(
         GroupMembership.objects.filter(group=group, user_id__in=user_ids).values_list(
             "user_id", flat=True
         )
     )
     joining = [u for u in users if u.id not in already]
+    bulk = len(joining) > BULK_MEMBERS and group.assignments.exists()
+    if not bulk:
+        locked = lock_seats(tenant, products_touching(tenant, users=user_ids, groups=[group.id]))
     now = timezone.now()
     GroupMembership.objects.bulk_create(
         [GroupMembership(group=group, user=u, added_at=now) for u in joining]
     )
-    reconcile(tenant=tenant, user_ids=[u.id for u in joining], locked_products=locked)
+    if bulk:
+        # Many joiners of a licensed group: the group's run applies it, in batches.
+        queue_group(tenant=tenant, group=group, actor=actor)
+    else:
+        reconcile(tenant=tenant, user_ids=[u.id for u in joining], locked_products=locked)
     audit.events(
         tenant=tenant,
         actor=actor,

@@ -13,9 +13,15 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from licensing import services
-from licensing.models import DirectoryUser, Subscription
-from licensing.tasks import daily_maintenance, next_maintenance_time, schedule_daily_maintenance
-from tests.factories import SubscriptionFactory
+from licensing.models import DirectoryUser, Group, Subscription
+from licensing.tasks import (
+    daily_maintenance,
+    next_maintenance_time,
+    schedule_daily_maintenance,
+    schedule_group_watch,
+    watch_group_processing,
+)
+from tests.factories import GroupFactory, SubscriptionFactory, product
 
 pytestmark = pytest.mark.django_db
 
@@ -41,10 +47,40 @@ def test_scheduling_is_idempotent():
     out = io.StringIO()
     call_command("schedule_maintenance", stdout=out)
     assert "Daily maintenance scheduled for" in out.getvalue()
+    assert "Group processing watch scheduled for" in out.getvalue()
     assert schedule_daily_maintenance() is None
-    (waiting,) = DBTaskResult.objects.all()
-    assert waiting.task_path == daily_maintenance.module_path
-    assert waiting.run_after > timezone.now()
+    assert schedule_group_watch() is None
+    waiting = DBTaskResult.objects.order_by("run_after")
+    assert [w.task_path for w in waiting] == [
+        watch_group_processing.module_path,
+        daily_maintenance.module_path,
+    ]
+    assert all(w.run_after > timezone.now() for w in waiting)
+
+
+@override_settings(TASKS=DATABASE_TASKS)
+def test_the_watch_resumes_a_stalled_group_and_looks_again_later(tenant, buy, users, actor):
+    buy("AAD_PREMIUM", 5)
+    group = GroupFactory(tenant=tenant)
+    services.group_add_members(tenant=tenant, group=group, users=users(2), actor=actor)
+    services.group_assign_products(
+        tenant=tenant, group=group, products={product("AAD_PREMIUM"): []}, actor=actor
+    )
+    # Queued for a worker that died: nothing moved for longer than the stall limit.
+    Group.objects.filter(id=group.id).update(
+        processing_updated_at=timezone.now() - timedelta(hours=1)
+    )
+    run = Group.objects.get(id=group.id).processing_run
+    assert watch_group_processing.call() == 1
+    group.refresh_from_db()
+    assert group.processing_run == run + 1
+    assert group.processing_state == "QueuedForProcessing"
+    paths = set(DBTaskResult.objects.values_list("task_path", flat=True))
+    assert paths == {"licensing.processing.process_group_task", watch_group_processing.module_path}
+    # Without a worker backend, cron runs the command instead.
+    out = io.StringIO()
+    call_command("resume_group_processing", stdout=out)
+    assert "0 group(s) resumed." in out.getvalue()
 
 
 @override_settings(TASKS=DATABASE_TASKS)

@@ -152,3 +152,38 @@ def test_reprocess_group_from_the_blade(client, as_role, analysts, htmx_headers)
     )
     assert response.status_code == 204
     assert "2 users licensed, 1 with errors" in response["HX-Trigger"]
+
+
+def test_a_group_in_processing_shows_progress_and_polls_until_complete(
+    client, as_role, analysts, settings, htmx_headers
+):
+    """The group's Licenses page and the product's Licensed groups tab poll (htmx "every")
+    while a worker processes the group; the first answer after completion does not, so the
+    polling stops."""
+    as_role()
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    outcome = services.reprocess_group(tenant=analysts.tenant, group=analysts, actor=None)
+    assert outcome is None  # queued for a worker
+    pages = [
+        reverse("portal:group_licenses", args=[analysts.public_id]),
+        reverse("portal:product_groups", args=[product("POWER_BI_PRO").sku_id]),
+    ]
+    Group.objects.filter(id=analysts.id).update(
+        processing_state="ProcessingInProgress", processing_done=2, processing_total=3
+    )
+    for url in pages:
+        for headers in ({}, htmx_headers):
+            page = client.get(url, headers=headers).content.decode()
+            assert "every 2s" in page
+            assert 'value="2"' in page and "2 of 3 members" in page
+    run = Group.objects.get(id=analysts.id).processing_run
+    # The worker finishes the run.
+    from licensing.processing import run_group
+
+    assert run_group(analysts.id, run) == {"assigned": 2, "failed": 1}
+    for url in pages:
+        page = client.get(url, headers=htmx_headers).content.decode()
+        assert "every 2s" not in page
+        assert "<progress" not in page
+    page = client.get(pages[0], headers=htmx_headers).content.decode()
+    assert "1 user has license assignment errors" in page
