@@ -151,6 +151,21 @@ def test_licensed_users_paginates(client, as_role, tenant, e3, users, actor):
     assert len(first.context["lines"]) == 50
     second = client.get(reverse("portal:product", args=[e3.sku_id]), {"page": 2})
     assert len(second.context["lines"]) == 13
+    # No total is counted: the pager says which items are shown and offers the neighbours.
+    assert "Items 51–63" in second.content.decode()
+    assert "Next ›" in first.content.decode() and "Next ›" not in second.content.decode()
+
+
+def test_licensed_users_rows_escape_what_users_typed(client, as_role, tenant, e3, users, actor):
+    (user,) = users(1, display_name='<img src=x onerror="alert(1)">', usage_location="NL")
+    group = GroupFactory(tenant=tenant, name="<b>Sales</b>")
+    services.group_add_members(tenant=tenant, group=group, users=[user], actor=actor)
+    services.group_assign_products(tenant=tenant, group=group, products={e3: []}, actor=actor)
+    as_role()
+    page = client.get(reverse("portal:product", args=[e3.sku_id])).content.decode()
+    assert "<img src=x" not in page and "<b>Sales</b>" not in page
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+    assert "Inherited (&lt;b&gt;Sales&lt;/b&gt;)" in page
 
 
 def test_licensed_groups_and_plans_tabs(client, as_role, tenant, e3, actor):
