@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import datetime
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Exists, F, OuterRef, Q
 
 from licensing.models import (
     COUNTING_STATUSES,
+    DirectoryUser,
     LicenseState,
     Product,
+    ProductServicePlan,
     Subscription,
     SubscriptionStatus,
     UserLicense,
 )
 from licensing.reconcile import Catalog
+from licensing.seats import seat_counts
 
 ACTIVE_STATES = (LicenseState.ACTIVE, LicenseState.ACTIVE_WITH_ERROR)
 
@@ -76,7 +80,10 @@ def products_with_seats(tenant, *, sku_id=None) -> list[dict]:
     §3.1, as ``seat_counts``), by name: ``tenant_products`` and ``seat_counts`` in one
     statement; with ``sku_id``, that product only (or nothing: not this tenant's). Written
     out in SQL because these are the pages every admin opens first, and the ORM spent three
-    times longer building the query than PostgreSQL did running it."""
+    times longer building the query than PostgreSQL did running it; elsewhere (the SQLite
+    quick start) the same through the ORM."""
+    if connection.vendor != "postgresql":
+        return _products_with_seats_orm(tenant, sku_id)
     params = {
         "tenant": tenant.id,
         "counting": list(map(str, COUNTING_STATUSES)),
@@ -96,6 +103,25 @@ def products_with_seats(tenant, *, sku_id=None) -> list[dict]:
         }
         for product in Product.objects.raw(_PRODUCTS_WITH_SEATS.format(only=only), params)
     ]
+
+
+def _products_with_seats_orm(tenant, sku_id) -> list[dict]:
+    products = [
+        p for p in tenant_products(tenant) if sku_id is None or str(p.sku_id) == str(sku_id)
+    ]
+    counts = seat_counts(tenant, [p.id for p in products])
+    plans: dict[int, list] = defaultdict(list)
+    for link in (
+        ProductServicePlan.objects.filter(product__in=products)
+        .select_related("service_plan")
+        .order_by("product_id", "position")
+    ):
+        plan = link.service_plan
+        plans[link.product_id].append(
+            [str(plan.service_plan_id), plan.display_name, ",".join(map(str, plan.not_offered_in))]
+        )
+    empty = {"total": 0, "expiring": 0, "assigned": 0, "available": 0, "over_assigned": False}
+    return [{"product": p, **counts.get(p.id, empty), "plans": plans[p.id]} for p in products]
 
 
 class PathRow(NamedTuple):
@@ -174,12 +200,15 @@ def licensed_users_page(
     One statement whatever the number of users: it walks the users in the page's order and
     keeps those with a row of the product, so the first pages cost the same at 100 or
     100,000 users, and brings each user's paths along. In SQL because on this page the ORM
-    spent more time building two queries than PostgreSQL spent running one.
+    spent more time building two queries than PostgreSQL spent running one; elsewhere (the
+    SQLite quick start) the same in two ORM queries.
     """
     try:
         number = max(1, int(page))
     except (TypeError, ValueError):
         number = 1
+    if connection.vendor != "postgresql":
+        return _licensed_users_page_orm(tenant, product, search, number, per_page, order_by)
     order = []
     for field in order_by:
         name = field.lstrip("-")
@@ -211,6 +240,31 @@ def licensed_users_page(
         )
         rows[user_id] = [PathRow(user_id, product.id, *path) for path in paths or ()]
     return Window(users, number, per_page, has_next=len(found) > per_page), rows
+
+
+def _licensed_users_page_orm(tenant, product, search, number, per_page, order_by):
+    users = DirectoryUser.objects.filter(tenant=tenant).filter(
+        Exists(UserLicense.objects.filter(user_id=OuterRef("pk"), product=product))
+    )
+    if search:
+        users = users.filter(
+            Q(display_name__icontains=search) | Q(user_principal_name__icontains=search)
+        )
+    offset = (number - 1) * per_page
+    found = list(
+        users.order_by(*order_by).values(
+            "id", "public_id", "display_name", "user_principal_name", "usage_location"
+        )[offset : offset + per_page + 1]
+    )
+    window = Window(found[:per_page], number, per_page, has_next=len(found) > per_page)
+    rows: dict[int, list[PathRow]] = {u["id"]: [] for u in window.object_list}
+    for values in (
+        UserLicense.objects.filter(product=product, user_id__in=list(rows))
+        .order_by(F("via_group__name").asc(nulls_last=True))
+        .values_list(*PathRow._fields)
+    ):
+        rows[values[0]].append(PathRow(*values))
+    return window, rows
 
 
 def product_line(rows: list[UserLicense], location: str, catalog: Catalog) -> dict:
