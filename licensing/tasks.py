@@ -37,18 +37,21 @@ def schedule_daily_maintenance(now: datetime.datetime | None = None) -> datetime
     """Enqueue the next run unless one is already waiting. Only a backend with a worker can
     run a task later; with the immediate backend (quick start, tests) this returns None and
     cron runs the commands instead (README)."""
-    backend = daily_maintenance.get_backend()
-    if not backend.supports_defer:
+    return _enqueue_once(daily_maintenance, next_maintenance_time(now))
+
+
+def _enqueue_once(periodic, run_after: datetime.datetime) -> datetime.datetime | None:
+    """Enqueue a periodic task for later unless a run of it is already waiting. Only a backend
+    with a worker runs tasks later; otherwise None (cron runs the commands, README)."""
+    if not periodic.get_backend().supports_defer:
         return None
     from django_tasks_db.models import DBTaskResult
 
-    waiting = DBTaskResult.objects.filter(
-        task_path=daily_maintenance.module_path, status=TaskResultStatus.READY
-    ).exists()
-    if waiting:
+    if DBTaskResult.objects.filter(
+        task_path=periodic.module_path, status=TaskResultStatus.READY
+    ).exists():
         return None
-    run_after = next_maintenance_time(now)
-    daily_maintenance.using(run_after=run_after).enqueue()
+    periodic.using(run_after=run_after).enqueue()
     return run_after
 
 
@@ -62,15 +65,5 @@ def watch_group_processing() -> int:
 
 
 def schedule_group_watch(now: datetime.datetime | None = None) -> datetime.datetime | None:
-    """Enqueue the next look unless one is already waiting (see schedule_daily_maintenance)."""
-    if not watch_group_processing.get_backend().supports_defer:
-        return None
-    from django_tasks_db.models import DBTaskResult
-
-    if DBTaskResult.objects.filter(
-        task_path=watch_group_processing.module_path, status=TaskResultStatus.READY
-    ).exists():
-        return None
-    run_after = (now or timezone.now()) + WATCH_EVERY
-    watch_group_processing.using(run_after=run_after).enqueue()
-    return run_after
+    """Enqueue the next look unless one is already waiting."""
+    return _enqueue_once(watch_group_processing, (now or timezone.now()) + WATCH_EVERY)

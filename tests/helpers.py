@@ -5,6 +5,9 @@ from licensing.models import UserLicense
 from licensing.queries import enabled_plans
 from licensing.seats import seat_counts
 
+# The task backend of a deployment with a worker: tasks wait in the database.
+DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
 
 def paths_of(user) -> set[tuple]:
     """{(sku, group name or None, state, error)} for a user's license rows."""

@@ -31,11 +31,9 @@ from tests.factories import (
     TenantFactory,
     product,
 )
-from tests.helpers import assert_consistent
+from tests.helpers import DATABASE_TASKS, assert_consistent
 
 pytestmark = pytest.mark.django_db
-
-DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 
 def rows_of(tenant) -> set[tuple]:

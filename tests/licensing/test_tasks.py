@@ -22,10 +22,9 @@ from licensing.tasks import (
     watch_group_processing,
 )
 from tests.factories import GroupFactory, SubscriptionFactory, product
+from tests.helpers import DATABASE_TASKS
 
 pytestmark = pytest.mark.django_db
-
-DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 
 def test_next_run_is_the_coming_0200_utc():

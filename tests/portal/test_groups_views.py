@@ -8,6 +8,7 @@ from django.urls import reverse
 from licensing import services
 from licensing.models import Group, GroupMembership, UserLicense
 from tests.factories import DirectoryUserFactory, GroupFactory, TenantFactory, product
+from tests.helpers import DATABASE_TASKS
 
 pytestmark = pytest.mark.django_db
 
@@ -161,7 +162,7 @@ def test_a_group_in_processing_shows_progress_and_polls_until_complete(
     while a worker processes the group; the first answer after completion does not, so the
     polling stops."""
     as_role()
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.TASKS = DATABASE_TASKS
     outcome = services.reprocess_group(tenant=analysts.tenant, group=analysts, actor=None)
     assert outcome is None  # queued for a worker
     pages = [
