@@ -42,7 +42,7 @@ from licensing.seats import adjust_assigned
 
 _MEMBERS_SQL = """
 WITH batch AS MATERIALIZED (
-    SELECT * FROM unnest(%(users)s::bigint[]) WITH ORDINALITY AS b(user_id, position)
+    SELECT unnest(%(users)s::bigint[]) AS user_id
 ),
 held AS (
     SELECT l.user_id,
@@ -66,17 +66,18 @@ other_paths AS (
     JOIN licensing_licenseassignment a ON a.group_id = m.group_id
     WHERE m.group_id <> %(group)s
 )
-SELECT u.id,
-       COALESCE(NULLIF(u.usage_location, ''), %(country)s),
+SELECT COALESCE(NULLIF(u.usage_location, ''), %(country)s),
        u.soft_deleted_at IS NOT NULL OR o.user_id IS NOT NULL,
        COALESCE(array_to_string(h.products, ','), ''),
        COALESCE(h.paths, 0),
-       COALESCE(array_to_string(h.waiting, ','), '')
+       COALESCE(array_to_string(h.waiting, ','), ''),
+       count(*),
+       string_agg(u.id::text, ',')
 FROM batch
 JOIN licensing_directoryuser u ON u.id = batch.user_id AND u.tenant_id = %(tenant)s
 LEFT JOIN held h ON h.user_id = batch.user_id
 LEFT JOIN other_paths o ON o.user_id = batch.user_id
-ORDER BY batch.position
+GROUP BY 1, 2, 3, 4, 5
 """
 
 _ROWS = """
@@ -153,23 +154,21 @@ def apply_members(*, tenant: Tenant, group: Group, user_ids: list[int]) -> tuple
             },
         )
         rows = cursor.fetchall()
-    # Members alike in usage location, seats held and rows present are decided together.
+    # Members alike in usage location, seats held and rows present are decided together; each
+    # group of them comes as one text of ids ("17,18,20"), parsed only where a decision needs
+    # single members, and sent back as it came.
     complex_members: list[int] = []
-    # (Products come as text, "3,5": parsed once per distinct value, not per member.)
-    by_text: dict[tuple, list[int]] = defaultdict(list)
-    for user_id, location, is_complex, held, paths, waiting in rows:
-        if is_complex:
-            complex_members.append(user_id)
-        else:
-            by_text[(location, held, paths, waiting)].append(user_id)
-    alike: dict[tuple, list[int]] = defaultdict(list)
+    alike: dict[tuple, _Members] = defaultdict(_Members)
     waiting_here: Counter = Counter()
-    for (location, held, paths, waiting), members in by_text.items():
-        alike[(location, _ids(held), paths)].extend(members)
-        waiting_here.update({p: len(members) for p in _ids(waiting)})
+    for location, is_complex, held, paths, waiting, count, ids in rows:
+        if is_complex:
+            complex_members.extend(int(i) for i in ids.split(","))
+            continue
+        alike[(location, _ids(held), paths)].add(ids, count)
+        waiting_here.update({p: count for p in _ids(waiting)})
     if not assignments:
         # No intent left: the rows went with it; only members with other paths can change.
-        return complex_members, False
+        return _in_order(complex_members, user_ids), False
 
     catalog = Catalog.load()
     outcomes = {loc: _outcome(assignments, loc, catalog) for loc, _, _ in alike}
@@ -190,23 +189,60 @@ def apply_members(*, tenant: Tenant, group: Group, user_ids: list[int]) -> tuple
         location, held, paths = key
         valid, states, errors = outcomes[location]
         code = variants.add(states if valid else errors)
-        codes = [code] * len(members)
-        if key in needing:
-            codes = [code if u in granted else count_violation for u in members]
-            taking = sum(1 for c in codes if c == code)
+        users, codes, failing = members.text(), _repeat(code, members.count), 0
+        if not valid:
+            failing = members.count
+        elif key in needing:
+            if granted is ALL:
+                taking = members.count
+            else:
+                ids = members.ids()
+                per_member = [code if u in granted else count_violation for u in ids]
+                users, codes = _array(ids)[1:-1], _array(per_member)[1:-1]
+                taking = per_member.count(code)
+                failing = members.count - taking
             deltas.update({p: taking for p in needing[key]})
         # A member whose claim fails gives back the seats they held (their only path).
-        failing = len(members) if not valid else codes.count(count_violation)
         deltas.subtract({p: failing for p in held})
         freed |= bool(held) and failing > 0
         sql = {0: _INSERT_SQL, len(assignments): _UPDATE_SQL}.get(paths, _UPSERT_SQL)
-        writes[sql][0].extend(members)
-        writes[sql][1].extend(codes)
+        writes[sql][0].append(users)
+        writes[sql][1].append(codes)
     for sql, (users, codes) in writes.items():
         if users:
-            _write(sql, tenant, group, users, codes, variants)
+            _write(sql, tenant, group, ",".join(users), ",".join(codes), variants)
     adjust_assigned(tenant, deltas)
-    return complex_members, freed
+    return _in_order(complex_members, user_ids), freed
+
+
+ALL = object()  # every member that needs a seat gets one
+
+
+class _Members:
+    """Members decided alike: their ids as texts from the database, and how many."""
+
+    def __init__(self):
+        self.texts: list[str] = []
+        self.count = 0
+
+    def add(self, ids: str, count: int) -> None:
+        self.texts.append(ids)
+        self.count += count
+
+    def text(self) -> str:
+        return ",".join(self.texts)
+
+    def ids(self) -> list[int]:
+        return [int(i) for text in self.texts for i in text.split(",")]
+
+
+def _repeat(code: int, times: int) -> str:
+    return ",".join([str(code)] * times)
+
+
+def _in_order(members: list[int], batch: list[int]) -> list[int]:
+    wanted = set(members)
+    return [u for u in batch if u in wanted]
 
 
 def _ids(text: str) -> frozenset[int]:
@@ -241,34 +277,35 @@ def _outcome(assignments, location: str, catalog: Catalog) -> tuple[bool, dict, 
 def _grant(
     tenant: Tenant,
     products: frozenset[int],
-    alike: dict[tuple, list[int]],
+    alike: dict[tuple, _Members],
     needing: dict[tuple, frozenset[int]],
     complex_members: list[int],
     batch: list[int],
     waiting_here: Counter,
-) -> set[int] | None:
-    """Which members needing seats get them, or None when only the reconciler can say."""
+) -> set[int] | object | None:
+    """Which members needing seats get them (``ALL`` of them, or a set), or None when only the
+    reconciler can say."""
     if not needing:
-        return set()
+        return ALL
     total, assigned = _seat_totals(tenant, products)
     available = {p: total.get(p, 0) - assigned.get(p, 0) for p in products}
     demand = Counter()
     for key, missing in needing.items():
         for p in missing:
-            demand[p] += len(alike[key])
+            demand[p] += alike[key].count
     waiting = _waiting(tenant, products)
     # Claims waiting outside the batch (counting complex members' and soft-deleted users'
     # too: an overestimate only sends more members to the reconciler).
     waiting.subtract(waiting_here)
-    everyone = {u for key in needing for u in alike[key]}
     if all(demand[p] + len(complex_members) + waiting[p] <= available[p] for p in products):
-        return everyone
+        return ALL
     missing_sets = set(needing.values())
     if complex_members or len(missing_sets) != 1 or any(n > 0 for n in waiting.values()):
         return None
     # All of them miss the same products: the first N in claim order get the N seats left.
     (missing,) = missing_sets
     seats = max(0, min(available[p] for p in missing))
+    everyone = {u for key in needing for u in alike[key].ids()}
     return set([u for u in batch if u in everyone][:seats])
 
 
@@ -300,15 +337,14 @@ class _Variants:
         ]
 
 
-def _write(
-    sql: str, tenant: Tenant, group: Group, users: list[int], codes: list[int], variants
-) -> None:
+def _write(sql: str, tenant: Tenant, group: Group, users: str, codes: str, variants) -> None:
+    """Write the members (ids "17,18") with their outcomes (variant numbers "1,1")."""
     params = {
         "tenant": tenant.id,
         "group": group.id,
         "now": timezone.now(),
-        "users": _array(users),
-        "variants": _array(codes),
+        "users": "{" + users + "}",
+        "variants": "{" + codes + "}",
     }
     values = []
     for i, row in enumerate(variants.rows()):
