@@ -51,7 +51,7 @@ from portal.access import portal_view  # noqa: E402
 
 USERS = 100_000
 PRODUCTS = 20
-PAGE_RUNS = 15
+PAGE_RUNS = 41
 
 
 @portal_view
