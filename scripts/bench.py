@@ -191,24 +191,34 @@ def main() -> None:
 
     emit("insert_select_floor_s", floor := insert_select_floor(tenant, group, first))
 
-    assign = timed(
-        lambda: services.group_assign_products(
-            tenant=tenant, group=group, products={first: []}, actor=actor
+    # Assign and remove, three times each (medians); the rows come and go each time.
+    assigns, removes = [], []
+    for _ in range(3):
+        assigns.append(
+            timed(
+                lambda: services.group_assign_products(
+                    tenant=tenant, group=group, products={first: []}, actor=actor
+                )
+            )
         )
-    )
-    group.refresh_from_db()
-    check(group.processing_state == ProcessingState.COMPLETE, "group not complete")
-    check(UserLicense.objects.filter(via_group=group).count() == USERS, "rows after assign")
+        group.refresh_from_db()
+        check(group.processing_state == ProcessingState.COMPLETE, "group not complete")
+        check(UserLicense.objects.filter(via_group=group).count() == USERS, "rows after assign")
+        removes.append(
+            timed(
+                lambda: services.group_remove_products(
+                    tenant=tenant, group=group, products=[first], actor=actor
+                )
+            )
+        )
+        check(not UserLicense.objects.filter(via_group=group).exists(), "rows after remove")
+        # As autovacuum would between two such changes: the next assign starts clean.
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE licensing_userlicense")
+    assign = statistics.median(assigns)
     emit("group_assign_100k_s", assign)
     emit("group_assign_100k_vs_floor", assign / floor, 2)
-
-    remove = timed(
-        lambda: services.group_remove_products(
-            tenant=tenant, group=group, products=[first], actor=actor
-        )
-    )
-    check(not UserLicense.objects.filter(via_group=group).exists(), "rows after remove")
-    emit("group_remove_100k_s", remove)
+    emit("group_remove_100k_s", statistics.median(removes))
 
     # Half the members waiting for a seat: 50,000 units for 100,000 members.
     subscription = Subscription.objects.get(tenant=tenant, product=second)
