@@ -130,6 +130,14 @@ def _steps_mixed(w: World):
         tenant=w.tenant, product=product("STANDARDPACK"), users=[w.people[1]], actor=w.actor
     )
     yield services.user_soft_delete(tenant=w.tenant, user=w.people[5], actor=w.actor)
+    # Member 2 also holds E3 through another group, which took their seat first.
+    other = GroupFactory(tenant=w.tenant, name="Other")
+    yield services.group_add_members(
+        tenant=w.tenant, group=other, users=[w.people[2]], actor=w.actor
+    )
+    yield services.group_assign_products(
+        tenant=w.tenant, group=other, products={product("ENTERPRISEPACK"): []}, actor=w.actor
+    )
     yield w.assign("ENTERPRISEPACK")
     # Exchange Online Archiving needs an Exchange plan: the group's E3 provides it.
     yield w.assign("EXCHANGEARCHIVE_ADDON")
