@@ -122,9 +122,10 @@ def run_group(group_id: int, run: int, *, actor=None) -> dict | None:
         if outcome is None:
             return None
         count, after = outcome
-        if not count:
-            break
         done += count
+        if count < batch_size():
+            # The last batch. (Members who join from now on are applied by their own change.)
+            break
     return _finish(group, run, actor)
 
 
