@@ -27,6 +27,21 @@ def error_label(value: str) -> str:
 
 
 @register.simple_tag
+def sort_th(header: dict, target: str) -> str:
+    """A sortable column header: a link (and htmx swap of ``target``) that sorts by it, with
+    ``aria-sort`` and an arrow on the current column. A tag, not an include: tables draw
+    several, and an include per header cost more than the table's rows."""
+    arrow = {"ascending": " ▲", "descending": " ▼"}.get(header["aria_sort"], "")
+    url, target = escape(header["url"]), escape(target)
+    numeric = ' class="num"' if header.get("numeric") else ""
+    return mark_safe(
+        f'<th aria-sort="{escape(header["aria_sort"])}"{numeric}><a href="{url}" '
+        f'hx-get="{url}" hx-target="{target}" hx-select="{target}" hx-swap="outerHTML">'
+        f"{escape(header['label'])}{arrow}</a></th>"
+    )
+
+
+@register.simple_tag
 def licensed_user_rows(lines: list[dict], plan_count: int, selectable: bool) -> str:
     """The rows of a product's Licensed users table (SPEC §4.3), 50 to a page.
 
