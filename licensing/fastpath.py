@@ -33,11 +33,9 @@ from licensing.models import (
     SEAT_STATES,
     Group,
     LicenseAssignment,
-    LicenseError,
-    LicenseState,
     Tenant,
 )
-from licensing.reconcile import Catalog, PathIntent, _claims_for_user, _seat_totals
+from licensing.reconcile import Catalog, PathIntent, _claims_for_user, _seat_totals, path_state
 from licensing.seats import adjust_assigned
 
 _MEMBERS_SQL = """
@@ -179,29 +177,27 @@ def apply_members(*, tenant: Tenant, group: Group, user_ids: list[int]) -> tuple
         return list(user_ids), False
 
     variants = _Variants(assignments)
-    count_violation = variants.add(
-        {a: (LicenseState.ERROR, LicenseError.COUNT) for a, _, _ in assignments}
-    )
     writes = {_INSERT_SQL: ([], []), _UPDATE_SQL: ([], []), _UPSERT_SQL: ([], [])}
     deltas: Counter = Counter()
     freed = False
     for key, members in alike.items():
         location, held, paths = key
-        valid, states, errors = outcomes[location]
-        code = variants.add(states if valid else errors)
-        users, codes, failing = members.text(), _repeat(code, members.count), 0
+        valid, got_seats, refused = outcomes[location]
+        users, failing = members.text(), 0
         if not valid:
-            failing = members.count
-        elif key in needing:
-            if granted is ALL:
+            codes, failing = _repeat(variants.add(refused), members.count), members.count
+        else:
+            code = variants.add(got_seats)
+            codes = _repeat(code, members.count)
+            if key in needing:
                 taking = members.count
-            else:
-                ids = members.ids()
-                per_member = [code if u in granted else count_violation for u in ids]
-                users, codes = _array(ids)[1:-1], _array(per_member)[1:-1]
-                taking = per_member.count(code)
-                failing = members.count - taking
-            deltas.update({p: taking for p in needing[key]})
+                if granted is not ALL:
+                    ids, no_seat = members.ids(), variants.add(refused)
+                    per_member = [code if u in granted else no_seat for u in ids]
+                    users, codes = _csv(ids), _csv(per_member)
+                    taking = per_member.count(code)
+                    failing = members.count - taking
+                deltas.update({p: taking for p in needing[key]})
         # A member whose claim fails gives back the seats they held (their only path).
         deltas.subtract({p: failing for p in held})
         freed |= bool(held) and failing > 0
@@ -240,6 +236,10 @@ def _repeat(code: int, times: int) -> str:
     return ",".join([str(code)] * times)
 
 
+def _csv(values) -> str:
+    return ",".join(str(v) for v in values)
+
+
 def _in_order(members: list[int], batch: list[int]) -> list[int]:
     wanted = set(members)
     return [u for u in batch if u in wanted]
@@ -251,27 +251,21 @@ def _ids(text: str) -> frozenset[int]:
 
 def _array(values) -> str:
     """A PostgreSQL array literal: much faster to send than a list of 25,000 parameters."""
-    return "{" + ",".join(str(v) for v in values) + "}"
+    return "{" + _csv(values) + "}"
 
 
 def _outcome(assignments, location: str, catalog: Catalog) -> tuple[bool, dict, dict]:
     """For a member whose only paths are this group's, in this usage location: whether the
-    claim is valid, each path's (state, error) once granted, and each path's error if not."""
+    claim is valid, and each path's (state, error) with a seat and without one (the
+    reconciler's own rules: ``_claims_for_user`` and ``path_state``)."""
     paths = [
         PathIntent(a_id, 0, product_id, -1, tuple(disabled), (i,))
         for i, (a_id, product_id, disabled) in enumerate(assignments)
     ]
     (claim,) = _claims_for_user(paths, location, catalog)
-    granted = {
-        p.assignment_id: (
-            (LicenseState.ACTIVE_WITH_ERROR, claim.soft_errors[p.assignment_id])
-            if p.assignment_id in claim.soft_errors
-            else (LicenseState.ACTIVE, LicenseError.NONE)
-        )
-        for p in paths
-    }
-    errors = {a: (LicenseState.ERROR, e) for a, e in claim.errors.items()}
-    return claim.valid, granted, errors
+    got_seats = {p.assignment_id: path_state(claim, p.assignment_id, granted=True) for p in paths}
+    refused = {p.assignment_id: path_state(claim, p.assignment_id, granted=False) for p in paths}
+    return claim.valid, got_seats, refused
 
 
 def _grant(

@@ -72,15 +72,7 @@ def queue_group(*, tenant: Tenant, group: Group, actor) -> dict | None:
         processing_total=GroupMembership.objects.filter(group=group).count(),
         processing_updated_at=timezone.now(),
     )
-    group.refresh_from_db(
-        fields=[
-            "processing_run",
-            "processing_state",
-            "processing_done",
-            "processing_total",
-            "processing_updated_at",
-        ]
-    )
+    group.refresh_from_db()
     result = process_group_task.enqueue(
         group_id=group.id, run=group.processing_run, actor_id=getattr(actor, "pk", None)
     )
@@ -114,7 +106,6 @@ def run_group(group_id: int, run: int, *, actor=None) -> dict | None:
     # with other paths need more locks retries with them (services.base.service).
     touching = products_touching(tenant, groups=[group.id])
     after: tuple | None = None
-    done = 0
     while True:
         outcome = _process_batch(
             tenant=tenant, group=group, run=run, after=after, touching=touching
@@ -122,7 +113,6 @@ def run_group(group_id: int, run: int, *, actor=None) -> dict | None:
         if outcome is None:
             return None
         count, after = outcome
-        done += count
         if count < batch_size():
             # The last batch. (Members who join from now on are applied by their own change.)
             break
@@ -148,12 +138,7 @@ def refresh_statistics() -> None:
 @service
 def _start(group: Group, run: int, actor) -> bool:
     total = GroupMembership.objects.filter(group=group).count()
-    started = Group.objects.filter(id=group.id, processing_run=run).update(
-        processing_state=ProcessingState.IN_PROGRESS,
-        processing_done=0,
-        processing_total=total,
-        processing_updated_at=timezone.now(),
-    )
+    started = _set_state(group, run, ProcessingState.IN_PROGRESS, done=0, total=total)
     if started:
         audit.event(
             tenant=group.tenant,
@@ -163,7 +148,7 @@ def _start(group: Group, run: int, actor) -> bool:
             target_type="Group",
             details={"members": total},
         )
-    return bool(started)
+    return started
 
 
 @service
@@ -212,13 +197,7 @@ def _finish(group: Group, run: int, actor) -> dict | None:
     )
     assigned, failed = counts["assigned"], counts["failed"]
     total = GroupMembership.objects.filter(group=group).count()
-    finished = Group.objects.filter(id=group.id, processing_run=run).update(
-        processing_state=ProcessingState.COMPLETE,
-        processing_done=total,
-        processing_total=total,
-        processing_updated_at=timezone.now(),
-    )
-    if not finished:
+    if not _set_state(group, run, ProcessingState.COMPLETE, done=total, total=total):
         return None
     audit.event(
         tenant=group.tenant,
@@ -234,6 +213,18 @@ def _finish(group: Group, run: int, actor) -> dict | None:
         },
     )
     return {"assigned": assigned, "failed": failed}
+
+
+def _set_state(group: Group, run: int, state: str, *, done: int, total: int) -> bool:
+    """Move the group to this state if the run is still the current one."""
+    return bool(
+        Group.objects.filter(id=group.id, processing_run=run).update(
+            processing_state=state,
+            processing_done=done,
+            processing_total=total,
+            processing_updated_at=timezone.now(),
+        )
+    )
 
 
 def stalled_groups(now: datetime.datetime | None = None):

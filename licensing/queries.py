@@ -22,7 +22,7 @@ from licensing.models import (
     UserLicense,
 )
 from licensing.reconcile import Catalog
-from licensing.seats import seat_counts
+from licensing.seats import seat_counts, seat_row
 
 ACTIVE_STATES = (LicenseState.ACTIVE, LicenseState.ACTIVE_WITH_ERROR)
 
@@ -54,11 +54,7 @@ SELECT p.*,
        COALESCE(s.total, 0) AS total,
        COALESCE(s.expiring, 0) AS expiring,
        COALESCE(tp.assigned, 0) AS assigned,
-       (SELECT json_agg(json_build_array(sp.service_plan_id, sp.display_name,
-                                         sp.not_offered_in) ORDER BY psp.position)
-        FROM licensing_productserviceplan psp
-        JOIN licensing_serviceplan sp ON sp.id = psp.service_plan_id
-        WHERE psp.product_id = p.id) AS plans
+       {plans} AS plans
 FROM licensing_product p
 LEFT JOIN (
     SELECT product_id,
@@ -73,12 +69,20 @@ WHERE (s.product_id IS NOT NULL
   {only}
 ORDER BY p.display_name
 """
+# One product's blade also shows its plans (Catalog.for_display): brought along in the same
+# statement. The list of all products does not need them.
+_PLANS = """(SELECT json_agg(json_build_array(sp.service_plan_id, sp.display_name,
+                                          sp.not_offered_in) ORDER BY psp.position)
+         FROM licensing_productserviceplan psp
+         JOIN licensing_serviceplan sp ON sp.id = psp.service_plan_id
+         WHERE psp.product_id = p.id)"""
 
 
 def products_with_seats(tenant, *, sku_id=None) -> list[dict]:
     """All products of the tenant (bought or still assigned) with their seat counts (SPEC
     §3.1, as ``seat_counts``), by name: ``tenant_products`` and ``seat_counts`` in one
-    statement; with ``sku_id``, that product only (or nothing: not this tenant's). Written
+    statement; with ``sku_id``, that product only (or nothing: not this tenant's), with its
+    service plans (``plans``; empty for the whole list). Written
     out in SQL because these are the pages every admin opens first, and the ORM spent three
     times longer building the query than PostgreSQL did running it; elsewhere (the SQLite
     quick start) the same through the ORM."""
@@ -90,18 +94,17 @@ def products_with_seats(tenant, *, sku_id=None) -> list[dict]:
         "warning": str(SubscriptionStatus.WARNING),
         "sku": str(sku_id),
     }
-    only = "AND p.sku_id = %(sku)s::uuid" if sku_id is not None else ""
+    one = sku_id is not None
+    sql = _PRODUCTS_WITH_SEATS.format(
+        only="AND p.sku_id = %(sku)s::uuid" if one else "", plans=_PLANS if one else "NULL"
+    )
     return [
         {
             "product": product,
-            "total": product.total,
-            "expiring": product.expiring,
-            "assigned": product.assigned,
-            "available": product.total - product.assigned,
-            "over_assigned": product.assigned > product.total,
+            **seat_row(product.total, product.expiring, product.assigned),
             "plans": product.plans or [],
         }
-        for product in Product.objects.raw(_PRODUCTS_WITH_SEATS.format(only=only), params)
+        for product in Product.objects.raw(sql, params)
     ]
 
 
@@ -112,7 +115,7 @@ def _products_with_seats_orm(tenant, sku_id) -> list[dict]:
     counts = seat_counts(tenant, [p.id for p in products])
     plans: dict[int, list] = defaultdict(list)
     for link in (
-        ProductServicePlan.objects.filter(product__in=products)
+        ProductServicePlan.objects.filter(product__in=products if sku_id is not None else [])
         .select_related("service_plan")
         .order_by("product_id", "position")
     ):
@@ -120,8 +123,10 @@ def _products_with_seats_orm(tenant, sku_id) -> list[dict]:
         plans[link.product_id].append(
             [str(plan.service_plan_id), plan.display_name, ",".join(map(str, plan.not_offered_in))]
         )
-    empty = {"total": 0, "expiring": 0, "assigned": 0, "available": 0, "over_assigned": False}
-    return [{"product": p, **counts.get(p.id, empty), "plans": plans[p.id]} for p in products]
+    return [
+        {"product": p, **counts.get(p.id, seat_row(0, 0, 0)), "plans": plans[p.id]}
+        for p in products
+    ]
 
 
 class PathRow(NamedTuple):

@@ -268,6 +268,22 @@ def _claims_for_user(paths: list[PathIntent], location: str, catalog: Catalog) -
     return claims
 
 
+def path_state(
+    claim: Claim, assignment_id: int, *, granted: bool, soft_deleted: bool = False
+) -> tuple[str, str]:
+    """The (state, error) of one path of a claim: its hard error if the claim is invalid,
+    CountViolation if it got no seat, else Suspended, ActiveWithError or Active."""
+    if not claim.valid:
+        return str(LicenseState.ERROR), str(claim.errors[assignment_id])
+    if not granted:
+        return str(LicenseState.ERROR), str(LicenseError.COUNT)
+    if soft_deleted:
+        return str(LicenseState.SUSPENDED), ""
+    if assignment_id in claim.soft_errors:
+        return str(LicenseState.ACTIVE_WITH_ERROR), str(claim.soft_errors[assignment_id])
+    return str(LicenseState.ACTIVE), ""
+
+
 def _seat_totals(tenant: Tenant, product_ids: set[int]) -> tuple[dict[int, int], dict[int, int]]:
     total = dict(
         Subscription.objects.filter(
@@ -370,16 +386,9 @@ def _evaluate(
     for i, claim in enumerate(claims):
         soft_deleted = users[claim.user_id][1]
         for path in claim.paths:
-            if not claim.valid:
-                state, error = LicenseState.ERROR, claim.errors[path.assignment_id]
-            elif i not in granted:
-                state, error = LicenseState.ERROR, LicenseError.COUNT
-            elif soft_deleted:
-                state, error = LicenseState.SUSPENDED, ""
-            elif path.assignment_id in claim.soft_errors:
-                state, error = LicenseState.ACTIVE_WITH_ERROR, claim.soft_errors[path.assignment_id]
-            else:
-                state, error = LicenseState.ACTIVE, ""
+            state, error = path_state(
+                claim, path.assignment_id, granted=i in granted, soft_deleted=soft_deleted
+            )
             desired[(path.assignment_id, path.user_id)] = Desired(
                 path.product_id, path.group_id, sorted(path.disabled), str(state), str(error)
             )

@@ -47,13 +47,21 @@ def lock_seats(tenant: Tenant, product_ids: Iterable[int]) -> set[int]:
 
 
 def adjust_assigned(tenant: Tenant, deltas: dict[int, int]) -> None:
-    """Add to the Assigned counters (the caller holds these products' seat locks)."""
+    """Add to the Assigned counters (the caller holds these products' seat locks, so their
+    rows exist: ``lock_seats`` made them)."""
     for product_id, delta in sorted(deltas.items()):
         if delta:
-            _ensure_rows(tenant, [product_id])
             TenantProduct.objects.filter(tenant=tenant, product_id=product_id).update(
                 assigned=F("assigned") + delta
             )
+
+
+def delete_with_paths(tenant: Tenant, doomed, product_ids: Iterable[int]) -> None:
+    """Delete intent or a user (a model instance or a queryset) together with the UserLicense
+    rows Django cascades from it, and set the Assigned counters of ``product_ids`` (every
+    product those rows may have held) from the rows left. The caller holds their locks."""
+    doomed.delete()
+    recount_assigned(tenant, product_ids)
 
 
 def recount_assigned(tenant: Tenant, product_ids: Iterable[int]) -> None:
@@ -155,22 +163,30 @@ def seat_counts(tenant: Tenant, product_ids: Iterable[int] | None = None) -> dic
         product_ids = list(product_ids)
         subs = subs.filter(product_id__in=product_ids)
         held = held.filter(product_id__in=product_ids)
-    rows: dict[int, dict] = {}
-    for row in subs.values("product_id").annotate(
-        total=Sum("units"), expiring=Sum("units", filter=Q(status=SubscriptionStatus.WARNING))
-    ):
-        rows[row["product_id"]] = {
-            "total": row["total"] or 0,
-            "expiring": row["expiring"] or 0,
-            "assigned": 0,
-        }
-    for product_id, assigned in held.values_list("product_id", "assigned"):
-        rows.setdefault(product_id, {"total": 0, "expiring": 0, "assigned": 0})
-        rows[product_id]["assigned"] = assigned
-    for row in rows.values():
-        row["available"] = row["total"] - row["assigned"]
-        row["over_assigned"] = row["assigned"] > row["total"]
-    return rows
+    totals = {
+        row["product_id"]: (row["total"] or 0, row["expiring"] or 0)
+        for row in subs.values("product_id").annotate(
+            total=Sum("units"),
+            expiring=Sum("units", filter=Q(status=SubscriptionStatus.WARNING)),
+        )
+    }
+    assigned = dict(held.values_list("product_id", "assigned"))
+    return {
+        p: seat_row(*totals.get(p, (0, 0)), assigned.get(p, 0))
+        for p in totals.keys() | assigned.keys()
+    }
+
+
+def seat_row(total: int, expiring: int, assigned: int) -> dict:
+    """One product's seats as every page shows them: Available includes the expiring units,
+    and a product whose Total dropped below Assigned is over-assigned (SPEC §3.1, §3.9)."""
+    return {
+        "total": total,
+        "expiring": expiring,
+        "assigned": assigned,
+        "available": total - assigned,
+        "over_assigned": assigned > total,
+    }
 
 
 def annotate_seat_counts(tenant_products: QuerySet) -> QuerySet:

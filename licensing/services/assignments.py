@@ -29,7 +29,7 @@ from licensing.models import (
 )
 from licensing.processing import queue_group
 from licensing.reconcile import Catalog, reconcile
-from licensing.seats import lock_seats, products_touching, recount_assigned, seat_counts
+from licensing.seats import delete_with_paths, lock_seats, products_touching, seat_counts
 from licensing.services.base import check_tenant, service, validate_disabled_plans
 
 ERROR_REASONS = {
@@ -115,9 +115,9 @@ def direct_licenses_change(
                 _raise_not_direct(user, product)
             to_delete.append(assignment.id)
     if to_delete:
-        # The paths go with the intent (Django cascades them); recount what they held.
-        LicenseAssignment.objects.filter(id__in=to_delete).delete()
-        recount_assigned(tenant, [p.id for p in remove])
+        delete_with_paths(
+            tenant, LicenseAssignment.objects.filter(id__in=to_delete), [p.id for p in remove]
+        )
 
     counts = seat_counts(tenant, [p.id for p in add])
     holders = set(

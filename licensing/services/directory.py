@@ -12,7 +12,7 @@ from licensing import audit
 from licensing.errors import InvalidInput
 from licensing.models import DirectoryUser, Product, Tenant, UserSource
 from licensing.reconcile import reconcile
-from licensing.seats import lock_seats, products_touching, recount_assigned
+from licensing.seats import delete_with_paths, lock_seats, products_touching, recount_assigned
 from licensing.services.base import check_tenant, parse_country, service
 
 RESTORE_WINDOW = timedelta(days=30)
@@ -127,8 +127,7 @@ def user_delete_permanently(*, tenant: Tenant, user: DirectoryUser, actor) -> No
         target=user,
         target_type="User",
     )
-    user.delete()
-    recount_assigned(tenant, products)
+    delete_with_paths(tenant, user, products)
     # Seats freed here go to users waiting for them.
     reconcile(tenant=tenant, user_ids=[], products=products, locked_products=locked)
 

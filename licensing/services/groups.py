@@ -19,7 +19,7 @@ from licensing.models import (
 )
 from licensing.processing import queue_group
 from licensing.reconcile import Catalog, reconcile
-from licensing.seats import lock_seats, products_touching, recount_assigned
+from licensing.seats import delete_with_paths, lock_seats, products_touching, recount_assigned
 from licensing.services.assignments import _account, check_assignable
 from licensing.services.base import check_tenant, service, validate_disabled_plans
 
@@ -94,8 +94,7 @@ def group_remove_products(
     locked = lock_seats(tenant, products_touching(tenant, groups=[group.id]))
     # The paths go with the intent (one DELETE); the seats they free go to waiting claims
     # now, and the group's run re-evaluates its other products for every member.
-    assignments.delete()
-    recount_assigned(tenant, found)
+    delete_with_paths(tenant, assignments, found)
     reconcile(tenant=tenant, user_ids=[], locked_products=locked, products=found)
     audit.event(
         tenant=tenant,
