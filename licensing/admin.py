@@ -135,11 +135,30 @@ class SeatsAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(ThroughServicesAdmin):
     list_display = ["name", "initial_domain", "country", "created_at"]
     search_fields = ["name", "initial_domain"]
     list_filter = ["country"]
-    readonly_fields = ["public_id", "seat_summary"]
+    fields = ["public_id", "name", "initial_domain", "country", "seat_summary"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["public_id", "seat_summary", *(["initial_domain"] if obj else [])]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a tenant's whole history would go with it
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.tenant_update(
+                tenant=obj, name=obj.name, country=str(obj.country), actor=request.user
+            )
+        else:
+            obj.pk = services.tenant_create(
+                name=obj.name,
+                initial_domain=obj.initial_domain,
+                country=str(obj.country),
+                actor=request.user,
+            ).pk
 
     @admin.display(description=_("Seats (Total / Expiring soon / Assigned / Available)"))
     def seat_summary(self, obj: Tenant):
@@ -168,11 +187,22 @@ class TenantAdmin(admin.ModelAdmin):
 
 
 @admin.register(RoleAssignment)
-class RoleAssignmentAdmin(admin.ModelAdmin):
+class RoleAssignmentAdmin(ThroughServicesAdmin):
     list_display = ["account", "tenant", "role"]
     list_filter = ["role", "tenant"]
     search_fields = ["account__username", "tenant__name"]
     autocomplete_fields = ["tenant"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["account", "tenant"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = services.role_set(
+            tenant=obj.tenant, account=obj.account, role=obj.role, actor=request.user
+        ).pk
+
+    def delete_model(self, request, obj):
+        services.role_remove(tenant=obj.tenant, account=obj.account, actor=request.user)
 
 
 @admin.register(Subscription)
@@ -244,6 +274,17 @@ class DirectoryUserAdmin(ThroughServicesAdmin):
     search_fields = ["display_name", "user_principal_name", "public_id"]
     list_select_related = ["tenant"]
     actions = ["soft_delete", "restore", "reprocess"]
+    fields = [
+        "public_id",
+        "tenant",
+        "user_principal_name",
+        "display_name",
+        "usage_location",
+        "source",
+        *services.PROFILE_FIELDS[1:],
+        "soft_deleted_at",
+        "created_at",
+    ]
 
     def get_readonly_fields(self, request, obj=None):
         base = ["public_id", "soft_deleted_at", "created_at"]
@@ -257,7 +298,7 @@ class DirectoryUserAdmin(ThroughServicesAdmin):
                 display_name=obj.display_name,
                 usage_location=str(obj.usage_location or ""),
                 source=obj.source,
-                account_enabled=obj.account_enabled,
+                **{f: getattr(obj, f) for f in services.PROFILE_FIELDS[1:]},
                 actor=request.user,
             )
             obj.pk = created.pk
@@ -265,8 +306,7 @@ class DirectoryUserAdmin(ThroughServicesAdmin):
         services.user_update_profile(
             tenant=obj.tenant,
             user=obj,
-            display_name=obj.display_name,
-            account_enabled=obj.account_enabled,
+            **{f: getattr(obj, f) for f in services.PROFILE_FIELDS},
             actor=request.user,
         )
         if "usage_location" in form.changed_data:
@@ -315,6 +355,18 @@ class GroupAdmin(ThroughServicesAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(member_count=Count("memberships"))
+
+    # The processing fields are the group runs' own (licensing.processing): shown, never set.
+    fields = [
+        "public_id",
+        "tenant",
+        "name",
+        "description",
+        "processing_state",
+        "processing_done",
+        "processing_total",
+        "processing_updated_at",
+    ]
 
     def get_readonly_fields(self, request, obj=None):
         base = [

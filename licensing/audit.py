@@ -22,6 +22,11 @@ REPROCESS_USER = "Reprocess user license assignment"
 REPROCESS_GROUP = "Reprocess group license assignment"
 REPROCESS_PRODUCT = "Reprocess product license assignments"
 CHANGE_SUBSCRIPTION = "Change subscription"
+ADD_COMPANY = "Add company"
+UPDATE_COMPANY = "Set company information"
+ADD_ROLE_MEMBER = "Add member to role"
+UPDATE_ROLE_MEMBER = "Update role membership"
+REMOVE_ROLE_MEMBER = "Remove member from role"
 
 
 def actor_name(actor) -> str:

@@ -38,6 +38,13 @@ PROFILE = {
 UPN = re.compile(r"^[A-Za-z0-9._%+'\-]{1,64}@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+$")
 BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 MAX_PROBLEMS = 50
+# Bounds on what one file may cost: lines read (the command takes big exports; the upload
+# page also caps the bytes), and characters in one line.
+MAX_LINES = 1_000_000
+MAX_LINE_CHARS = 4096
+# Characters that make a name read differently from what it is (bidirectional overrides and
+# isolates, zero-width characters): "‮nimda" shows as "admin" in a list. Refused, line named.
+SPOOFING = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 class SyncFileError(LicensingError):
@@ -112,6 +119,20 @@ def parse_export(data: bytes) -> list[ExportRow]:
         seen: dict[str, int] = {}
         for values in reader:
             line = reader.line_num
+            if len(problems) >= MAX_PROBLEMS:
+                del problems[MAX_PROBLEMS:]
+                problems.append(
+                    (line, _("stopped reading after %(n)d problems") % {"n": MAX_PROBLEMS})
+                )
+                break
+            if line > MAX_LINES:
+                problems.append((line, _("the file has more than %(n)d lines") % {"n": MAX_LINES}))
+                break
+            if sum(len(v) for v in values) > MAX_LINE_CHARS:
+                problems.append(
+                    (line, _("the line is longer than %(n)d characters") % {"n": MAX_LINE_CHARS})
+                )
+                continue
             if not any(v.strip() for v in values):
                 continue
             if len(values) != len(header):
@@ -139,12 +160,10 @@ def parse_export(data: bytes) -> list[ExportRow]:
                 continue
             seen[key] = line
             rows.append(row)
-            if len(problems) >= MAX_PROBLEMS:
-                break
     except csv.Error as error:
         problems.append((reader.line_num, _("not valid CSV (%(error)s)") % {"error": error}))
     if problems:
-        raise SyncFileError(problems[:MAX_PROBLEMS])
+        raise SyncFileError(problems[: MAX_PROBLEMS + 1])
     return rows
 
 
@@ -173,6 +192,16 @@ def _columns(header: list[str]) -> dict[str, int]:
 def _row(line: int, record: dict[str, str], problems: list) -> ExportRow | None:
     upn = record["userPrincipalName"]
     before = len(problems)
+    spoofed = sorted(name for name, value in record.items() if SPOOFING.search(value))
+    if spoofed:
+        problems.append(
+            (
+                line,
+                _("%(columns)s contains invisible or direction-changing characters")
+                % {"columns": ", ".join(spoofed)},
+            )
+        )
+        return None
     if not UPN.match(upn) or len(upn) > 113:
         problems.append((line, _("“%(upn)s” is not a valid user principal name") % {"upn": upn}))
     if not record["displayName"]:

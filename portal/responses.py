@@ -6,6 +6,8 @@ import json
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.utils.http import url_has_allowed_host_and_scheme
 
 
 def template_for(request: HttpRequest, template: str, partial: str) -> str:
@@ -47,3 +49,21 @@ def command_done(
         return response
     messages.add_message(request, messages.ERROR if level == "error" else messages.SUCCESS, text)
     return HttpResponseSeeOther(redirect_to)
+
+
+def bad_request(request: HttpRequest, message: str) -> HttpResponse:
+    """A 400 that says what was wrong; the request changed nothing."""
+    return HttpResponse(
+        render_to_string("400.html", {"message": message}, request=request), status=400
+    )
+
+
+def safe_next(request: HttpRequest, default: str) -> str:
+    """The ``next`` the form carried, if it is a path on this site; else ``default``. Never an
+    open redirect (``//evil.example/``, ``https://evil.example/``, ``/\\evil.example``)."""
+    wanted = request.POST.get("next") or request.GET.get("next") or ""
+    if wanted and url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return wanted
+    return default

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.http import HttpRequest
-from django.utils.http import urlencode
 
 
 @dataclass(frozen=True)
@@ -42,18 +41,16 @@ class Sorter:
         return dict(zip(self.columns, self.headers(), strict=True))
 
     def headers(self) -> list[dict]:
-        """One entry per column: label, link to sort by it (toggling direction), aria-sort."""
+        """One entry per column: label, the ``sort`` value its link asks for (toggling
+        direction; the tag ``sort_th`` keeps every other parameter), aria-sort."""
         result = []
         for key, column in self.columns.items():
             active = key == self.key
-            target = f"-{key}" if active and not self.descending else key
-            params = {k: v for k, v in self.request.GET.items() if k not in ("sort", "page")}
-            params["sort"] = target
             aria = ("descending" if self.descending else "ascending") if active else "none"
             result.append(
                 {
                     "label": column.label,
-                    "url": "?" + urlencode(params),
+                    "sort": f"-{key}" if active and not self.descending else key,
                     "aria_sort": aria,
                     "numeric": column.numeric,
                 }

@@ -13,6 +13,7 @@ from licensing.services.assignments import (
     product_remove_from_users,
 )
 from licensing.services.directory import (
+    PROFILE_FIELDS,
     purge_expired_users,
     reprocess_product,
     reprocess_user,
@@ -39,8 +40,10 @@ from licensing.services.subscriptions import (
     subscription_update,
     subscriptions_advance,
 )
+from licensing.services.tenants import role_remove, role_set, tenant_create, tenant_update
 
 __all__ = [
+    "PROFILE_FIELDS",
     "assignment_set_disabled_plans",
     "direct_licenses_change",
     "group_add_members",
@@ -55,10 +58,14 @@ __all__ = [
     "reprocess_group",
     "reprocess_product",
     "reprocess_user",
+    "role_remove",
+    "role_set",
     "subscription_create",
     "subscription_delete",
     "subscription_update",
     "subscriptions_advance",
+    "tenant_create",
+    "tenant_update",
     "user_create",
     "user_delete_permanently",
     "user_restore",

@@ -62,10 +62,15 @@ def parse_guid(value) -> uuid.UUID:
         raise InvalidInput(_("“%(value)s” is not a valid identifier.") % {"value": value}) from None
 
 
+@functools.cache
+def _country_codes() -> frozenset[str]:
+    return frozenset(code for code, _name in countries)
+
+
 def parse_country(code: str | None) -> str:
     """An ISO 3166 alpha-2 code, or '' for none."""
     code = (code or "").strip().upper()
-    if code and code not in dict(countries):
+    if code and code not in _country_codes():
         raise InvalidInput(_("“%(code)s” is not a known country code.") % {"code": code})
     return code
 

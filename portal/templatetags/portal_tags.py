@@ -4,6 +4,7 @@ the rows of the Licensed users table."""
 from __future__ import annotations
 
 from django import template
+from django.template.defaulttags import querystring
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -26,13 +27,15 @@ def error_label(value: str) -> str:
     return _ERRORS.get(value, value)
 
 
-@register.simple_tag
-def sort_th(header: dict, target: str) -> str:
+@register.simple_tag(takes_context=True)
+def sort_th(context, header: dict, target: str) -> str:
     """A sortable column header: a link (and htmx swap of ``target``) that sorts by it, with
-    ``aria-sort`` and an arrow on the current column. A tag, not an include: tables draw
-    several, and an include per header cost more than the table's rows."""
+    ``aria-sort`` and an arrow on the current column. The link is Django's ``{% querystring %}``
+    of the request: search and filters stay, the page goes back to the first. A tag, not an
+    include: tables draw several, and an include per header cost more than the table's rows."""
     arrow = {"ascending": " ▲", "descending": " ▼"}.get(header["aria_sort"], "")
-    url, target = escape(header["url"]), escape(target)
+    url = escape(querystring(context, sort=header["sort"], page=None))
+    target = escape(target)
     numeric = ' class="num"' if header.get("numeric") else ""
     return mark_safe(
         f'<th aria-sort="{escape(header["aria_sort"])}"{numeric}><a href="{url}" '

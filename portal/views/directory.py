@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import timedelta
 
 from django.core.paginator import Paginator
@@ -23,6 +24,8 @@ from portal.responses import command_done, template_for
 
 UPLOAD_LIMIT = 5 * 1024 * 1024
 SESSION_UPLOAD = "directory_sync_upload"
+# A previewed file waits this long for Import.
+PENDING_FOR = timedelta(hours=1)
 
 
 @require_safe
@@ -82,54 +85,89 @@ def delete_permanently(request: HttpRequest, user_id) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @portal_view
 def sync_upload(request: HttpRequest) -> HttpResponse:
-    """Upload a directory export, see the dry run, then import: the sync_directory code."""
+    """Upload a directory export, see the dry run, then import: the sync_directory code.
+
+    The previewed file waits in the session bound to its tenant and its SHA-256, for an
+    hour at most; Import names the hash it was shown, and applies only that file, only to
+    that tenant, planned afresh. Anything else (another tenant chosen meanwhile in another
+    tab, another preview since, an expired one) is refused and changes nothing.
+    """
     require_directory_admin(request)
     context = {"section": "users", "tab": "sync"}
-    if request.method == "POST" and request.POST.get("action") == "import":
-        stored = request.session.get(SESSION_UPLOAD)
-        if not stored:
-            context["problems"] = [(None, _("Upload the file again: the preview has expired."))]
+    action = request.POST.get("action", "preview") if request.method == "POST" else None
+    if action == "cancel":
+        request.session.pop(SESSION_UPLOAD, None)
+        return command_done(request, _("The preview was discarded."), reverse("portal:sync_upload"))
+    if action == "import":
+        try:
+            data = _pending_import(request)
+            result = sync_directory(tenant=request.tenant, data=data, actor=request.user)
+        except LicensingError as refused:
+            context["problems"] = getattr(refused, "problems", None) or [(None, str(refused))]
         else:
-            try:
-                result = sync_directory(
-                    tenant=request.tenant, data=base64.b64decode(stored), actor=request.user
-                )
-            except LicensingError as refused:
-                context["problems"] = getattr(refused, "problems", None) or [(None, str(refused))]
-            else:
-                del request.session[SESSION_UPLOAD]
-                summary = ", ".join(f"{k}: {v}" for k, v in result.plan.summary().items())
-                return command_done(
-                    request,
-                    _("Synchronized: %(s)s") % {"s": summary},
-                    reverse("portal:users"),
-                    navigate=True,
-                )
-    elif request.method == "POST":
-        upload = request.FILES.get("export")
-        if upload is None:
-            context["problems"] = [(None, _("Choose a CSV file to upload."))]
-        elif upload.size > UPLOAD_LIMIT:
-            context["problems"] = [
+            request.session.pop(SESSION_UPLOAD, None)
+            summary = ", ".join(f"{k}: {v}" for k, v in result.plan.summary().items())
+            return command_done(
+                request,
+                _("Synchronized: %(s)s") % {"s": summary},
+                reverse("portal:users"),
+                navigate=True,
+            )
+    elif action is not None:
+        context.update(_preview(request))
+    return render(request, "portal/users/sync.html", context)
+
+
+def _preview(request: HttpRequest) -> dict:
+    upload = request.FILES.get("export")
+    if upload is None:
+        return {"problems": [(None, _("Choose a CSV file to upload."))]}
+    if upload.size > UPLOAD_LIMIT:
+        return {
+            "problems": [
                 (None, _("The file is larger than 5 MB: import it with manage.py sync_directory."))
             ]
-        else:
-            data = upload.read()
-            try:
-                result = sync_directory(
-                    tenant=request.tenant, data=data, actor=request.user, dry_run=True
-                )
-            except SyncFileError as refused:
-                context["problems"] = refused.problems
-            except LicensingError as refused:
-                context["problems"] = [(None, str(refused))]
-            else:
-                request.session[SESSION_UPLOAD] = base64.b64encode(data).decode()
-                context.update(
-                    {
-                        "preview": result.plan.describe(),
-                        "summary": result.plan.summary(),
-                        "filename": upload.name,
-                    }
-                )
-    return render(request, "portal/users/sync.html", context)
+        }
+    data = upload.read()
+    try:
+        result = sync_directory(tenant=request.tenant, data=data, actor=request.user, dry_run=True)
+    except SyncFileError as refused:
+        return {"problems": refused.problems}
+    except LicensingError as refused:
+        return {"problems": [(None, str(refused))]}
+    digest = hashlib.sha256(data).hexdigest()
+    request.session[SESSION_UPLOAD] = {
+        "tenant": str(request.tenant.public_id),
+        "sha256": digest,
+        "at": timezone.now().timestamp(),
+        "data": base64.b64encode(data).decode(),
+    }
+    return {
+        "preview": result.plan.describe(),
+        "summary": result.plan.summary(),
+        "filename": upload.name,
+        "sha256": digest,
+    }
+
+
+def _pending_import(request: HttpRequest) -> bytes:
+    """The previewed file, if it is this tenant's and the one the admin saw; else refuse."""
+    pending = request.session.get(SESSION_UPLOAD)
+    if not isinstance(pending, dict) or (
+        timezone.now().timestamp() - pending.get("at", 0) > PENDING_FOR.total_seconds()
+    ):
+        request.session.pop(SESSION_UPLOAD, None)
+        raise LicensingError(_("Upload the file again: the preview has expired."))
+    if pending.get("tenant") != str(request.tenant.public_id):
+        raise LicensingError(
+            _(
+                "This preview was made for another organization. Switch back to it, or upload "
+                "the file again for %(tenant)s."
+            )
+            % {"tenant": request.tenant.name}
+        )
+    if request.POST.get("sha256") != pending.get("sha256"):
+        raise LicensingError(
+            _("The file previewed on this page is no longer the one waiting: preview it again.")
+        )
+    return base64.b64decode(pending["data"])

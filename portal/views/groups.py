@@ -25,7 +25,7 @@ from licensing.models import (
 )
 from licensing.services.base import get_products, get_users
 from portal.access import portal_view, require_directory_admin, require_license_admin
-from portal.responses import command_done, template_for
+from portal.responses import command_done, safe_next, template_for
 from portal.sorting import Column, Sorter
 
 GROUP_COLUMNS = [
@@ -201,9 +201,7 @@ def add_members(request: HttpRequest, group_id) -> HttpResponse:
 def remove_members(request: HttpRequest, group_id) -> HttpResponse:
     require_directory_admin(request)
     group = _get_group(request, group_id)
-    back = request.POST.get("next") or reverse("portal:group", args=[group.public_id])
-    if not back.startswith("/"):
-        back = reverse("portal:group", args=[group.public_id])
+    back = safe_next(request, reverse("portal:group", args=[group.public_id]))
     try:
         people = get_users(request.tenant, request.POST.getlist("user"))
         if not people:

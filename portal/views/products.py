@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import uuid
 from collections.abc import Callable
 
@@ -24,6 +23,7 @@ from licensing.queries import (
 from licensing.reconcile import Catalog
 from licensing.services.base import get_users
 from portal.access import portal_view, require_license_admin
+from portal.csv_export import csv_lines
 from portal.responses import command_done, template_for
 from portal.sorting import Column, Sorter
 
@@ -165,46 +165,38 @@ def service_plans(request: HttpRequest, sku_id) -> HttpResponse:
     return render(request, "portal/licenses/product_plans.html", context)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @require_safe
 @portal_view
 def download(request: HttpRequest, sku_id) -> StreamingHttpResponse:
     """Licensed users as CSV, streamed in chunks so a 100,000-user product stays small."""
     seats = _product(request, sku_id)
     product = seats["product"]
-    writer = csv.writer(_Echo())
     rows = (
         UserLicense.objects.filter(tenant=request.tenant, product=product)
         .select_related("user", "via_group")
         .order_by("user__display_name", "user_id", "via_group__name")
     )
 
-    def lines():
-        yield writer.writerow(
-            ["Name", "User principal name", "Assignment path", "State", "Error", "Usage location"]
-        )
+    def cells():
         for row in rows.iterator(chunk_size=2000):
             path = (
                 _("Inherited (%(group)s)") % {"group": row.via_group.name}
                 if row.via_group
                 else _("Direct")
             )
-            yield writer.writerow(
-                [
-                    row.user.display_name,
-                    row.user.user_principal_name,
-                    path,
-                    row.state,
-                    row.error,
-                    str(row.user.usage_location or ""),
-                ]
-            )
+            yield [
+                row.user.display_name,
+                row.user.user_principal_name,
+                path,
+                row.state,
+                row.error,
+                str(row.user.usage_location or ""),
+            ]
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    header = ["Name", "User principal name", "Assignment path", "State", "Error", "Usage location"]
+    response = StreamingHttpResponse(
+        csv_lines(header, cells()), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = (
         f'attachment; filename="{product.sku_part_number}-licensed-users.csv"'
     )

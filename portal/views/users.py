@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -19,7 +21,7 @@ from licensing.queries import product_line, tenant_products
 from licensing.reconcile import Catalog
 from licensing.services.base import get_products
 from portal.access import portal_view, require_license_admin
-from portal.responses import command_done, template_for
+from portal.responses import bad_request, command_done, template_for
 from portal.sorting import Column, Sorter
 
 USER_COLUMNS = [
@@ -153,11 +155,14 @@ def set_usage_location(request: HttpRequest, user_id) -> HttpResponse:
     require_license_admin(request)
     user = _get_user(request, user_id)
     back = reverse("portal:user", args=[user.public_id])
+    if "usage_location" not in request.POST:
+        # A missing field is not "no usage location": the form always sends it.
+        return bad_request(request, _("The usage location is missing; nothing was changed."))
     try:
         services.user_set_usage_location(
             tenant=request.tenant,
             user=user,
-            usage_location=request.POST.get("usage_location", ""),
+            usage_location=request.POST["usage_location"],
             actor=request.user,
         )
     except LicensingError as refused:
@@ -182,7 +187,18 @@ def assignments(request: HttpRequest, user_id) -> HttpResponse:
     offered = [p for p in tenant_products(request.tenant) if p.is_assignable]
     error = ""
     if request.method == "POST":
-        wanted = set(request.POST.getlist("product"))
+        # The dialog sends the whole selection, marked by ``selection``: without it (or with a
+        # product that is not offered) the request is malformed, never "untick everything".
+        wanted = {_guid(v) for v in request.POST.getlist("product")}
+        known = {str(p.sku_id) for p in offered}
+        if request.POST.get("selection") != "direct" or wanted - known:
+            return bad_request(
+                request,
+                _(
+                    "The selection of products is missing or names an unknown product; "
+                    "nothing was changed."
+                ),
+            )
         add = {
             p: []
             for p in offered
@@ -220,3 +236,10 @@ def assignments(request: HttpRequest, user_id) -> HttpResponse:
         "portal/users/_assignments_dialog.html" if request.htmx else "portal/users/assignments.html"
     )
     return render(request, template, context)
+
+
+def _guid(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None

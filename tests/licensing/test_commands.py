@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
-from django.core.management import call_command
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
 from django.db.models import Count
 
 from licensing.consistency import consistency_problems
@@ -25,7 +26,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def demo():
+def demo(settings):
+    settings.DEBUG = True  # demo data is for the quick start only
     out = io.StringIO()
     call_command("load_demo", port=8123, stdout=out)
     return out.getvalue()
@@ -108,3 +110,25 @@ def test_printed_account_opens_licenses_all_products(demo, client):
     assert client.get("/")["Location"] == "/licenses/"
     page = client.get("/licenses/products/").content.decode()
     assert "Office 365 E3" in page and "Contoso" in page
+
+
+def test_demo_data_is_refused_outside_debug(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG=1"):
+        call_command("load_demo", stdout=io.StringIO())
+    assert not Tenant.objects.exists()
+    assert not get_user_model().objects.filter(username="support").exists()
+
+
+def test_demo_never_resets_an_existing_password(settings):
+    settings.DEBUG = True
+    operator = get_user_model().objects.create_user("support", password="a private one 42")
+    out = io.StringIO()
+    call_command("load_demo", stdout=out)
+    operator.refresh_from_db()
+    assert operator.check_password("a private one 42")
+    assert not operator.check_password("contoso-demo-2026")
+    assert not operator.is_superuser
+    assert out.getvalue().splitlines()[-1] == (
+        "Password: (the account's own; load_demo never changes it)"
+    )

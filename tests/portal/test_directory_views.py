@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -94,7 +95,10 @@ def test_upload_shows_the_dry_run_then_imports(client, as_role, tenant):
     preview = _upload(client, data).content.decode()
     assert "create new@contoso.com" in preview and "soft-delete gone@contoso.com" in preview
     assert snapshot() == before
-    response = client.post(reverse("portal:sync_upload"), {"action": "import"})
+    response = client.post(
+        reverse("portal:sync_upload"),
+        {"action": "import", "sha256": hashlib.sha256(data).hexdigest()},
+    )
     assert response.status_code == 303
     assert DirectoryUser.objects.get(user_principal_name="new@contoso.com").source == "synced"
     assert DirectoryUser.objects.get(user_principal_name="gone@contoso.com").is_soft_deleted

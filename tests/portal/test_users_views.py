@@ -69,7 +69,7 @@ def test_removing_a_direct_license(client, as_role, licensed):
     as_role("LicenseAdministrator")
     response = client.post(
         reverse("portal:user_remove_license", args=[licensed.public_id]),
-        {"product": [product("AAD_PREMIUM").sku_id]},
+        {"selection": "direct", "product": [product("AAD_PREMIUM").sku_id]},
     )
     assert response.status_code == 303
     assert set(
@@ -199,7 +199,7 @@ def test_assignments_dialog_swaps_products_in_one_step(
     # E1 and E3 are mutually exclusive: only a swap in one step can work.
     response = client.post(
         reverse("portal:user_assignments", args=[person.public_id]),
-        {"product": [product("ENTERPRISEPACK").sku_id]},
+        {"selection": "direct", "product": [product("ENTERPRISEPACK").sku_id]},
         headers=htmx_headers,
     )
     assert response.status_code == 204
@@ -218,7 +218,7 @@ def test_assignments_dialog_shows_the_refusal_and_changes_nothing(
     as_role()
     response = client.post(
         reverse("portal:user_assignments", args=[person.public_id]),
-        {"product": [product("AAD_PREMIUM").sku_id]},
+        {"selection": "direct", "product": [product("AAD_PREMIUM").sku_id]},
     )
     assert response.status_code == 200
     assert (
@@ -234,7 +234,10 @@ def test_assignments_dialog_does_not_offer_an_inherited_product(client, as_role,
     ).content.decode()
     assert "An extra direct assignment of this product is made from the Products page." in page
     assert (
-        client.post(reverse("portal:user_assignments", args=[licensed.public_id])).status_code
+        client.post(
+            reverse("portal:user_assignments", args=[licensed.public_id]),
+            {"selection": "direct"},
+        ).status_code
         == 303
     )
     # Unticking everything removes only the direct license; the inherited one stays.

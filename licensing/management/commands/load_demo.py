@@ -1,7 +1,9 @@
 """The demo data of the quick start: Contoso (about 300 users, groups with licenses, some
 errors to look at) and a small Fabrikam, built through the services like real changes.
 
-Idempotent: when Contoso exists, only the demo accounts are made sure of.
+Idempotent: when Contoso exists, only the demo accounts are made sure of. Demo data is for
+development only: the command refuses to run unless ``DEBUG`` is on, and it sets the public
+demo password only on accounts it creates, never over an existing one.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 import datetime
 import random
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from licensing import services
@@ -155,6 +158,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, port: int, **options) -> None:
+        if not settings.DEBUG:
+            raise CommandError(
+                "load_demo creates accounts with a published password: it runs only with "
+                "DEBUG=1 (the quick start). Nothing was changed."
+            )
         with transaction.atomic():
             support = self._account(SUPPORT_USERNAME, staff=True)
             if Tenant.objects.filter(initial_domain="contoso.onmicrosoft.com").exists():
@@ -187,16 +195,19 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"URL: http://127.0.0.1:{port}/")
         self.stdout.write(f"Username: {SUPPORT_USERNAME}")
-        self.stdout.write(f"Password: {DEMO_PASSWORD}")
+        if support.check_password(DEMO_PASSWORD):
+            self.stdout.write(f"Password: {DEMO_PASSWORD}")
+        else:
+            self.stdout.write("Password: (the account's own; load_demo never changes it)")
 
     def _account(self, username: str, staff: bool = False):
         account, created = get_user_model().objects.get_or_create(
             username=username, defaults={"email": username if "@" in username else ""}
         )
-        if created or not account.check_password(DEMO_PASSWORD):
+        if created:
             account.set_password(DEMO_PASSWORD)
-        account.is_staff = account.is_superuser = staff
-        account.save()
+            account.is_staff = account.is_superuser = staff
+            account.save()
         return account
 
     def _people(self, tenant: Tenant, count: int, rng: random.Random, actor) -> list[DirectoryUser]:
