@@ -23,15 +23,30 @@ REPROCESS_GROUP = "Reprocess group license assignment"
 REPROCESS_PRODUCT = "Reprocess product license assignments"
 CHANGE_SUBSCRIPTION = "Change subscription"
 ADD_COMPANY = "Add company"
+UPDATE_CATALOG = "Update service plans"
 UPDATE_COMPANY = "Set company information"
 ADD_ROLE_MEMBER = "Add member to role"
 UPDATE_ROLE_MEMBER = "Update role membership"
 REMOVE_ROLE_MEMBER = "Remove member from role"
 
 
+# Group processing runs are the system's own doing (Azure: "Microsoft Entra group-Based
+# Licensing"); the change that queued a run is audited with its admin.
+GROUP_LICENSING = "Group-based licensing"
+
+
+def finish_summary(assigned: int, failed: int) -> str:
+    return (
+        f"Users successfully assigned licenses: {assigned}, "
+        f"Users for whom license assignment failed: {failed}."
+    )
+
+
 def actor_name(actor) -> str:
     if actor is None:
         return "System"
+    if isinstance(actor, str):
+        return actor
     return actor.get_username()
 
 

@@ -15,13 +15,13 @@ from licensing.models import (
     UserLicense,
 )
 from licensing.reconcile import compute
-from licensing.seats import counted_assigned, seat_counts
+from licensing.seats import counted_assigned
 
 
 def consistency_problems(tenant: Tenant) -> list[str]:
     problems: list[str] = []
     user_ids = list(DirectoryUser.objects.filter(tenant=tenant).values_list("id", flat=True))
-    desired, existing = compute(
+    desired, existing, _released = compute(
         tenant, user_ids, products=Product.objects.values_list("id", flat=True)
     )
     for key in existing.keys() - desired.keys():
@@ -81,7 +81,3 @@ def consistency_problems(tenant: Tenant) -> list[str]:
     for product_id, n in counted.items():
         problems.append(f"product {product_id}: {n} seats held but no Assigned counter")
     return problems
-
-
-def over_assigned(tenant: Tenant) -> dict[int, dict]:
-    return {p: row for p, row in seat_counts(tenant).items() if row["assigned"] > row["total"]}

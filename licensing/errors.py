@@ -39,7 +39,20 @@ class PlanConflict(LicensingError):
 
 
 class AssignmentRefused(LicensingError):
-    """Some targets cannot get the license (named in the message); nothing changed."""
+    """Some targets cannot get the license (named in the message); nothing changed.
+    ``code``: the license error behind it (``CountViolation``, ``DependencyViolation``, …)."""
+
+    def __init__(self, message: str, code: str = ""):
+        super().__init__(message)
+        self.code = code
+
+
+class DependencyRefused(AssignmentRefused):
+    """The change would leave a license without a service plan it requires, or give a group an
+    add-on without its prerequisite; the message names the plans."""
+
+    def __init__(self, message: str):
+        super().__init__(message, code="DependencyViolation")
 
 
 class InheritedLicense(LicensingError):

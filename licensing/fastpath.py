@@ -5,8 +5,8 @@ for any mix of paths but takes seconds for a group of 100,000. Most members of a
 are *simple*: the group is their only path to any product. For them the rules reduce to:
 
 * their claim is this group's paths, so whether it is valid, and the state and error of each
-  path once granted, depend only on their effective usage location (computed here once per
-  location with the reconciler's own ``_claims_for_user``);
+  path once granted, depend only on their effective usage location (decided here once per
+  location by ``licensing.rules.lone_group_claim``, the rules' own judgement);
 * the seats they hold are the group's products they hold now; a valid claim keeps them and
   needs the missing ones;
 * when every member that needs a seat can have one (no shortage, counting waiting claims and
@@ -35,7 +35,8 @@ from licensing.models import (
     LicenseAssignment,
     Tenant,
 )
-from licensing.reconcile import Catalog, PathIntent, _claims_for_user, _seat_totals, path_state
+from licensing.reconcile import seat_totals
+from licensing.rules import Catalog, lone_group_claim
 from licensing.seats import adjust_assigned
 
 _MEMBERS_SQL = """
@@ -121,15 +122,18 @@ GROUP BY product_id
 """
 
 
-def apply_members(*, tenant: Tenant, group: Group, user_ids: list[int]) -> tuple[list[int], bool]:
+def apply_members(
+    *, tenant: Tenant, group: Group, user_ids: list[int], withheld: Counter
+) -> tuple[list[int], Counter]:
     """Apply the group's licenses to these members (in claim order), with the seats locked.
 
-    Returns the members left to the reconciler, and whether seats were freed (so that the
-    caller hands them to waiting claims). On a database other than PostgreSQL every member
-    is left to the reconciler.
+    ``withheld``: seats earlier batches of the run freed, not available to new claims until
+    its end. Returns the members left to the reconciler, and the seats freed here (the run
+    hands them out at its end). On a database other than PostgreSQL every member is left to
+    the reconciler.
     """
     if connection.vendor != "postgresql" or not user_ids:
-        return list(user_ids), False
+        return list(user_ids), Counter()
     assignments = list(
         LicenseAssignment.objects.filter(group=group)
         .order_by("created_at", "id")
@@ -138,7 +142,7 @@ def apply_members(*, tenant: Tenant, group: Group, user_ids: list[int]) -> tuple
     if [a for a, _, _ in assignments] != sorted(a for a, _, _ in assignments):
         # Claim order between the group's own paths follows creation, then id; when the two
         # disagree the reconciler works it out per member.
-        return list(user_ids), False
+        return list(user_ids), Counter()
     products = frozenset(p for _, p, _ in assignments)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -166,20 +170,22 @@ def apply_members(*, tenant: Tenant, group: Group, user_ids: list[int]) -> tuple
         waiting_here.update({p: count for p in _ids(waiting)})
     if not assignments:
         # No intent left: the rows went with it; only members with other paths can change.
-        return _in_order(complex_members, user_ids), False
+        return _in_order(complex_members, user_ids), Counter()
 
     catalog = Catalog.load()
-    outcomes = {loc: _outcome(assignments, loc, catalog) for loc, _, _ in alike}
+    outcomes = {loc: lone_group_claim(assignments, loc, catalog) for loc, _, _ in alike}
     needing = {key: products - key[1] for key in alike if outcomes[key[0]][0]}
     needing = {key: missing for key, missing in needing.items() if missing}
-    granted = _grant(tenant, products, alike, needing, complex_members, user_ids, waiting_here)
+    granted = _grant(
+        tenant, products, alike, needing, complex_members, user_ids, waiting_here, withheld
+    )
     if granted is None:
-        return list(user_ids), False
+        return list(user_ids), Counter()
 
     variants = _Variants(assignments)
     writes = {_INSERT_SQL: ([], []), _UPDATE_SQL: ([], []), _UPSERT_SQL: ([], [])}
     deltas: Counter = Counter()
-    freed = False
+    released: Counter = Counter()
     for key, members in alike.items():
         location, held, paths = key
         valid, got_seats, refused = outcomes[location]
@@ -200,7 +206,7 @@ def apply_members(*, tenant: Tenant, group: Group, user_ids: list[int]) -> tuple
                 deltas.update({p: taking for p in needing[key]})
         # A member whose claim fails gives back the seats they held (their only path).
         deltas.subtract({p: failing for p in held})
-        freed |= bool(held) and failing > 0
+        released.update({p: failing for p in held if failing})
         sql = {0: _INSERT_SQL, len(assignments): _UPDATE_SQL}.get(paths, _UPSERT_SQL)
         writes[sql][0].append(users)
         writes[sql][1].append(codes)
@@ -208,7 +214,7 @@ def apply_members(*, tenant: Tenant, group: Group, user_ids: list[int]) -> tuple
         if users:
             _write(sql, tenant, group, ",".join(users), ",".join(codes), variants)
     adjust_assigned(tenant, deltas)
-    return _in_order(complex_members, user_ids), freed
+    return _in_order(complex_members, user_ids), released
 
 
 ALL = object()  # every member that needs a seat gets one
@@ -254,20 +260,6 @@ def _array(values) -> str:
     return "{" + _csv(values) + "}"
 
 
-def _outcome(assignments, location: str, catalog: Catalog) -> tuple[bool, dict, dict]:
-    """For a member whose only paths are this group's, in this usage location: whether the
-    claim is valid, and each path's (state, error) with a seat and without one (the
-    reconciler's own rules: ``_claims_for_user`` and ``path_state``)."""
-    paths = [
-        PathIntent(a_id, 0, product_id, -1, tuple(disabled), (i,))
-        for i, (a_id, product_id, disabled) in enumerate(assignments)
-    ]
-    (claim,) = _claims_for_user(paths, location, catalog)
-    got_seats = {p.assignment_id: path_state(claim, p.assignment_id, granted=True) for p in paths}
-    refused = {p.assignment_id: path_state(claim, p.assignment_id, granted=False) for p in paths}
-    return claim.valid, got_seats, refused
-
-
 def _grant(
     tenant: Tenant,
     products: frozenset[int],
@@ -276,13 +268,14 @@ def _grant(
     complex_members: list[int],
     batch: list[int],
     waiting_here: Counter,
+    withheld: Counter,
 ) -> set[int] | object | None:
     """Which members needing seats get them (``ALL`` of them, or a set), or None when only the
     reconciler can say."""
     if not needing:
         return ALL
-    total, assigned = _seat_totals(tenant, products)
-    available = {p: total.get(p, 0) - assigned.get(p, 0) for p in products}
+    total, assigned = seat_totals(tenant, products)
+    available = {p: total.get(p, 0) - assigned.get(p, 0) - withheld[p] for p in products}
     demand = Counter()
     for key, missing in needing.items():
         for p in missing:

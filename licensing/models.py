@@ -225,6 +225,11 @@ class Group(models.Model):
     # Each change that (re)processes the group starts a new run; an older run still going
     # stops at its next batch (licensing.processing).
     processing_run = models.PositiveIntegerField(default=0)
+    # Where the run is: the last member applied, in claim order (added_at, user id), and the
+    # seats its batches freed that wait for its last batch (product id → count).
+    processing_cursor_at = models.DateTimeField(null=True, blank=True)
+    processing_cursor_user = models.BigIntegerField(null=True, blank=True)
+    processing_withheld = models.JSONField(default=dict, blank=True)
 
     objects = GroupQuerySet.as_manager()
 
@@ -396,10 +401,6 @@ class UserLicense(models.Model):
     def __str__(self) -> str:
         path = f"inherited from {self.via_group}" if self.via_group_id else "direct"
         return f"{self.user} — {self.product} ({path}): {self.state}"
-
-    @property
-    def is_inherited(self) -> bool:
-        return self.via_group_id is not None
 
 
 class AuditEvent(models.Model):

@@ -1,32 +1,39 @@
-"""Group license processing (SPEC §3.5): QueuedForProcessing → ProcessingInProgress →
-ProcessingComplete, in batches, in the background.
+"""Group license processing (docs/rules.md §8): QueuedForProcessing → ProcessingInProgress →
+ProcessingComplete, in batches, in the background, with the same result as at once.
 
-A service that changes a group's licenses (or re-processes it) records the intent and calls
-:func:`queue_group`, inside its transaction. That marks the group *queued*, starts a new *run*
+A service that changes a group's licenses records the intent and calls :func:`queue_group`
+inside its transaction. That marks the group *queued*, starts a new *run*
 (``Group.processing_run``) and enqueues :func:`process_group_task` through Django's task API:
 with the database backend the task row commits with the intent and a ``db_worker`` picks it
 up; with the immediate backend (quick start, tests) it runs at once, inside the service.
 
-A run walks the members in claim order (earliest membership first, SPEC §3.5) in batches of
-``GROUP_PROCESSING_BATCH``. Each batch is one transaction under the seat lock, so a worker and
-a web request can never oversubscribe, and records processed / total on the group. A batch is
-applied by :func:`licensing.fastpath.apply_members` in set-based SQL where that gives exactly
-what the reconciler would, and by :func:`licensing.reconcile.reconcile` otherwise.
+A run walks the members in claim order (earliest membership first) in batches of
+``GROUP_PROCESSING_BATCH``; each batch is one transaction under the seat lock and moves the
+group's cursor. Two things make the result independent of how the work is split:
 
-Nothing is half-applied: every batch is all-or-nothing, and the rows of a batch are a pure
-function of intent, so a run that dies mid-way (a killed worker) leaves the group in progress
-and the next run — :func:`resume_stalled_groups`, every few minutes from a worker, or
-Reprocess — redoes the batches; those already applied change nothing. A newer run supersedes
-an older one: the older one stops at its next batch.
+* **Nothing overtakes a run.** Every change locks its products with :func:`hold_seats`,
+  which first completes the runs pending on them, so a change never sees a group half
+  applied, and a queued change is decided as if it had run at once (``_settle``).
+* **Freed seats wait for the end of the run.** Seats a batch frees (members whose claim now
+  fails) are withheld from later batches (``Group.processing_withheld``) and handed out by
+  the last batch to every waiting claim in claim order, as one evaluation of all members
+  would.
+
+A batch is applied by :func:`licensing.fastpath.apply_members` in set-based SQL where that
+gives exactly what the reconciler would, and by :func:`licensing.reconcile.reconcile`
+otherwise. A run whose worker died leaves its cursor; :func:`resume_stalled_groups` (every
+few minutes from a worker, or ``manage.py resume_group_processing``) continues it, and any
+change to the same products completes it. A newer run supersedes an older one.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime
 import logging
+from collections import Counter
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, F, Q
 from django.utils import timezone
@@ -35,22 +42,28 @@ from django_tasks.base import TaskResultStatus
 
 from licensing import audit
 from licensing.fastpath import apply_members
+from licensing.locking import lock_seats, service
 from licensing.models import (
     SEAT_STATES,
     Group,
     GroupMembership,
+    LicenseAssignment,
     LicenseState,
     ProcessingState,
     Tenant,
     UserLicense,
 )
 from licensing.reconcile import reconcile
-from licensing.seats import lock_seats, products_touching
-from licensing.services.base import service
+from licensing.seats import products_touching
 
 logger = logging.getLogger(__name__)
 
 UNFINISHED = (ProcessingState.QUEUED, ProcessingState.IN_PROGRESS)
+
+# Groups whose run this call stack is processing: settling never re-enters them.
+_running: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
+    "running_groups", default=frozenset()
+)
 
 
 def batch_size() -> int:
@@ -61,21 +74,54 @@ def stall_after() -> datetime.timedelta:
     return datetime.timedelta(seconds=getattr(settings, "GROUP_PROCESSING_STALL_SECONDS", 600))
 
 
+def hold_seats(tenant: Tenant, product_ids) -> set[int]:
+    """Lock the seats of these products (``licensing.locking.lock_seats``) and complete every
+    group run still pending on them, before the caller changes anything: a change never
+    overtakes a queued group change (docs/rules.md §8)."""
+    locked = lock_seats(tenant, product_ids)
+    _settle(tenant, locked)
+    return locked
+
+
+def _settle(tenant: Tenant, locked: set[int]) -> None:
+    if not locked:
+        return
+    pending = (
+        Group.objects.filter(
+            tenant=tenant,
+            processing_state__in=UNFINISHED,
+            id__in=LicenseAssignment.objects.filter(
+                tenant=tenant, group__isnull=False, product_id__in=locked
+            ).values("group_id"),
+        )
+        .exclude(id__in=_running.get())
+        .order_by("processing_updated_at", "id")
+    )
+    for group in pending:
+        logger.info("completing the pending run of group %s before a change", group.id)
+        run_group(group.id, group.processing_run)
+
+
 def queue_group(*, tenant: Tenant, group: Group, actor) -> dict | None:
     """Mark the group queued and enqueue a run. Call inside the transaction that changed the
-    group's intent. Returns the run's outcome when it ran at once (immediate backend), else
-    None: the group page shows the progress."""
+    group's intent (after ``hold_seats``). Returns the run's outcome when it ran at once
+    (immediate backend), else None: the group page shows the progress."""
     Group.objects.filter(id=group.id).update(
         processing_run=F("processing_run") + 1,
         processing_state=ProcessingState.QUEUED,
         processing_done=0,
         processing_total=GroupMembership.objects.filter(group=group).count(),
         processing_updated_at=timezone.now(),
+        processing_cursor_at=None,
+        processing_cursor_user=None,
+        processing_withheld={},
     )
     group.refresh_from_db()
-    result = process_group_task.enqueue(
-        group_id=group.id, run=group.processing_run, actor_id=getattr(actor, "pk", None)
-    )
+    return _enqueue(group)
+
+
+def _enqueue(group: Group) -> dict | None:
+    result = process_group_task.enqueue(group_id=group.id, run=group.processing_run)
     if result.status == TaskResultStatus.FAILED:
         # The immediate backend records a task's exception instead of raising it; raise it
         # here so that the service's transaction rolls back whole.
@@ -88,35 +134,31 @@ def queue_group(*, tenant: Tenant, group: Group, actor) -> dict | None:
 
 @task()
 def process_group_task(group_id: int, run: int, actor_id: int | None = None) -> dict | None:
-    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
-    return run_group(group_id, run, actor=actor)
+    # actor_id: accepted from tasks queued before runs were audited as the system actor.
+    return run_group(group_id, run)
 
 
 def run_group(group_id: int, run: int, *, actor=None) -> dict | None:
-    """Process one run of a group. Returns {"assigned": N, "failed": M}, or None when the run
-    was superseded by a newer one (or the group was deleted)."""
+    """Process one run of a group to its end. Returns {"assigned": N, "failed": M}, or None
+    when the run was superseded by a newer one, completed by someone else, or the group went.
+    Audited as the system actor ("Group-based licensing"); ``actor`` is not used."""
     group = Group.objects.select_related("tenant").filter(id=group_id).first()
     if group is None or group.processing_run != run:
         return None
-    tenant = group.tenant
-    if not _start(group, run, actor):
-        return None
-    refresh_statistics()
-    # The group's products (and those of groups waiting on them). A batch whose members
-    # with other paths need more locks retries with them (services.base.service).
-    touching = products_touching(tenant, groups=[group.id])
-    after: tuple | None = None
-    while True:
-        outcome = _process_batch(
-            tenant=tenant, group=group, run=run, after=after, touching=touching
-        )
-        if outcome is None:
+    token = _running.set(_running.get() | {group_id})
+    try:
+        if not _start(group, run):
             return None
-        count, after = outcome
-        if count < batch_size():
-            # The last batch. (Members who join from now on are applied by their own change.)
-            break
-    return _finish(group, run, actor)
+        refresh_statistics()
+        while True:
+            step = _process_batch(group_id=group_id, run=run)
+            if step is None:
+                return None
+            if step == "last":
+                break
+        return _finish(group, run)
+    finally:
+        _running.reset(token)
 
 
 def refresh_statistics() -> None:
@@ -136,60 +178,103 @@ def refresh_statistics() -> None:
 
 
 @service
-def _start(group: Group, run: int, actor) -> bool:
+def _start(group: Group, run: int) -> bool:
+    """Queued → in progress (with the Start event); a run already in progress continues."""
+    current = (
+        Group.objects.filter(id=group.id, processing_run=run)
+        .values_list("processing_state", flat=True)
+        .first()
+    )
+    if current == ProcessingState.IN_PROGRESS:
+        return True
+    if current != ProcessingState.QUEUED:
+        return False
     total = GroupMembership.objects.filter(group=group).count()
-    started = _set_state(group, run, ProcessingState.IN_PROGRESS, done=0, total=total)
-    if started:
-        audit.event(
-            tenant=group.tenant,
-            actor=actor,
-            activity=audit.START_GROUP_APPLY,
-            target=group,
-            target_type="Group",
-            details={"members": total},
-        )
-    return started
+    Group.objects.filter(id=group.id, processing_run=run).update(
+        processing_state=ProcessingState.IN_PROGRESS,
+        processing_total=total,
+        processing_updated_at=timezone.now(),
+    )
+    audit.event(
+        tenant=group.tenant,
+        actor=audit.GROUP_LICENSING,
+        activity=audit.START_GROUP_APPLY,
+        target=group,
+        target_type="Group",
+        details={"members": total},
+    )
+    return True
 
 
 @service
-def _process_batch(
-    *, tenant: Tenant, group: Group, run: int, after: tuple | None, touching: set[int]
-) -> tuple[int, tuple | None] | None:
-    """One batch, all or nothing: the next members after ``after`` in claim order."""
-    locked = lock_seats(tenant, touching)
-    # Holding the seat lock, re-read the run: a newer run (queued by a later change) does
-    # the work from here, so this one stops.
-    current = Group.objects.filter(id=group.id).values_list("processing_run", flat=True).first()
-    if current != run:
+def _process_batch(*, group_id: int, run: int) -> str | None:
+    """The next batch of members after the group's cursor, all or nothing. Returns "more",
+    "last" (the run's members are all applied and the freed seats handed out), or None when
+    this run is no longer the one to do it."""
+    group = Group.objects.select_related("tenant").filter(id=group_id).first()
+    if group is None:
+        return None
+    tenant = group.tenant
+    locked = hold_seats(tenant, products_touching(tenant, groups=[group_id]))
+    # Holding the seat lock, re-read the run: a newer run, or whoever completed this one
+    # meanwhile, does the work from here.
+    group = Group.objects.select_related("tenant").filter(id=group_id).first()
+    if (
+        group is None
+        or group.processing_run != run
+        or group.processing_state != ProcessingState.IN_PROGRESS
+    ):
         return None
     members = GroupMembership.objects.filter(group=group).order_by("added_at", "user_id")
-    if after is not None:
+    if group.processing_cursor_at is not None:
         members = members.filter(
-            Q(added_at__gt=after[0]) | Q(added_at=after[0], user_id__gt=after[1])
+            Q(added_at__gt=group.processing_cursor_at)
+            | Q(added_at=group.processing_cursor_at, user_id__gt=group.processing_cursor_user)
         )
     # Plain ids straight from the cursor: 25,000 of them through the ORM cost more than the
-    # query.
-    sql, params = members.values_list("user_id")[: batch_size()].query.sql_with_params()
+    # query. One more than a batch tells whether this batch is the last.
+    size = batch_size()
+    sql, params = members.values_list("user_id")[: size + 1].query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         user_ids = [row[0] for row in cursor.fetchall()]
-    if not user_ids:
-        return 0, after
-    last = members.filter(user_id=user_ids[-1]).values_list("added_at", "user_id").get()
-    rest, freed = apply_members(tenant=tenant, group=group, user_ids=user_ids)
-    if rest or freed:
-        # Members the set-based path does not cover, and seats it freed for waiting claims.
+    last = len(user_ids) <= size
+    user_ids = user_ids[:size]
+    withheld = Counter({int(k): v for k, v in (group.processing_withheld or {}).items()})
+    rest, released = apply_members(tenant=tenant, group=group, user_ids=user_ids, withheld=withheld)
+    withheld += released
+    if rest or last:
+        # Members the set-based path does not cover; and, at the end, every seat this run
+        # freed goes to the claims waiting for it, in claim order.
         group_products = set(group.assignments.values_list("product_id", flat=True))
-        reconcile(tenant=tenant, user_ids=rest, locked_products=locked, products=group_products)
+        result = reconcile(
+            tenant=tenant,
+            user_ids=rest,
+            locked_products=locked,
+            products=group_products | set(withheld),
+            hand_out=last,
+            withheld=withheld,
+        )
+        withheld += result.released
+    cursor_at, cursor_user = group.processing_cursor_at, group.processing_cursor_user
+    if user_ids:
+        cursor_at, cursor_user = (
+            GroupMembership.objects.filter(group=group, user_id=user_ids[-1])
+            .values_list("added_at", "user_id")
+            .get()
+        )
     Group.objects.filter(id=group.id, processing_run=run).update(
         processing_done=F("processing_done") + len(user_ids),
         processing_updated_at=timezone.now(),
+        processing_cursor_at=cursor_at,
+        processing_cursor_user=cursor_user,
+        processing_withheld={} if last else {str(k): v for k, v in withheld.items() if v},
     )
-    return len(user_ids), last
+    return "last" if last else "more"
 
 
 @service
-def _finish(group: Group, run: int, actor) -> dict | None:
+def _finish(group: Group, run: int) -> dict | None:
     # Members holding a seat through the group, and members in error: one pass over its rows.
     counts = UserLicense.objects.filter(via_group=group).aggregate(
         assigned=Count("user_id", distinct=True, filter=Q(state__in=SEAT_STATES)),
@@ -197,34 +282,29 @@ def _finish(group: Group, run: int, actor) -> dict | None:
     )
     assigned, failed = counts["assigned"], counts["failed"]
     total = GroupMembership.objects.filter(group=group).count()
-    if not _set_state(group, run, ProcessingState.COMPLETE, done=total, total=total):
+    finished = Group.objects.filter(
+        id=group.id, processing_run=run, processing_state=ProcessingState.IN_PROGRESS
+    ).update(
+        processing_state=ProcessingState.COMPLETE,
+        processing_done=total,
+        processing_total=total,
+        processing_updated_at=timezone.now(),
+    )
+    if not finished:
         return None
     audit.event(
         tenant=group.tenant,
-        actor=actor,
+        actor=audit.GROUP_LICENSING,
         activity=audit.FINISH_GROUP_APPLY,
         target=group,
         target_type="Group",
         details={
-            "summary": f"Users successfully assigned licenses: {assigned}, "
-            f"Users for whom license assignment failed: {failed}",
+            "summary": audit.finish_summary(assigned, failed),
             "assigned": assigned,
             "failed": failed,
         },
     )
     return {"assigned": assigned, "failed": failed}
-
-
-def _set_state(group: Group, run: int, state: str, *, done: int, total: int) -> bool:
-    """Move the group to this state if the run is still the current one."""
-    return bool(
-        Group.objects.filter(id=group.id, processing_run=run).update(
-            processing_state=state,
-            processing_done=done,
-            processing_total=total,
-            processing_updated_at=timezone.now(),
-        )
-    )
 
 
 def stalled_groups(now: datetime.datetime | None = None):
@@ -237,15 +317,11 @@ def stalled_groups(now: datetime.datetime | None = None):
 
 
 def resume_stalled_groups(now: datetime.datetime | None = None) -> list[Group]:
-    """Start a new run for every stalled group (the new run redoes the old one's batches)."""
+    """Enqueue the stalled run of every stalled group again: it continues from its cursor."""
     resumed = []
     for group in stalled_groups(now).select_related("tenant"):
         logger.warning("resuming stalled processing of group %s (%s)", group.id, group.name)
-        _resume(group)
+        Group.objects.filter(id=group.id).update(processing_updated_at=timezone.now())
+        _enqueue(group)
         resumed.append(group)
     return resumed
-
-
-@service
-def _resume(group: Group) -> None:
-    queue_group(tenant=group.tenant, group=group, actor=None)

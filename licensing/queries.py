@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -21,23 +20,8 @@ from licensing.models import (
     SubscriptionStatus,
     UserLicense,
 )
-from licensing.reconcile import Catalog
+from licensing.rules import Catalog, visible_plans
 from licensing.seats import seat_counts, seat_row
-
-ACTIVE_STATES = (LicenseState.ACTIVE, LicenseState.ACTIVE_WITH_ERROR)
-
-
-def enabled_plans(rows: Iterable[UserLicense], location: str, catalog: Catalog) -> list[str]:
-    """A user's enabled services for one product: the union over their active paths, less
-    the plans not offered in their usage location (SPEC §3.2, §3.4). In the product's order."""
-    rows = [r for r in rows if r.state in ACTIVE_STATES]
-    if not rows:
-        return []
-    order = catalog.product_plans.get(rows[0].product_id, ())
-    on = set()
-    for row in rows:
-        on |= {p for p in order if p not in row.disabled_plans}
-    return [p for p in order if p in on and location not in catalog.not_offered_in.get(p, ())]
 
 
 def tenant_products(tenant) -> list[Product]:
@@ -280,7 +264,7 @@ def product_line(rows: list[UserLicense], location: str, catalog: Catalog) -> di
         "rows": rows,
         "state": state,
         "error": error,
-        "enabled": [catalog.names[p] for p in enabled_plans(rows, location, catalog)],
+        "enabled": [catalog.names[p] for p in visible_plans(rows, location, catalog)],
     }
 
 

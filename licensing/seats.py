@@ -1,13 +1,14 @@
-"""Seat accounting (SPEC §3.1) and the seat lock that keeps Assigned ≤ Total (SPEC §3.11)."""
+"""Seat accounting (docs/rules.md §1): Total, Assigned counters, Available. The lock that
+keeps Assigned ≤ Total is ``licensing.locking``."""
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Iterable
 
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
+from licensing.locking import ensure_seat_rows
 from licensing.models import (
     COUNTING_STATUSES,
     GroupMembership,
@@ -18,32 +19,6 @@ from licensing.models import (
     TenantProduct,
     UserLicense,
 )
-
-# Products a retried operation found it needed beyond what it locked the first time
-# (see licensing.services.base.service).
-extra_locks: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
-    "extra_locks", default=frozenset()
-)
-
-
-def lock_seats(tenant: Tenant, product_ids: Iterable[int]) -> set[int]:
-    """Lock the rows that guard this tenant's seats for these products; return the locked set.
-
-    Always in product order, so that two operations on overlapping products cannot deadlock.
-    """
-    ids = sorted(set(product_ids) | extra_locks.get())
-    if not ids:
-        return set()
-    _ensure_rows(tenant, ids)
-    # The race this prevents: two transactions each count the last free seat as available
-    # and both take it. Whoever holds these rows counts and writes; the other one waits.
-    list(
-        TenantProduct.objects.select_for_update()
-        .filter(tenant=tenant, product_id__in=ids)
-        .order_by("product_id")
-        .values_list("id", flat=True)
-    )
-    return set(ids)
 
 
 def adjust_assigned(tenant: Tenant, deltas: dict[int, int]) -> None:
@@ -68,7 +43,7 @@ def recount_assigned(tenant: Tenant, product_ids: Iterable[int]) -> None:
     """Set the Assigned counters from the rows: after Django cascaded a deletion of rows (an
     intent or a user deleted), before anything reads the counters again."""
     ids = sorted(set(product_ids))
-    _ensure_rows(tenant, ids)
+    ensure_seat_rows(tenant, ids)
     TenantProduct.objects.filter(tenant=tenant, product_id__in=ids).update(
         assigned=_scalar(_holders(OuterRef("tenant"), OuterRef("product")))
     )
@@ -92,12 +67,6 @@ def _holders(tenant, product) -> QuerySet:
         .values("tenant")
         .annotate(n=Count("user", distinct=True))
         .values("n")
-    )
-
-
-def _ensure_rows(tenant: Tenant, product_ids: list[int]) -> None:
-    TenantProduct.objects.bulk_create(
-        [TenantProduct(tenant=tenant, product_id=p) for p in product_ids], ignore_conflicts=True
     )
 
 

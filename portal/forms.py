@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from licensing.errors import LicensingError
 from licensing.models import DirectoryUser, Group, Product, UserLicense
-from licensing.reconcile import Catalog
+from licensing.rules import Catalog
 from licensing.services.base import get_users, parse_guid, validate_disabled_plans
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from licensing.consistency import consistency_problems
 from licensing.models import UserLicense
-from licensing.queries import enabled_plans
+from licensing.rules import effective_location, visible_plans
 from licensing.seats import seat_counts
 
 # The task backend of a deployment with a worker: tasks wait in the database.
@@ -37,4 +37,6 @@ def assert_consistent(tenant) -> None:
 def enabled_plan_ids(user, product, catalog) -> list[str]:
     """The plans a user has on for a product, as the blades compute them."""
     rows = UserLicense.objects.filter(user=user, product=product)
-    return enabled_plans(rows, str(user.usage_location or user.tenant.country), catalog)
+    return visible_plans(
+        rows, effective_location(user.usage_location, user.tenant.country), catalog
+    )

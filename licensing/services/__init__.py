@@ -12,6 +12,7 @@ from licensing.services.assignments import (
     product_assign_to_users,
     product_remove_from_users,
 )
+from licensing.services.catalog import catalog_products_changed
 from licensing.services.directory import (
     PROFILE_FIELDS,
     purge_expired_users,
@@ -45,6 +46,7 @@ from licensing.services.tenants import role_remove, role_set, tenant_create, ten
 __all__ = [
     "PROFILE_FIELDS",
     "assignment_set_disabled_plans",
+    "catalog_products_changed",
     "direct_licenses_change",
     "group_add_members",
     "group_assign_products",

@@ -6,7 +6,6 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from licensing import audit
 from licensing.errors import (
@@ -21,28 +20,23 @@ from licensing.models import (
     DirectoryUser,
     Group,
     LicenseAssignment,
-    LicenseError,
     Product,
     Subscription,
     Tenant,
     UserLicense,
 )
-from licensing.processing import queue_group
-from licensing.reconcile import Catalog, reconcile
-from licensing.seats import delete_with_paths, lock_seats, products_touching, seat_counts
-from licensing.services.base import check_tenant, service, validate_disabled_plans
-
-ERROR_REASONS = {
-    LicenseError.COUNT: gettext_lazy("not enough licenses"),
-    LicenseError.MUTUALLY_EXCLUSIVE: gettext_lazy(
-        "conflicts with a service plan the user already has"
-    ),
-    LicenseError.DEPENDENCY: gettext_lazy("needs a service plan the user does not have"),
-    LicenseError.PROHIBITED_LOCATION: gettext_lazy(
-        "no service of it is offered in the user's usage location"
-    ),
-    LicenseError.OTHER: gettext_lazy("another product of the same assignment failed"),
-}
+from licensing.processing import hold_seats, queue_group
+from licensing.reconcile import reconcile
+from licensing.rules import Catalog
+from licensing.seats import delete_with_paths, products_touching, seat_counts
+from licensing.services.base import (
+    check_tenant,
+    refuse_breaking,
+    refuse_failures,
+    service,
+    validate_disabled_plans,
+    validate_group_prerequisites,
+)
 
 
 def check_assignable(tenant: Tenant, product: Product) -> None:
@@ -84,8 +78,9 @@ def direct_licenses_change(
     moment without a license (SPEC §3.7).
     """
     add = dict(add or {})
-    remove = list(remove)
-    users = list(users)
+    remove = list(dict.fromkeys(remove))
+    # The same user twice is one user: one seat, one assignment.
+    users = list({u.id: u for u in users}.values())
     check_tenant(tenant, *users)
     catalog = Catalog.load()
     disabled = {p: validate_disabled_plans(p, d, catalog) for p, d in add.items()}
@@ -99,7 +94,7 @@ def direct_licenses_change(
         )
 
     user_ids = [u.id for u in users]
-    locked = lock_seats(
+    locked = hold_seats(
         tenant,
         products_touching(tenant, users=user_ids, products=[p.id for p in [*add, *remove]]),
     )
@@ -153,8 +148,16 @@ def direct_licenses_change(
     LicenseAssignment.objects.bulk_create(new, batch_size=2000)
     LicenseAssignment.objects.bulk_update(changed, ["disabled_plans"], batch_size=2000)
 
-    reconcile(tenant=tenant, user_ids=user_ids, locked_products=locked)
-    _refuse_unless_active(tenant, user_ids, list(add))
+    result = reconcile(tenant=tenant, user_ids=user_ids, locked_products=locked)
+    changed_intent = set(
+        LicenseAssignment.objects.filter(user_id__in=user_ids, product__in=list(add)).values_list(
+            "id", flat=True
+        )
+    ) | set(to_delete)
+    # Direct assignment is immediate: a target that would not end up working refuses it all;
+    # and no other license of the targets may stop working because of it (rules §3, §5).
+    refuse_failures(result, [(a, u) for a in changed_intent for u in user_ids], catalog)
+    refuse_breaking(result, changed_intent, catalog)
 
     added = [p.sku_part_number for p in add]
     removed = [p.sku_part_number for p in remove]
@@ -186,10 +189,27 @@ def assignment_set_disabled_plans(
 ) -> None:
     """Change the options of a direct or a group assignment (SPEC §3.4)."""
     check_tenant(tenant, assignment)
-    plans = validate_disabled_plans(assignment.product, disabled_plans)
+    catalog = Catalog.load()
+    plans = validate_disabled_plans(assignment.product, disabled_plans, catalog)
     before = list(assignment.disabled_plans)
     if assignment.group_id:
+        locked = hold_seats(tenant, products_touching(tenant, groups=[assignment.group_id]))
+        validate_group_prerequisites(
+            assignment.group, {assignment.product_id: plans}, catalog=catalog
+        )
         LicenseAssignment.objects.filter(id=assignment.id).update(disabled_plans=plans)
+        # Members whose other licenses need a plan this change turns off refuse it (rules
+        # §5). Only checked here; the group's run writes the rows.
+        refuse_breaking(
+            reconcile(
+                tenant=tenant,
+                user_ids=members_with_dependents(assignment.group),
+                locked_products=locked,
+                write=False,
+            ),
+            {assignment.id},
+            catalog,
+        )
         audit.event(
             tenant=tenant,
             actor=actor,
@@ -203,10 +223,11 @@ def assignment_set_disabled_plans(
         )
         queue_group(tenant=tenant, group=assignment.group, actor=actor)
     else:
-        locked = lock_seats(tenant, products_touching(tenant, users=[assignment.user_id]))
+        locked = hold_seats(tenant, products_touching(tenant, users=[assignment.user_id]))
         LicenseAssignment.objects.filter(id=assignment.id).update(disabled_plans=plans)
-        reconcile(tenant=tenant, user_ids=[assignment.user_id], locked_products=locked)
-        _refuse_unless_active(tenant, [assignment.user_id], [assignment.product])
+        result = reconcile(tenant=tenant, user_ids=[assignment.user_id], locked_products=locked)
+        refuse_failures(result, [(assignment.id, assignment.user_id)], catalog)
+        refuse_breaking(result, {assignment.id}, catalog)
         audit.event(
             tenant=tenant,
             actor=actor,
@@ -219,30 +240,6 @@ def assignment_set_disabled_plans(
             },
         )
     assignment.disabled_plans = plans
-
-
-def _refuse_unless_active(tenant: Tenant, user_ids: list[int], products: list[Product]) -> None:
-    """Direct assignment is immediate (unlike group licensing): a direct path that did not end
-    up holding a seat means the whole request is refused, naming who and why."""
-    failed = (
-        UserLicense.objects.filter(
-            user_id__in=user_ids, product__in=products, via_group__isnull=True
-        )
-        .exclude(state__in=SEAT_STATES)
-        .select_related("user", "product")
-        .order_by("user__user_principal_name")
-    )
-    problems = [
-        _("%(user)s cannot get %(product)s: %(reason)s")
-        % {
-            "user": row.user.user_principal_name,
-            "product": row.product.display_name,
-            "reason": ERROR_REASONS.get(row.error, row.error),
-        }
-        for row in failed[:20]
-    ]
-    if problems:
-        raise AssignmentRefused(_("Nothing was changed. ") + "; ".join(problems))
 
 
 def _raise_not_direct(user: DirectoryUser, product: Product):
@@ -261,3 +258,21 @@ def _raise_not_direct(user: DirectoryUser, product: Product):
 
 def _account(actor):
     return actor if getattr(actor, "pk", None) else None
+
+
+def members_with_dependents(group: Group) -> list[int]:
+    """Members of the group who hold, by another path, a license with a plan that requires
+    another plan: the only members a change of the group can leave without a prerequisite."""
+    dependent_products = Product.objects.filter(service_plans__depends_on__isnull=False).values(
+        "id"
+    )
+    return list(
+        UserLicense.objects.filter(
+            user__memberships__group=group,
+            product_id__in=dependent_products,
+            state__in=SEAT_STATES,
+        )
+        .exclude(via_group=group)
+        .values_list("user_id", flat=True)
+        .distinct()
+    )

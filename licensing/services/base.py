@@ -1,5 +1,6 @@
-"""What every service shares: the transaction-and-retry wrapper, tenant checks, and turning
-ids from the outside world into objects of one tenant (or a clear error)."""
+"""What every service shares: the transaction-and-retry wrapper (``licensing.locking``), tenant
+checks, turning ids from the outside world into objects of one tenant (or a clear error), and
+the words for a refusal."""
 
 from __future__ import annotations
 
@@ -7,43 +8,21 @@ import functools
 import uuid
 from collections.abc import Iterable
 
-from django.db import OperationalError, transaction
 from django.utils.translation import gettext as _
 from django_countries import countries
 
-from licensing.errors import ConcurrentChange, InvalidInput, NotFound, PlanConflict
-from licensing.models import DirectoryUser, Group, Product, Tenant
-from licensing.reconcile import Catalog, NeedsMoreLocks
-from licensing.seats import extra_locks
+from licensing.errors import (
+    AssignmentRefused,
+    DependencyRefused,
+    InvalidInput,
+    NotFound,
+    PlanConflict,
+)
+from licensing.locking import service
+from licensing.models import SEAT_STATES, DirectoryUser, Group, LicenseAssignment, Product, Tenant
+from licensing.rules import COUNT, DEPENDENCY, EXCLUSIVE, LOCATION, Catalog, missing_prerequisite
 
-ATTEMPTS = 5
-
-
-def service(fn):
-    """Run a service in one transaction; retry it whole when it needs more seat locks than it
-    took, or when PostgreSQL broke a deadlock by aborting it. Nothing is half-applied."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        extra: frozenset[int] = frozenset()
-        for _attempt in range(ATTEMPTS):
-            token = extra_locks.set(extra)
-            try:
-                with transaction.atomic():
-                    return fn(*args, **kwargs)
-            except NeedsMoreLocks as needed:
-                extra = extra | needed.product_ids
-            except OperationalError as exc:
-                if getattr(getattr(exc, "__cause__", None), "sqlstate", None) not in (
-                    "40P01",  # deadlock_detected
-                    "40001",  # serialization_failure
-                ):
-                    raise
-            finally:
-                extra_locks.reset(token)
-        raise ConcurrentChange(_("Licenses changed while this operation ran. Try again."))
-
-    return wrapper
+__all__ = ["service"]  # the transaction-and-retry wrapper every service module imports here
 
 
 def check_tenant(tenant: Tenant, *objects) -> None:
@@ -146,3 +125,157 @@ def validate_disabled_plans(
                     % {"a": catalog.names[plan], "b": catalog.names[other]}
                 )
     return result
+
+
+def describe_failure(
+    user_name: str, product_name: str, error: str, reason: tuple, catalog: Catalog, licenses
+) -> str:
+    """Why ``user_name`` cannot have ``product_name``, naming the plans and, for a conflict,
+    the other license (``licenses``: assignment id → its name and path)."""
+    if error == EXCLUSIVE and reason[:1] == ("plan",):
+        _kind, plan, other_plan, other = reason
+        return _(
+            "%(user)s cannot get %(product)s: %(plan)s conflicts with %(other_plan)s of "
+            "%(other)s. Turn off one of them."
+        ) % {
+            "user": user_name,
+            "product": product_name,
+            "plan": catalog.names.get(plan, plan),
+            "other_plan": catalog.names.get(other_plan, other_plan),
+            "other": licenses(other),
+        }
+    if error == DEPENDENCY and reason[:1] == ("needs",):
+        _kind, plan, needs = reason
+        return _(
+            "%(user)s cannot get %(product)s: %(plan)s requires %(needs)s, which the user "
+            "does not have."
+        ) % {
+            "user": user_name,
+            "product": product_name,
+            "plan": catalog.names.get(plan, plan),
+            "needs": _(" or ").join(sorted(catalog.names.get(n, n) for n in needs)),
+        }
+    words = {
+        COUNT: _("not enough licenses"),
+        LOCATION: _("no service of it is offered in the user's usage location"),
+        EXCLUSIVE: _("it conflicts with a service plan the user already has"),
+        DEPENDENCY: _("it needs a service plan the user does not have"),
+    }
+    return _("%(user)s cannot get %(product)s: %(reason)s") % {
+        "user": user_name,
+        "product": product_name,
+        "reason": words.get(error, error),
+    }
+
+
+def license_names(catalog: Catalog):
+    """assignment id → "Office 365 E3 (direct)" / "… (inherited from Sales)", for messages."""
+
+    def name(assignment_id) -> str:
+        found = (
+            LicenseAssignment.objects.filter(id=assignment_id)
+            .values_list("product_id", "group__name")
+            .first()
+        )
+        if found is None:
+            return str(assignment_id)
+        product_id, group = found
+        product = catalog.product_names.get(product_id, str(product_id))
+        if group is None:
+            return _("%(product)s (direct)") % {"product": product}
+        return _("%(product)s (inherited from %(group)s)") % {"product": product, "group": group}
+
+    return name
+
+
+def refuse_failures(result, keys, catalog: Catalog) -> None:
+    """Refuse the whole change if any of these paths (``(assignment id, user id)``) did not
+    end up working, naming who and why (direct assignment is immediate: rules §3)."""
+    _refuse(result, [k for k in keys if k in result.desired], catalog, changed=True)
+
+
+def refuse_breaking(result, changed_assignments: set[int], catalog: Catalog) -> None:
+    """Refuse the whole change if a license the user had working, other than those this
+    change is about, would stop working: a change never silently breaks another license
+    (rules §5)."""
+    broken = [
+        key
+        for key, row in result.existing.items()
+        if key[0] not in changed_assignments
+        and row["state"] in SEAT_STATES
+        and key in result.desired
+        and result.desired[key].state not in SEAT_STATES
+    ]
+    _refuse(result, broken, catalog, changed=False)
+
+
+def _refuse(result, keys, catalog, *, changed: bool) -> None:
+    failed = [k for k in keys if result.desired[k].state not in SEAT_STATES]
+    if not failed:
+        return
+    names = dict(
+        DirectoryUser.objects.filter(id__in={u for _, u in failed}).values_list(
+            "id", "user_principal_name"
+        )
+    )
+    licenses = license_names(catalog)
+    problems = []
+    for assignment_id, user_id in sorted(failed, key=lambda k: (names.get(k[1], ""), k[0]))[:20]:
+        want = result.desired[(assignment_id, user_id)]
+        product = catalog.product_names.get(want.product_id, str(want.product_id))
+        text = describe_failure(
+            names.get(user_id, str(user_id)), product, want.error, want.reason, catalog, licenses
+        )
+        if not changed:
+            text = _("%(license)s would stop working: %(why)s") % {
+                "license": licenses(assignment_id),
+                "why": text,
+            }
+        problems.append(text)
+    errors = {result.desired[k].error for k in failed}
+    code = errors.pop() if len(errors) == 1 else ""
+    message = _("Nothing was changed. ") + "; ".join(problems)
+    if code == DEPENDENCY:
+        raise DependencyRefused(message)
+    raise AssignmentRefused(message, code=code)
+
+
+def validate_group_prerequisites(
+    group: Group,
+    changes: dict[int, list[str]],
+    *,
+    removing: Iterable[int] = (),
+    catalog: Catalog,
+) -> None:
+    """A group's licenses must carry their own prerequisites: with ``changes`` (product id →
+    disabled plans) applied and ``removing`` gone, every enabled plan that requires another
+    has one of them enabled in the same group (Azure refuses otherwise; rules §5)."""
+    plans = {
+        product_id: disabled
+        for product_id, disabled in LicenseAssignment.objects.filter(group=group).values_list(
+            "product_id", "disabled_plans"
+        )
+    }
+    plans.update(changes)
+    for product_id in removing:
+        plans.pop(product_id, None)
+    enabled = {
+        plan
+        for product_id, disabled in plans.items()
+        for plan in catalog.product_plans.get(product_id, ())
+        if plan not in disabled
+    }
+    missing = missing_prerequisite(sorted(enabled), enabled, catalog)
+    if missing:
+        plan, needs = missing
+        raise DependencyRefused(
+            _(
+                "License operation failed. Make sure that the group has necessary services "
+                "before adding or removing a dependent service. The service %(plan)s requires "
+                "%(needs)s to be enabled as well."
+            )
+            % {
+                "plan": catalog.names.get(plan, plan),
+                "needs": _(" or ").join(sorted(catalog.names.get(n, n) for n in needs)),
+            }
+        )

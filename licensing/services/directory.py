@@ -11,8 +11,9 @@ from django.utils.translation import gettext as _
 from licensing import audit
 from licensing.errors import InvalidInput
 from licensing.models import DirectoryUser, Product, Tenant, UserSource
+from licensing.processing import hold_seats
 from licensing.reconcile import reconcile
-from licensing.seats import delete_with_paths, lock_seats, products_touching, recount_assigned
+from licensing.seats import delete_with_paths, products_touching, recount_assigned
 from licensing.services.base import check_tenant, parse_country, service
 
 RESTORE_WINDOW = timedelta(days=30)
@@ -62,7 +63,7 @@ def user_set_usage_location(
     before = str(user.usage_location or "")
     if code == before:
         return
-    locked = lock_seats(tenant, products_touching(tenant, users=[user.id]))
+    locked = hold_seats(tenant, products_touching(tenant, users=[user.id]))
     DirectoryUser.objects.filter(id=user.id).update(usage_location=code)
     user.usage_location = code
     reconcile(tenant=tenant, user_ids=[user.id], locked_products=locked)
@@ -82,7 +83,7 @@ def user_soft_delete(*, tenant: Tenant, user: DirectoryUser, actor, reason: str 
     check_tenant(tenant, user)
     if user.is_soft_deleted:
         raise InvalidInput(_("%(user)s is already deleted.") % {"user": user.user_principal_name})
-    locked = lock_seats(tenant, products_touching(tenant, users=[user.id]))
+    locked = hold_seats(tenant, products_touching(tenant, users=[user.id]))
     user.soft_deleted_at = timezone.now()
     DirectoryUser.objects.filter(id=user.id).update(soft_deleted_at=user.soft_deleted_at)
     reconcile(tenant=tenant, user_ids=[user.id], locked_products=locked)
@@ -103,12 +104,10 @@ def user_restore(*, tenant: Tenant, user: DirectoryUser, actor) -> None:
     check_tenant(tenant, user)
     if not user.is_soft_deleted:
         raise InvalidInput(_("%(user)s is not deleted.") % {"user": user.user_principal_name})
-    locked = lock_seats(tenant, products_touching(tenant, users=[user.id]))
+    locked = hold_seats(tenant, products_touching(tenant, users=[user.id]))
     DirectoryUser.objects.filter(id=user.id).update(soft_deleted_at=None)
     user.soft_deleted_at = None
-    reconcile(
-        tenant=tenant, user_ids=[user.id], locked_products=locked, recheck_seats_for=[user.id]
-    )
+    reconcile(tenant=tenant, user_ids=[user.id], locked_products=locked, restoring=[user.id])
     audit.event(
         tenant=tenant, actor=actor, activity=audit.RESTORE_USER, target=user, target_type="User"
     )
@@ -119,7 +118,7 @@ def user_delete_permanently(*, tenant: Tenant, user: DirectoryUser, actor) -> No
     """Removes the user with every assignment and membership; the seats are freed."""
     check_tenant(tenant, user)
     products = products_touching(tenant, users=[user.id])
-    locked = lock_seats(tenant, products)
+    locked = hold_seats(tenant, products)
     audit.event(
         tenant=tenant,
         actor=actor,
@@ -153,7 +152,7 @@ def purge_expired_users(*, actor, now=None) -> dict[Tenant, int]:
 @service
 def reprocess_user(*, tenant: Tenant, user: DirectoryUser, actor) -> None:
     check_tenant(tenant, user)
-    locked = lock_seats(tenant, products_touching(tenant, users=[user.id]))
+    locked = hold_seats(tenant, products_touching(tenant, users=[user.id]))
     # Reprocess repairs: the counters are set from the rows before anything reads them.
     recount_assigned(tenant, locked)
     reconcile(tenant=tenant, user_ids=[user.id], locked_products=locked)
@@ -167,7 +166,7 @@ def reprocess_product(*, tenant: Tenant, product: Product, actor) -> None:
     from licensing.models import UserLicense
 
     users = UserLicense.objects.filter(tenant=tenant, product=product).values("user_id")
-    locked = lock_seats(tenant, products_touching(tenant, users=users, products=[product.id]))
+    locked = hold_seats(tenant, products_touching(tenant, users=users, products=[product.id]))
     recount_assigned(tenant, locked)
     reconcile(
         tenant=tenant,

@@ -17,11 +17,18 @@ from licensing.models import (
     Product,
     Tenant,
 )
-from licensing.processing import queue_group
-from licensing.reconcile import Catalog, reconcile
-from licensing.seats import delete_with_paths, lock_seats, products_touching, recount_assigned
-from licensing.services.assignments import _account, check_assignable
-from licensing.services.base import check_tenant, service, validate_disabled_plans
+from licensing.processing import hold_seats, queue_group
+from licensing.reconcile import reconcile
+from licensing.rules import Catalog
+from licensing.seats import delete_with_paths, products_touching, recount_assigned
+from licensing.services.assignments import _account, check_assignable, members_with_dependents
+from licensing.services.base import (
+    check_tenant,
+    refuse_breaking,
+    service,
+    validate_disabled_plans,
+    validate_group_prerequisites,
+)
 
 # More joiners than this at once are applied by the group's run (licensing.processing) rather
 # than in the request.
@@ -45,7 +52,12 @@ def group_assign_products(
     plans = {p: validate_disabled_plans(p, d, catalog) for p, d in products.items()}
     for product in plans:
         check_assignable(tenant, product)
-    # Intent only: the group's run (licensing.processing) takes the seats, under the lock.
+    validate_group_prerequisites(group, {p.id: d for p, d in plans.items()}, catalog=catalog)
+    # The group's run (licensing.processing) takes the seats; locking first completes any run
+    # still pending on these products, so this change is decided after it.
+    locked = hold_seats(
+        tenant, products_touching(tenant, groups=[group.id], products=[p.id for p in plans])
+    )
     existing = {a.product_id: a for a in LicenseAssignment.objects.filter(group=group)}
     now = timezone.now()
     for product, disabled in plans.items():
@@ -61,6 +73,23 @@ def group_assign_products(
             )
         elif assignment.disabled_plans != disabled:
             LicenseAssignment.objects.filter(id=assignment.id).update(disabled_plans=disabled)
+    changed = set(
+        LicenseAssignment.objects.filter(group=group, product__in=list(plans)).values_list(
+            "id", flat=True
+        )
+    )
+    # Options changed on a product the group had: members whose other licenses need a plan
+    # turned off refuse the change (rules §5). Only checked here; the run writes the rows.
+    refuse_breaking(
+        reconcile(
+            tenant=tenant,
+            user_ids=members_with_dependents(group),
+            locked_products=locked,
+            write=False,
+        ),
+        changed,
+        catalog,
+    )
     audit.event(
         tenant=tenant,
         actor=actor,
@@ -91,11 +120,23 @@ def group_remove_products(
             _("%(group)s has no license for %(products)s.")
             % {"group": group.name, "products": ", ".join(missing)}
         )
-    locked = lock_seats(tenant, products_touching(tenant, groups=[group.id]))
-    # The paths go with the intent (one DELETE); the seats they free go to waiting claims
-    # now, and the group's run re-evaluates its other products for every member.
+    catalog = Catalog.load()
+    validate_group_prerequisites(group, {}, removing=found, catalog=catalog)
+    locked = hold_seats(tenant, products_touching(tenant, groups=[group.id]))
+    doomed = set(assignments.values_list("id", flat=True))
+    dependents = members_with_dependents(group)
+    # The paths go with the intent (one DELETE). A member whose other license needs a plan
+    # only this group gave refuses the change (rules §5). The seats freed go to waiting claims
+    # now, other than the group's own, which its run decides in claim order.
     delete_with_paths(tenant, assignments, found)
-    reconcile(tenant=tenant, user_ids=[], locked_products=locked, products=found)
+    refuse_breaking(
+        reconcile(tenant=tenant, user_ids=dependents, locked_products=locked, write=False),
+        doomed,
+        catalog,
+    )
+    reconcile(
+        tenant=tenant, user_ids=[], locked_products=locked, products=found, frozen=[group.id]
+    )
     audit.event(
         tenant=tenant,
         actor=actor,
@@ -126,8 +167,7 @@ def group_add_members(
     )
     joining = [u for u in users if u.id not in already]
     bulk = len(joining) > BULK_MEMBERS and group.assignments.exists()
-    if not bulk:
-        locked = lock_seats(tenant, products_touching(tenant, users=user_ids, groups=[group.id]))
+    locked = hold_seats(tenant, products_touching(tenant, users=user_ids, groups=[group.id]))
     now = timezone.now()
     GroupMembership.objects.bulk_create(
         [GroupMembership(group=group, user=u, added_at=now) for u in joining]
@@ -162,9 +202,15 @@ def group_remove_members(
             _("Not members of %(group)s: %(names)s")
             % {"group": group.name, "names": ", ".join(strangers)}
         )
-    locked = lock_seats(tenant, products_touching(tenant, users=user_ids, groups=[group.id]))
+    locked = hold_seats(tenant, products_touching(tenant, users=user_ids, groups=[group.id]))
+    leaving = set(LicenseAssignment.objects.filter(group=group).values_list("id", flat=True))
     memberships.delete()
-    reconcile(tenant=tenant, user_ids=user_ids, locked_products=locked)
+    # Leaving must not take a prerequisite from another license of the member (rules §5).
+    refuse_breaking(
+        reconcile(tenant=tenant, user_ids=user_ids, locked_products=locked),
+        leaving,
+        Catalog.load(),
+    )
     audit.events(
         tenant=tenant,
         actor=actor,
@@ -207,7 +253,7 @@ def group_delete(*, tenant: Tenant, group: Group, actor) -> None:
 def reprocess_group(*, tenant: Tenant, group: Group, actor) -> dict | None:
     check_tenant(tenant, group)
     # Reprocess repairs: the counters are set from the rows before the run reads them.
-    recount_assigned(tenant, lock_seats(tenant, products_touching(tenant, groups=[group.id])))
+    recount_assigned(tenant, hold_seats(tenant, products_touching(tenant, groups=[group.id])))
     audit.event(
         tenant=tenant,
         actor=actor,

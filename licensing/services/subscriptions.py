@@ -9,8 +9,9 @@ from django.utils.translation import gettext as _
 from licensing import audit
 from licensing.errors import InvalidInput
 from licensing.models import Product, Subscription, SubscriptionStatus, Tenant
+from licensing.processing import hold_seats
 from licensing.reconcile import reconcile
-from licensing.seats import lock_seats, products_touching
+from licensing.seats import products_touching
 from licensing.services.base import check_tenant, service
 
 
@@ -33,7 +34,7 @@ def subscription_create(
 ) -> Subscription:
     if status not in SubscriptionStatus.values:
         raise InvalidInput(_("Unknown subscription status “%(s)s”.") % {"s": status})
-    locked = lock_seats(tenant, products_touching(tenant, products=[product.id]))
+    locked = hold_seats(tenant, products_touching(tenant, products=[product.id]))
     subscription = Subscription.objects.create(
         tenant=tenant,
         product=product,
@@ -70,7 +71,7 @@ def subscription_update(
     check_tenant(tenant, subscription)
     if status is not None and status not in SubscriptionStatus.values:
         raise InvalidInput(_("Unknown subscription status “%(s)s”.") % {"s": status})
-    locked = lock_seats(tenant, products_touching(tenant, products=[subscription.product_id]))
+    locked = hold_seats(tenant, products_touching(tenant, products=[subscription.product_id]))
     subscription.refresh_from_db()
     before = {"units": subscription.units, "status": subscription.status}
     if units is not None:
@@ -112,7 +113,7 @@ NEXT_STEP = {
 def subscription_delete(*, tenant: Tenant, subscription: Subscription, actor) -> None:
     """The end of the lifecycle: the units are gone. Licenses stay (over-assigned)."""
     check_tenant(tenant, subscription)
-    locked = lock_seats(tenant, products_touching(tenant, products=[subscription.product_id]))
+    locked = hold_seats(tenant, products_touching(tenant, products=[subscription.product_id]))
     audit.event(
         tenant=tenant,
         actor=actor,

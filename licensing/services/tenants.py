@@ -7,8 +7,9 @@ from django.utils.translation import gettext as _
 from licensing import audit
 from licensing.errors import InvalidInput
 from licensing.models import DirectoryUser, Role, RoleAssignment, Tenant
+from licensing.processing import hold_seats
 from licensing.reconcile import reconcile
-from licensing.seats import lock_seats, products_touching
+from licensing.seats import products_touching
 from licensing.services.base import parse_country, service
 
 
@@ -57,7 +58,7 @@ def tenant_update(*, tenant: Tenant, name: str, country: str, actor) -> None:
     tenant.name, tenant.country = name, code
     if before["country"] != code:
         affected = DirectoryUser.objects.filter(tenant=tenant, usage_location="").values("id")
-        locked = lock_seats(tenant, products_touching(tenant, users=affected))
+        locked = hold_seats(tenant, products_touching(tenant, users=affected))
         reconcile(
             tenant=tenant,
             user_ids=list(affected.values_list("id", flat=True)),

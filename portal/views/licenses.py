@@ -13,7 +13,7 @@ from licensing import services
 from licensing.errors import LicensingError
 from licensing.models import Group
 from licensing.queries import expiring_subscriptions, tenant_products
-from licensing.reconcile import Catalog
+from licensing.rules import Catalog
 from licensing.seats import seat_counts
 from portal.access import portal_view, require_license_admin
 from portal.forms import AssignRequest, picker_results

@@ -20,7 +20,7 @@ from licensing.queries import (
     product_line,
     products_with_seats,
 )
-from licensing.reconcile import Catalog
+from licensing.rules import Catalog, effective_location
 from licensing.services.base import get_users
 from portal.access import portal_view, require_license_admin
 from portal.csv_export import csv_lines
@@ -112,7 +112,9 @@ def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
             "url": user_url(user["public_id"]),
             "location": user["usage_location"],
             **product_line(
-                rows.get(user["id"], []), str(user["usage_location"] or country), catalog
+                rows.get(user["id"], []),
+                effective_location(user["usage_location"], country),
+                catalog,
             ),
         }
         for user in page.object_list

@@ -18,7 +18,7 @@ from licensing import services
 from licensing.errors import InheritedLicense, LicensingError
 from licensing.models import DirectoryUser, LicenseAssignment, Product, UserLicense
 from licensing.queries import product_line, tenant_products
-from licensing.reconcile import Catalog
+from licensing.rules import Catalog, effective_location
 from licensing.services.base import get_products
 from portal.access import portal_view, require_license_admin
 from portal.responses import bad_request, command_done, template_for
@@ -75,7 +75,7 @@ def _licenses_context(request: HttpRequest, user: DirectoryUser) -> dict:
         .order_by("product__display_name")
     )
     catalog = Catalog.load()
-    location = str(user.usage_location or request.tenant.country)
+    location = effective_location(user.usage_location, request.tenant.country)
     by_product: dict[Product, list[UserLicense]] = {}
     for row in rows:
         by_product.setdefault(row.product, []).append(row)

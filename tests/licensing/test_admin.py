@@ -134,7 +134,7 @@ def test_seats_changelist_query_count_does_not_grow_with_tenants(
         other = TenantFactory()
         buy("AAD_PREMIUM", 3, on=other)
         buy("POWER_BI_PRO", 3, on=other)
-        from licensing.seats import lock_seats
+        from licensing.locking import lock_seats
 
         lock_seats(other, [product("AAD_PREMIUM").id, product("POWER_BI_PRO").id])
     # Session, user, count, page rows, and the filter choices: fixed whatever the row count.

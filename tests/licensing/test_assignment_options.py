@@ -7,7 +7,7 @@ import pytest
 from licensing import services
 from licensing.errors import InvalidInput, PlanConflict
 from licensing.models import LicenseAssignment, UserLicense
-from licensing.reconcile import Catalog
+from licensing.rules import Catalog
 from licensing.services.base import validate_disabled_plans
 from tests.factories import GroupFactory, ProductServicePlanFactory, plan, plan_id, product
 

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from licensing import services
-from licensing.errors import GroupStillLicensed
+from licensing.errors import DependencyRefused, GroupStillLicensed
 from licensing.models import AuditEvent, Group, GroupMembership, ProcessingState, UserLicense
 from tests.factories import GroupFactory, product
 from tests.helpers import assert_consistent, paths_of, seats
@@ -186,7 +186,7 @@ def test_group_processing_ends_complete_with_start_and_finish_events(tenant, buy
     )
     finish = AuditEvent.objects.get(activity="Finish applying group based license to users")
     assert finish.details["summary"] == (
-        "Users successfully assigned licenses: 2, Users for whom license assignment failed: 1"
+        "Users successfully assigned licenses: 2, Users for whom license assignment failed: 1."
     )
     assert (
         AuditEvent.objects.filter(activity="Start applying group based license to users").count()
@@ -234,21 +234,31 @@ def test_mutually_exclusive_group_path_errors_and_takes_no_seat(tenant, buy, use
     assert_consistent(tenant)
 
 
-def test_dependency_violation_in_a_group_path(tenant, buy, users, actor):
+def test_a_group_cannot_get_an_add_on_without_its_prerequisite(tenant, buy, users, actor):
     buy("EXCHANGEARCHIVE_ADDON", 5)
     buy("EXCHANGESTANDARD", 5)
     (user,) = users(1)
     group = GroupFactory(tenant=tenant, name="Archive")
     services.group_add_members(tenant=tenant, group=group, users=[user], actor=actor)
-    services.group_assign_products(
-        tenant=tenant, group=group, products={product("EXCHANGEARCHIVE_ADDON"): []}, actor=actor
+    with pytest.raises(DependencyRefused) as refused:
+        services.group_assign_products(
+            tenant=tenant, group=group, products={product("EXCHANGEARCHIVE_ADDON"): []}, actor=actor
+        )
+    assert str(refused.value) == (
+        "License operation failed. Make sure that the group has necessary services before "
+        "adding or removing a dependent service. The service Exchange Online Archiving requires "
+        "Exchange Online (Plan 1) or Exchange Online (Plan 2) to be enabled as well."
     )
-    assert paths_of(user) == {("EXCHANGEARCHIVE_ADDON", "Archive", "Error", "DependencyViolation")}
-    services.product_assign_to_users(
-        tenant=tenant, product=product("EXCHANGESTANDARD"), users=[user], actor=actor
+    assert paths_of(user) == set()
+    # With the prerequisite in the same group it is accepted.
+    services.group_assign_products(
+        tenant=tenant,
+        group=group,
+        products={product("EXCHANGESTANDARD"): [], product("EXCHANGEARCHIVE_ADDON"): []},
+        actor=actor,
     )
     assert paths_of(user) == {
         ("EXCHANGEARCHIVE_ADDON", "Archive", "Active", ""),
-        ("EXCHANGESTANDARD", None, "Active", ""),
+        ("EXCHANGESTANDARD", "Archive", "Active", ""),
     }
     assert_consistent(tenant)

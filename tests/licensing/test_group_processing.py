@@ -7,6 +7,7 @@ alike, once each way, and the rows are compared step by step.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -182,7 +183,7 @@ def test_batches_in_sql_give_the_rows_of_the_synchronous_path(steps, actor, sett
         # The synchronous path: every member through the reconciler, in one batch.
         settings.GROUP_PROCESSING_BATCH = 1000
         monkeypatch.setattr(
-            processing, "apply_members", lambda *, user_ids, **kw: (list(user_ids), False)
+            processing, "apply_members", lambda *, user_ids, **kw: (list(user_ids), Counter())
         )
         next(slow_steps)
         step += 1
@@ -254,7 +255,7 @@ def test_processing_moves_through_the_states_and_records_progress(actor, setting
         "Finish applying group based license to users",
     ]
     assert events.last().details["summary"] == (
-        "Users successfully assigned licenses: 8, Users for whom license assignment failed: 4"
+        "Users successfully assigned licenses: 8, Users for whom license assignment failed: 4."
     )
 
 
@@ -284,15 +285,17 @@ def test_with_a_worker_the_change_is_queued_and_the_run_applies_it(actor, settin
     assert_consistent(w.tenant)
 
 
-def test_a_newer_run_supersedes_an_older_one(actor, settings):
+def test_a_change_completes_the_pending_run_before_it_and_supersedes_it(actor, settings):
     settings.TASKS = DATABASE_TASKS
     w = World("g", actor)
     w.buy("AAD_PREMIUM", 50)
     w.assign("AAD_PREMIUM")
     first_run = Group.objects.get(id=w.group.id).processing_run
+    assert not UserLicense.objects.filter(tenant=w.tenant).exists()  # queued for a worker
     services.reprocess_group(tenant=w.tenant, group=w.group, actor=actor)
+    # Nothing overtakes a queued change: the reprocess applied it first, then queued its own.
+    assert UserLicense.objects.filter(tenant=w.tenant, state="Active").count() == 12
     assert processing.run_group(w.group.id, first_run) is None
-    assert not UserLicense.objects.filter(tenant=w.tenant).exists()
     assert processing.run_group(w.group.id, first_run + 1) == {"assigned": 12, "failed": 0}
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from licensing import services
+from licensing.locking import NeedsMoreLocks, lock_seats
 from licensing.models import UserLicense
-from licensing.reconcile import NeedsMoreLocks, compute, reconcile
-from licensing.seats import lock_seats, products_touching, recount_assigned
+from licensing.reconcile import compute, reconcile
+from licensing.seats import products_touching, recount_assigned
 from licensing.services.base import service
 from tests.factories import GroupFactory, product
 from tests.helpers import paths_of

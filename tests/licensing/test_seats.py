@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from licensing import services
+from licensing.locking import lock_seats
 from licensing.models import TenantProduct
-from licensing.seats import lock_seats, seat_counts
+from licensing.seats import seat_counts
 from tests.factories import TenantFactory, product
 
 pytestmark = pytest.mark.django_db

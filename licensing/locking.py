@@ -1,0 +1,88 @@
+"""The seat lock and the transaction every service runs in (docs/rules.md §8).
+
+Every change that can take or free a seat locks the rows that guard those products' seats
+(:func:`lock_seats`) before it counts, inside one transaction (:func:`service`). The
+reconciler refuses to write a product whose seats are not locked (:class:`NeedsMoreLocks`);
+the service then retries whole with the larger set. Group processing adds one step on top:
+``licensing.processing.hold_seats`` also completes runs pending on the locked products first.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+from collections.abc import Iterable
+
+from django.db import OperationalError, transaction
+from django.utils.translation import gettext as _
+
+from licensing.errors import ConcurrentChange
+from licensing.models import Tenant, TenantProduct
+
+ATTEMPTS = 5
+
+# Products a retried operation found it needed beyond what it locked the first time.
+extra_locks: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
+    "extra_locks", default=frozenset()
+)
+
+
+class NeedsMoreLocks(Exception):
+    """The reconciliation would write rows of products whose seats are not locked."""
+
+    def __init__(self, product_ids: set[int]):
+        super().__init__(f"products not locked: {sorted(product_ids)}")
+        self.product_ids = product_ids
+
+
+def lock_seats(tenant: Tenant, product_ids: Iterable[int]) -> set[int]:
+    """Lock the rows that guard this tenant's seats for these products; return the locked set.
+
+    Always in product order, so that two operations on overlapping products cannot deadlock.
+    """
+    ids = sorted(set(product_ids) | extra_locks.get())
+    if not ids:
+        return set()
+    ensure_seat_rows(tenant, ids)
+    # The race this prevents: two transactions each count the last free seat as available
+    # and both take it. Whoever holds these rows counts and writes; the other one waits.
+    list(
+        TenantProduct.objects.select_for_update()
+        .filter(tenant=tenant, product_id__in=ids)
+        .order_by("product_id")
+        .values_list("id", flat=True)
+    )
+    return set(ids)
+
+
+def ensure_seat_rows(tenant: Tenant, product_ids: list[int]) -> None:
+    TenantProduct.objects.bulk_create(
+        [TenantProduct(tenant=tenant, product_id=p) for p in product_ids], ignore_conflicts=True
+    )
+
+
+def service(fn):
+    """Run a service in one transaction; retry it whole when it needs more seat locks than it
+    took, or when PostgreSQL broke a deadlock by aborting it. Nothing is half-applied."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        extra: frozenset[int] = frozenset()
+        for _attempt in range(ATTEMPTS):
+            token = extra_locks.set(extra)
+            try:
+                with transaction.atomic():
+                    return fn(*args, **kwargs)
+            except NeedsMoreLocks as needed:
+                extra = extra | needed.product_ids
+            except OperationalError as exc:
+                if getattr(getattr(exc, "__cause__", None), "sqlstate", None) not in (
+                    "40P01",  # deadlock_detected
+                    "40001",  # serialization_failure
+                ):
+                    raise
+            finally:
+                extra_locks.reset(token)
+        raise ConcurrentChange(_("Licenses changed while this operation ran. Try again."))
+
+    return wrapper

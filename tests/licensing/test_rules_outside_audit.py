@@ -1,0 +1,394 @@
+"""Scenarios of an outside audit of the engine, each named after the rule it broke
+(docs/rules.md). Every test checks the rows Azure's documented behaviour gives, and that the
+independent model (tests/model/) agrees after every step."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from django.core.management import call_command
+
+from licensing import processing, services
+from licensing.catalog import read_catalog
+from licensing.errors import AssignmentRefused, DependencyRefused
+from licensing.models import AuditEvent, Group, LicenseAssignment, UserLicense
+from tests.factories import DirectoryUserFactory, GroupFactory, plan_id, product
+from tests.helpers import DATABASE_TASKS, paths_of, seats
+from tests.model.licensing_model import Model, differences
+
+pytestmark = pytest.mark.django_db
+
+
+_models: list[Model] = []
+
+
+@pytest.fixture
+def model(tenant):
+    """The independent model of the tenant. It takes every change as it happens (the
+    helpers below and ``step()`` after a direct service call); ``model.check()`` compares."""
+    m = Model(tenant)
+
+    def check():
+        m.step()
+        assert differences(m) == []
+
+    m.check = check
+    _models.append(m)
+    yield m
+    _models.remove(m)
+
+
+def step() -> None:
+    for m in _models:
+        m.step()
+
+
+def person(tenant, name, **kwargs):
+    return DirectoryUserFactory(
+        tenant=tenant, display_name=name, user_principal_name=f"{name}@contoso.com", **kwargs
+    )
+
+
+def join(tenant, group, *people, actor=None):
+    for who in people:  # one at a time: the join order is the seat order
+        services.group_add_members(tenant=tenant, group=group, users=[who], actor=actor)
+        step()
+
+
+def give(tenant, group, *skus, disabled=None, actor=None):
+    services.group_assign_products(
+        tenant=tenant,
+        group=group,
+        products={product(s): [plan_id(p) for p in (disabled or {}).get(s, [])] for s in skus},
+        actor=actor,
+    )
+    step()
+
+
+def direct(tenant, sku, *people, disabled=(), actor=None):
+    services.product_assign_to_users(
+        tenant=tenant,
+        product=product(sku),
+        users=list(people),
+        disabled_plans=[plan_id(p) for p in disabled],
+        actor=actor,
+    )
+    step()
+
+
+# -- D1: seat order never depends on batching or timing --------------------------------------
+
+
+def test_seat_order_is_claim_order_whatever_the_batch_size(tenant, buy, settings, model):
+    settings.GROUP_PROCESSING_BATCH = 1
+    buy("STANDARDPACK", 2)
+    buy("EMS", 0)
+    buy("AAD_PREMIUM", 5)
+    c, e, late = person(tenant, "c"), person(tenant, "e"), person(tenant, "late")
+    direct(tenant, "AAD_PREMIUM", c)
+    h = GroupFactory(tenant=tenant, name="H")
+    join(tenant, h, late)
+    give(tenant, h, "STANDARDPACK", "EMS")  # late waits: no EMS seat
+    g = GroupFactory(tenant=tenant, name="G")
+    join(tenant, g, c, e, late)
+    give(tenant, g, "STANDARDPACK")
+    print(
+        {
+            (r.user.display_name, r.product.sku_part_number, r.via_group and r.via_group.name): (
+                r.state,
+                r.error,
+            )
+            for r in UserLicense.objects.all()
+        }
+    )
+    model.check()
+    assert ("STANDARDPACK", "G", "Active", "") in paths_of(c)
+    assert ("STANDARDPACK", "G", "Active", "") in paths_of(e)
+    assert ("STANDARDPACK", "G", "Error", "CountViolation") in paths_of(late)
+
+
+@pytest.mark.parametrize("meanwhile", ["late joins", "late moves"])
+def test_a_queued_group_change_is_not_overtaken_by_a_later_change(
+    tenant, buy, settings, model, meanwhile
+):
+    settings.TASKS = DATABASE_TASKS  # a worker runs group changes later
+    buy("AAD_PREMIUM", 1)
+    early, late = person(tenant, "early"), person(tenant, "late")
+    g = GroupFactory(tenant=tenant, name="G")
+    join(tenant, g, early)
+    if meanwhile == "late moves":
+        join(tenant, g, late)
+    give(tenant, g, "AAD_PREMIUM")  # queued
+    if meanwhile == "late joins":
+        join(tenant, g, late)
+    else:
+        services.user_set_usage_location(tenant=tenant, user=late, usage_location="BE", actor=None)
+        step()
+    model.step()
+    group = Group.objects.get(id=g.id)
+    processing.run_group(group.id, group.processing_run)  # the worker, at last
+    step()
+    model.check()
+    assert paths_of(early) == {("AAD_PREMIUM", "G", "Active", "")}
+    assert paths_of(late) == {("AAD_PREMIUM", "G", "Error", "CountViolation")}
+
+
+# -- D2: a soft-deleted member keeps what they hold --------------------------------------------
+
+
+def test_a_deleted_member_keeps_their_suspended_seat_when_the_group_gains_a_product(
+    tenant, buy, model
+):
+    buy("AAD_PREMIUM", 1)
+    buy("EMS", 5)
+    u = person(tenant, "u")
+    g = GroupFactory(tenant=tenant, name="G")
+    join(tenant, g, u)
+    give(tenant, g, "AAD_PREMIUM")
+    services.user_soft_delete(tenant=tenant, user=u, actor=None)
+    step()
+    model.check()
+    give(tenant, g, "EMS")
+    model.check()
+    assert paths_of(u) == {("AAD_PREMIUM", "G", "Suspended", "")}
+    assert seats(tenant, "AAD_PREMIUM")["assigned"] == 1
+    assert seats(tenant, "EMS")["assigned"] == 0
+    services.user_restore(tenant=tenant, user=u, actor=None)
+    step()
+    model.check()
+    assert paths_of(u) == {("AAD_PREMIUM", "G", "Active", ""), ("EMS", "G", "Active", "")}
+
+
+# -- D3, D4: only licenses with a seat conflict or provide a prerequisite -----------------------
+
+
+def test_a_license_without_a_seat_blocks_no_other(tenant, buy, model):
+    buy("EXCHANGESTANDARD", 1)
+    buy("EXCHANGEENTERPRISE", 5)
+    first, second = person(tenant, "first"), person(tenant, "second")
+    g1, g2 = GroupFactory(tenant=tenant, name="G1"), GroupFactory(tenant=tenant, name="G2")
+    join(tenant, g1, first, second)
+    give(tenant, g1, "EXCHANGESTANDARD")
+    assert paths_of(second) == {("EXCHANGESTANDARD", "G1", "Error", "CountViolation")}
+    join(tenant, g2, second)
+    give(tenant, g2, "EXCHANGEENTERPRISE")
+    model.check()
+    # Exchange (Plan 2) works; the waiting Plan 1 now could never work beside it, and says so.
+    assert paths_of(second) == {
+        ("EXCHANGESTANDARD", "G1", "Error", "MutuallyExclusiveViolation"),
+        ("EXCHANGEENTERPRISE", "G2", "Active", ""),
+    }
+
+
+def test_a_prerequisite_from_a_license_without_a_seat_does_not_count(tenant, buy, model):
+    buy("ENTERPRISEPACK", 1)
+    buy("EXCHANGEARCHIVE_ADDON", 5)
+    first, second = person(tenant, "first"), person(tenant, "second")
+    g = GroupFactory(tenant=tenant, name="G")
+    join(tenant, g, first, second)
+    give(tenant, g, "ENTERPRISEPACK")  # second waits
+    with pytest.raises(DependencyRefused) as refused:
+        direct(tenant, "EXCHANGEARCHIVE_ADDON", second)
+    # The refusal names the plan that is needed (D10).
+    assert "Exchange Online Archiving requires Exchange Online (Plan 1) or Exchange Online " in (
+        str(refused.value)
+    )
+    model.check()
+    assert paths_of(second) == {("ENTERPRISEPACK", "G", "Error", "CountViolation")}
+
+
+# -- D5: a change never silently breaks a license the user has ---------------------------------
+
+
+def test_turning_on_a_conflicting_plan_in_a_direct_license_is_refused(tenant, buy, model):
+    buy("ENTERPRISEPACK", 5)
+    buy("EXCHANGESTANDARD", 5)
+    u = person(tenant, "u")
+    direct(tenant, "ENTERPRISEPACK", u, disabled=["EXCHANGE_S_ENTERPRISE"])
+    g = GroupFactory(tenant=tenant, name="Mail")
+    join(tenant, g, u)
+    give(tenant, g, "EXCHANGESTANDARD")
+    model.check()
+    e3 = LicenseAssignment.objects.get(user=u, product=product("ENTERPRISEPACK"))
+    with pytest.raises(AssignmentRefused) as refused:
+        services.assignment_set_disabled_plans(
+            tenant=tenant, assignment=e3, disabled_plans=[], actor=None
+        )
+    message = str(refused.value)
+    assert "Exchange Online (Plan 2) conflicts with Exchange Online (Plan 1)" in message
+    assert "Exchange Online (Plan 1) (inherited from Mail)" in message
+    model.check()
+    assert paths_of(u) == {
+        ("ENTERPRISEPACK", None, "Active", ""),
+        ("EXCHANGESTANDARD", "Mail", "Active", ""),
+    }
+
+
+def test_a_group_options_change_that_conflicts_fails_the_groups_path_only(tenant, buy, model):
+    buy("ENTERPRISEPACK", 5)
+    buy("EXCHANGESTANDARD", 5)
+    u = person(tenant, "u")
+    g = GroupFactory(tenant=tenant, name="E3")
+    join(tenant, g, u)
+    give(tenant, g, "ENTERPRISEPACK", disabled={"ENTERPRISEPACK": ["EXCHANGE_S_ENTERPRISE"]})
+    direct(tenant, "EXCHANGESTANDARD", u)
+    model.check()
+    give(tenant, g, "ENTERPRISEPACK")  # Exchange (Plan 2) turned on in the group's E3
+    model.check()
+    assert paths_of(u) == {
+        ("ENTERPRISEPACK", "E3", "Error", "MutuallyExclusiveViolation"),
+        ("EXCHANGESTANDARD", None, "Active", ""),
+    }
+
+
+# -- D6: removing a prerequisite is refused, naming the license that needs it ------------------
+
+
+@pytest.fixture
+def archived(tenant, buy):
+    """u has Office 365 E3 directly and from the group "E3", and the archive add-on directly."""
+    buy("ENTERPRISEPACK", 5)
+    buy("EXCHANGEARCHIVE_ADDON", 5)
+    u = person(tenant, "u")
+    g = GroupFactory(tenant=tenant, name="E3")
+    return u, g
+
+
+def test_removing_a_direct_prerequisite_is_refused_with_dependency_violation(
+    tenant, archived, model
+):
+    u, _g = archived
+    direct(tenant, "ENTERPRISEPACK", u)
+    direct(tenant, "EXCHANGEARCHIVE_ADDON", u)
+    model.check()
+    with pytest.raises(DependencyRefused) as refused:
+        services.product_remove_from_users(
+            tenant=tenant, product=product("ENTERPRISEPACK"), users=[u], actor=None
+        )
+    assert refused.value.code == "DependencyViolation"
+    assert "Exchange Online Archiving for Exchange Online (direct) would stop working" in str(
+        refused.value
+    )
+    model.check()
+    assert ("EXCHANGEARCHIVE_ADDON", None, "Active", "") in paths_of(u)
+
+
+@pytest.mark.parametrize("how", ["leave the group", "remove the group's E3", "turn off Exchange"])
+def test_a_group_change_that_takes_a_prerequisite_is_refused(tenant, archived, model, how):
+    u, g = archived
+    join(tenant, g, u)
+    give(tenant, g, "ENTERPRISEPACK")
+    direct(tenant, "EXCHANGEARCHIVE_ADDON", u)
+    model.check()
+    before = paths_of(u)
+    with pytest.raises(DependencyRefused):
+        if how == "leave the group":
+            services.group_remove_members(tenant=tenant, group=g, users=[u], actor=None)
+        elif how == "remove the group's E3":
+            services.group_remove_products(
+                tenant=tenant, group=g, products=[product("ENTERPRISEPACK")], actor=None
+            )
+        else:
+            give(
+                tenant, g, "ENTERPRISEPACK", disabled={"ENTERPRISEPACK": ["EXCHANGE_S_ENTERPRISE"]}
+            )
+    model.check()
+    assert paths_of(u) == before
+
+
+# -- D7: a plan added to the catalog re-decides the licenses it touches ------------------------
+
+
+def test_load_catalog_adding_a_plan_re_decides_the_rows(tenant, buy, model, monkeypatch):
+    buy("AAD_PREMIUM", 5)
+    u = person(tenant, "u", usage_location="IR")
+    direct(tenant, "AAD_PREMIUM", u)
+    model.check()
+    assert paths_of(u) == {("AAD_PREMIUM", None, "Active", "")}
+    data = copy.deepcopy(read_catalog())
+    data["service_plans"].append(
+        {
+            "service_plan_name": "NEW_NOT_IN_IR",
+            "service_plan_id": "00000000-0000-4000-8000-00000000aaaa",
+            "display_name": "A new plan",
+            "not_offered_in": ["IR"],
+        }
+    )
+    (p1,) = [p for p in data["products"] if p["sku_part_number"] == "AAD_PREMIUM"]
+    p1["service_plans"].append("NEW_NOT_IN_IR")
+    monkeypatch.setattr("licensing.catalog.read_catalog", lambda: data)
+    call_command("load_catalog", verbosity=0)
+    model.check()
+    assert paths_of(u) == {
+        ("AAD_PREMIUM", None, "ActiveWithError", "ProhibitedInUsageLocationViolation")
+    }
+
+
+# -- D8: a group carries its add-on's prerequisite ----------------------------------------------
+
+
+def test_removing_the_prerequisite_from_a_group_with_the_add_on_is_refused(tenant, buy, model):
+    buy("EXCHANGESTANDARD", 5)
+    buy("EXCHANGEARCHIVE_ADDON", 5)
+    g = GroupFactory(tenant=tenant, name="Mail")
+    join(tenant, g, person(tenant, "u"))
+    give(tenant, g, "EXCHANGESTANDARD", "EXCHANGEARCHIVE_ADDON")
+    with pytest.raises(DependencyRefused, match="The service Exchange Online Archiving requires"):
+        services.group_remove_products(
+            tenant=tenant, group=g, products=[product("EXCHANGESTANDARD")], actor=None
+        )
+    model.check()
+
+
+# -- D9, D11: deleted members are not failures; runs are the system's ------------------------
+
+
+def test_a_run_counts_no_deleted_member_as_failed_and_is_audited_as_the_system(
+    tenant, buy, model, actor
+):
+    buy("AAD_PREMIUM", 5)
+    a, b = person(tenant, "a"), person(tenant, "b")
+    g = GroupFactory(tenant=tenant, name="G")
+    join(tenant, g, a, b)
+    services.user_soft_delete(tenant=tenant, user=b, actor=None)
+    step()
+    give(tenant, g, "AAD_PREMIUM", actor=actor)
+    model.check()
+    assert paths_of(b) == set()
+    finish = AuditEvent.objects.get(activity="Finish applying group based license to users")
+    assert finish.details["summary"] == (
+        "Users successfully assigned licenses: 1, Users for whom license assignment failed: 0."
+    )
+    assert finish.actor_name == "Group-based licensing" and finish.actor is None
+    start = AuditEvent.objects.get(activity="Start applying group based license to users")
+    assert start.actor_name == "Group-based licensing"
+    assert AuditEvent.objects.get(activity="Set group license").actor == actor
+
+
+# -- D12: the same user twice is one user ------------------------------------------------------
+
+
+def test_the_same_user_twice_in_one_direct_assignment_takes_one_seat(tenant, buy, model):
+    buy("AAD_PREMIUM", 1)
+    u = person(tenant, "u")
+    services.product_assign_to_users(
+        tenant=tenant, product=product("AAD_PREMIUM"), users=[u, u], actor=None
+    )
+    model.check()
+    assert paths_of(u) == {("AAD_PREMIUM", None, "Active", "")}
+    assert seats(tenant, "AAD_PREMIUM")["assigned"] == 1
+    assert UserLicense.objects.filter(user=u).count() == 1
+
+
+def test_claim_time_uses_the_later_of_assignment_and_membership(tenant, buy, model):
+    """A member who joined after the product was given waits behind the earlier members."""
+    buy("AAD_PREMIUM", 1)
+    g = GroupFactory(tenant=tenant, name="G")
+    old = person(tenant, "old")
+    join(tenant, g, old)
+    give(tenant, g, "AAD_PREMIUM")
+    newcomer = person(tenant, "newcomer")
+    join(tenant, g, newcomer)
+    model.check()
+    assert paths_of(newcomer) == {("AAD_PREMIUM", "G", "Error", "CountViolation")}
