@@ -31,7 +31,7 @@ load: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,load]'
 	scripts/with-postgres scripts/load/run
 
-# Issue 4's figures (100,000-user tenant) on a throwaway PostgreSQL cluster: `name: value` lines.
+# The scaling figures (100,000-user tenant, README) on a throwaway PostgreSQL cluster: `name: value` lines.
 bench: $(STAMP)
 	scripts/with-postgres $(PY) scripts/bench.py
 

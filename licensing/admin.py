@@ -1,4 +1,4 @@
-"""Django admin for support staff (SPEC §5).
+"""Django admin for support staff.
 
 Changes to assignments, memberships, users and subscriptions go through the same services as
 the portal, with the staff user as the actor, so they are audited and can never
@@ -111,7 +111,7 @@ class ServicePlanAdmin(ReadOnlyAdmin):
 
 @admin.register(TenantProduct)
 class SeatsAdmin(ReadOnlyAdmin):
-    """Seat counts of SPEC §3.1 per tenant and product, one query for the whole page."""
+    """Seat counts of docs/rules.md §1per tenant and product, one query for the whole page."""
 
     list_display = ["tenant", "product", "total", "assigned", "available"]
     list_filter = ["tenant", "product"]

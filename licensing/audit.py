@@ -1,4 +1,4 @@
-"""Writing the audit trail (SPEC §3.10). Called by services inside their transaction."""
+"""Writing the audit trail (docs/rules.md §10). Called by services inside their transaction."""
 
 from __future__ import annotations
 

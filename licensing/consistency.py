@@ -1,4 +1,4 @@
-"""SPEC §3.11 as a check: the UserLicense rows equal a from-scratch recomputation from intent,
+"""docs/rules.md §8as a check: the UserLicense rows equal a from-scratch recomputation from intent,
 nothing crosses tenants, and Assigned ≤ Total unless Total dropped below it."""
 
 from __future__ import annotations

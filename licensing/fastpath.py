@@ -39,6 +39,9 @@ from licensing.reconcile import seat_totals
 from licensing.rules import Catalog, lone_group_claim
 from licensing.seats import adjust_assigned
 
+# rules.effective_location in SQL (a test pins the two together).
+EFFECTIVE_LOCATION_SQL = "COALESCE(NULLIF(u.usage_location, ''), %(country)s)"
+
 _MEMBERS_SQL = """
 WITH batch AS MATERIALIZED (
     SELECT unnest(%(users)s::bigint[]) AS user_id
@@ -65,7 +68,7 @@ other_paths AS (
     JOIN licensing_licenseassignment a ON a.group_id = m.group_id
     WHERE m.group_id <> %(group)s
 )
-SELECT COALESCE(NULLIF(u.usage_location, ''), %(country)s),
+SELECT {location},
        u.soft_deleted_at IS NOT NULL OR o.user_id IS NOT NULL,
        COALESCE(array_to_string(h.products, ','), ''),
        COALESCE(h.paths, 0),
@@ -77,7 +80,7 @@ JOIN licensing_directoryuser u ON u.id = batch.user_id AND u.tenant_id = %(tenan
 LEFT JOIN held h ON h.user_id = batch.user_id
 LEFT JOIN other_paths o ON o.user_id = batch.user_id
 GROUP BY 1, 2, 3, 4, 5
-"""
+""".replace("{location}", EFFECTIVE_LOCATION_SQL)
 
 _ROWS = """
 SELECT %(tenant)s, b.user_id, v.product_id, v.assignment_id, %(group)s, v.disabled,

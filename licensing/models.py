@@ -1,4 +1,4 @@
-"""The vocabulary of SPEC §2.
+"""The vocabulary of the licensing portal (docs/rules.md, "Vocabulary").
 
 Models hold data and simple facts about one row. Everything that changes license state is a
 service in ``licensing.services``; the materialized ``UserLicense`` rows are derived in one
@@ -129,7 +129,7 @@ class TenantProduct(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
     product = models.ForeignKey(Product, on_delete=models.CASCADE)
-    # Assigned (SPEC §3.1), kept by whoever holds this row's lock and changes seat-holding
+    # Assigned (docs/rules.md §1), kept by whoever holds this row's lock and changes seat-holding
     # rows (licensing.seats.adjust_assigned / recount_assigned), so that pages read it
     # instead of counting distinct users over 100,000 rows. consistency_problems checks it.
     assigned = models.IntegerField(default=0)
@@ -282,7 +282,7 @@ class LicenseAssignment(models.Model):
     )
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="assignments")
     # Service plan GUIDs (strings, sorted). Storing the *disabled* plans means a plan added to
-    # the product later is enabled in every existing assignment (SPEC §3.5).
+    # the product later is enabled in every existing assignment (docs/rules.md §4).
     disabled_plans = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -443,7 +443,7 @@ class Role(models.TextChoices):
 
 
 class RoleAssignment(models.Model):
-    """A portal sign-in account's directory role in one tenant (SPEC §5)."""
+    """A portal sign-in account's directory role in one tenant."""
 
     account = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tenant_roles"

@@ -119,7 +119,7 @@ def products_touching(
 
 
 def seat_counts(tenant: Tenant, product_ids: Iterable[int] | None = None) -> dict[int, dict]:
-    """Per product id: total, expiring, assigned, available (SPEC §3.1). Two queries.
+    """Per product id: total, expiring, assigned, available (docs/rules.md §1). Two queries.
 
     Total counts units of Enabled and Warning subscriptions; Expiring soon the Warning units;
     Assigned counts distinct users holding the product through at least one path in a
@@ -148,7 +148,7 @@ def seat_counts(tenant: Tenant, product_ids: Iterable[int] | None = None) -> dic
 
 def seat_row(total: int, expiring: int, assigned: int) -> dict:
     """One product's seats as every page shows them: Available includes the expiring units,
-    and a product whose Total dropped below Assigned is over-assigned (SPEC §3.1, §3.9)."""
+    and a product whose Total dropped below Assigned is over-assigned (docs/rules.md §1)."""
     return {
         "total": total,
         "expiring": expiring,

@@ -1,4 +1,4 @@
-"""Who is signed in, for which tenant, with which role (SPEC §5).
+"""Who is signed in, for which tenant, with which role.
 
 Every portal view runs under ``@portal_view``: the account's role in the current tenant is
 ``request.role`` and the tenant ``request.tenant``. Objects are always looked up within

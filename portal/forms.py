@@ -1,4 +1,4 @@
-"""The Assign blade's form (SPEC §4.4): products, users and groups, options, preview."""
+"""The Assign blade's form: products, users and groups, options, preview."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`make bench`: the figures of issue 4, one `name: value` line each.
+"""`make bench`: the scaling figures (README, Benchmarks), one `name: value` line each.
 
 Runs against the PostgreSQL in DATABASE_URL (scripts/with-postgres starts a throwaway one),
 with the test settings (DEBUG off, immediate task backend: group processing runs in this

@@ -1,4 +1,4 @@
-"""Direct license assignment and removal, and assignment options (SPEC §3.3, §3.4, §3.6, §3.7)."""
+"""Direct license assignment and removal, and assignment options (docs/rules.md §6, §3)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ from licensing.services.base import (
 
 def check_assignable(tenant: Tenant, product: Product) -> None:
     """A Company product (Entra ID Free) and a product without an active subscription cannot
-    be assigned (SPEC §3.1)."""
+    be assigned (docs/rules.md §1)."""
     if not product.is_assignable:
         raise ProductNotAssignable(
             _("%(product)s applies to the whole organization and is not assigned to users.")
@@ -75,7 +75,7 @@ def direct_licenses_change(
 
     ``add`` maps each product to its disabled plan GUIDs. A product that a user already holds
     directly gets the new options. Removing and adding in one call swaps products with no
-    moment without a license (SPEC §3.7).
+    moment without a license (docs/rules.md §6).
     """
     add = dict(add or {})
     remove = list(dict.fromkeys(remove))
@@ -187,7 +187,7 @@ def product_remove_from_users(*, tenant, product, users, actor) -> None:
 def assignment_set_disabled_plans(
     *, tenant: Tenant, assignment: LicenseAssignment, disabled_plans: Iterable[str], actor
 ) -> None:
-    """Change the options of a direct or a group assignment (SPEC §3.4)."""
+    """Change the options of a direct or a group assignment (docs/rules.md §3)."""
     check_tenant(tenant, assignment)
     catalog = Catalog.load()
     plans = validate_disabled_plans(assignment.product, disabled_plans, catalog)

@@ -71,15 +71,6 @@ def get_user(tenant: Tenant, public_id) -> DirectoryUser:
     return get_users(tenant, [public_id])[0]
 
 
-def get_group(tenant: Tenant, public_id) -> Group:
-    try:
-        return Group.objects.get(tenant=tenant, public_id=parse_guid(public_id))
-    except Group.DoesNotExist:
-        raise NotFound(
-            _("Group not found in this organization: %(id)s") % {"id": public_id}
-        ) from None
-
-
 def get_products(ids: Iterable) -> list[Product]:
     wanted = [parse_guid(i) for i in ids]
     found = {p.sku_id: p for p in Product.objects.filter(sku_id__in=wanted)}
@@ -92,7 +83,7 @@ def get_products(ids: Iterable) -> list[Product]:
 def validate_disabled_plans(
     product: Product, disabled: Iterable, catalog: Catalog | None = None
 ) -> list[str]:
-    """The options dialog's rules (SPEC §3.4) for one product: a list of plan GUID strings.
+    """The options dialog's rules (docs/rules.md §3) for one product: a list of plan GUID strings.
 
     Refused: a plan that is not in the product; an enabled plan whose prerequisites in this
     product are all off; two enabled plans that are mutually exclusive. The message names the

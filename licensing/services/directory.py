@@ -1,5 +1,5 @@
-"""Directory changes that move licenses: usage location (SPEC §3.2), soft delete, restore and
-permanent delete (SPEC §3.8)."""
+"""Directory changes that move licenses: usage location (docs/rules.md §2), soft delete, restore and
+permanent delete (docs/rules.md §7)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def user_create(
 def user_set_usage_location(
     *, tenant: Tenant, user: DirectoryUser, usage_location: str | None, actor
 ) -> None:
-    """Changing the usage location re-evaluates the user's licenses (SPEC §3.2)."""
+    """Changing the usage location re-evaluates the user's licenses (docs/rules.md §2)."""
     check_tenant(tenant, user)
     code = parse_country(usage_location)
     before = str(user.usage_location or "")
@@ -79,7 +79,7 @@ def user_set_usage_location(
 
 @service
 def user_soft_delete(*, tenant: Tenant, user: DirectoryUser, actor, reason: str = "") -> None:
-    """Every license of the user becomes Suspended and keeps its seat (SPEC §3.8)."""
+    """Every license of the user becomes Suspended and keeps its seat (docs/rules.md §7)."""
     check_tenant(tenant, user)
     if user.is_soft_deleted:
         raise InvalidInput(_("%(user)s is already deleted.") % {"user": user.user_principal_name})

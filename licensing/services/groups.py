@@ -1,4 +1,4 @@
-"""Group-based licensing (SPEC §3.5, §3.6): group licenses, members, processing, deletion."""
+"""Group-based licensing (docs/rules.md §4, §6): group licenses, members, processing, deletion."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def group_remove_products(
     *, tenant: Tenant, group: Group, products: Iterable[Product], actor
 ) -> dict | None:
     """Remove products from a group: the path goes from every member; members who hold the
-    product another way keep their seat (SPEC §3.6)."""
+    product another way keep their seat (docs/rules.md §6)."""
     check_tenant(tenant, group)
     products = list(products)
     assignments = LicenseAssignment.objects.filter(group=group, product__in=products)
@@ -134,9 +134,7 @@ def group_remove_products(
         doomed,
         catalog,
     )
-    reconcile(
-        tenant=tenant, user_ids=[], locked_products=locked, products=found, frozen=[group.id]
-    )
+    reconcile(tenant=tenant, user_ids=[], locked_products=locked, products=found, frozen=[group.id])
     audit.event(
         tenant=tenant,
         actor=actor,
@@ -152,7 +150,7 @@ def group_remove_products(
 def group_add_members(
     *, tenant: Tenant, group: Group, users: Sequence[DirectoryUser], actor
 ) -> None:
-    """Joining a licensed group grants its licenses (SPEC §3.5). Already a member: no change."""
+    """Joining a licensed group grants its licenses (docs/rules.md §4). Already a member: no change."""
     check_tenant(tenant, group, *users)
     deleted = [u.user_principal_name for u in users if u.is_soft_deleted]
     if deleted:
@@ -191,7 +189,7 @@ def group_add_members(
 def group_remove_members(
     *, tenant: Tenant, group: Group, users: Sequence[DirectoryUser], actor
 ) -> None:
-    """Leaving a group revokes the licenses inherited through that group only (SPEC §3.5)."""
+    """Leaving a group revokes the licenses inherited through that group only (docs/rules.md §4)."""
     check_tenant(tenant, group, *users)
     user_ids = [u.id for u in users]
     memberships = GroupMembership.objects.filter(group=group, user_id__in=user_ids)
@@ -223,7 +221,7 @@ def group_remove_members(
 
 @service
 def group_delete(*, tenant: Tenant, group: Group, actor) -> None:
-    """A group that still holds licenses cannot be deleted (SPEC §3.5)."""
+    """A group that still holds licenses cannot be deleted (docs/rules.md §4)."""
     check_tenant(tenant, group)
     licensed = list(
         LicenseAssignment.objects.filter(group=group)

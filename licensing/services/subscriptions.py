@@ -1,4 +1,4 @@
-"""Purchases and their lifecycle (SPEC §3.9): Total moves, nothing is removed silently."""
+"""Purchases and their lifecycle (docs/rules.md §1): Total moves, nothing is removed silently."""
 
 from __future__ import annotations
 

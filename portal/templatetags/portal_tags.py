@@ -46,7 +46,7 @@ def sort_th(context, header: dict, target: str) -> str:
 
 @register.simple_tag
 def licensed_user_rows(lines: list[dict], plan_count: int, selectable: bool) -> str:
-    """The rows of a product's Licensed users table (SPEC §4.3), 50 to a page.
+    """The rows of a product's Licensed users table, 50 to a page.
 
     Built here rather than with template tags per cell: at 50 rows the template engine spent
     more time on these cells than the whole request spent elsewhere (``make bench``,

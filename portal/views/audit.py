@@ -1,4 +1,4 @@
-"""Audit logs (SPEC §4.7): the tenant's events, filtered by date, activity, target, actor."""
+"""Audit logs: the tenant's events, filtered by date, activity, target, actor."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Groups (SPEC §4.6): list, members, and the group's Licenses blade."""
+"""Groups: list, members, and the group's Licenses blade."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Licenses > Overview and the Assign blade (SPEC §4.1, §4.4)."""
+"""Licenses > Overview and the Assign blade."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Licenses > All products and the product blade (SPEC §4.2, §4.3)."""
+"""Licenses > All products and the product blade."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Users: list, profile with usage location, and the user's Licenses blade (SPEC §4.5)."""
+"""Users: list, profile with usage location, and the user's Licenses blade."""
 
 from __future__ import annotations
 
@@ -174,7 +174,7 @@ def set_usage_location(request: HttpRequest, user_id) -> HttpResponse:
 @portal_view
 def assignments(request: HttpRequest, user_id) -> HttpResponse:
     """The Assignments dialog: tick and untick the user's direct products and save them in
-    one step, so a swap never leaves the user without a license (SPEC §3.7). A product the
+    one step, so a swap never leaves the user without a license (docs/rules.md §6). A product the
     user inherits is not offered here; an extra direct assignment of it is made from Products."""
     require_license_admin(request)
     user = _get_user(request, user_id)

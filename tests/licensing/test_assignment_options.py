@@ -1,4 +1,4 @@
-"""SPEC §3.4 Assignment options."""
+"""docs/rules.md §3Assignment options."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §3.10 Audit trail: every change writes an AuditEvent in its own transaction."""
+"""docs/rules.md §10Audit trail: every change writes an AuditEvent in its own transaction."""
 
 from __future__ import annotations
 

@@ -54,7 +54,7 @@ def test_demo_account_can_sign_in_to_the_admin_and_see_contosos_seats(demo, clie
     assert "Office 365 E3: 170 / 0 / " in page
 
 
-def test_demo_contoso_has_what_the_issue_asks_for(demo):
+def test_demo_contoso_has_users_groups_seats_and_errors_to_look_at(demo):
     contoso = Tenant.objects.get(initial_domain="contoso.onmicrosoft.com")
     assert str(contoso.country) == "NL"
     people = DirectoryUser.objects.filter(tenant=contoso)

@@ -14,6 +14,8 @@ that went through left an AuditEvent while every refusal left none.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.db import transaction
 from django.test import override_settings
@@ -45,14 +47,14 @@ from tests.factories import DirectoryUserFactory, GroupFactory, TenantFactory, p
 from tests.helpers import DATABASE_TASKS
 from tests.model.licensing_model import Model, differences
 
+# Few products, so that changes meet: plain ones, mutually exclusive Exchange plans (E3 holds
+# Plan 2), and an add-on that requires Exchange.
 SKUS = [
     "AAD_PREMIUM",
-    "POWER_BI_PRO",
-    "STANDARDPACK",
+    "EMS",
     "ENTERPRISEPACK",
-    "EXCHANGEARCHIVE_ADDON",
     "EXCHANGESTANDARD",
-    "EXCHANGEENTERPRISE",
+    "EXCHANGEARCHIVE_ADDON",
 ]
 IMMEDIATE_TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 OPTIONS = {
@@ -70,29 +72,69 @@ index = st.integers(min_value=0, max_value=10_000)
 
 
 class LicensingMachine(RuleBasedStateMachine):
-    @initialize()
-    def setup(self):
+    @initialize(
+        units=st.lists(st.integers(0, 3), min_size=len(SKUS), max_size=len(SKUS)),
+        queued=st.booleans(),
+        batch=st.integers(1, 7),
+        joins=st.lists(
+            st.tuples(st.integers(0, 2), st.integers(0, 4)), min_size=5, max_size=15, unique=True
+        ),
+        gives=st.lists(
+            st.lists(st.sampled_from(SKUS), min_size=1, max_size=2, unique=True),
+            min_size=3,
+            max_size=3,
+        ),
+        order=st.randoms(use_true_random=False),
+    )
+    def setup(self, units, queued, batch, joins, gives, order):
+        # Few seats, so that members compete for them and order matters.
         self.savepoint = transaction.savepoint()
         self.tenants = [TenantFactory(country="NL"), TenantFactory(country="CN")]
         self.dropped: set[tuple[int, int]] = set()
-        self.queued, self.batch, self.new_plans = False, 7, 0
+        self.queued, self.batch, self.new_plans = queued, batch, 0
         for t in self.tenants:
-            DirectoryUserFactory.create_batch(6, tenant=t)
-            GroupFactory.create_batch(2, tenant=t)
-            for sku in SKUS:
+            DirectoryUserFactory.create_batch(5, tenant=t)
+            GroupFactory.create_batch(3, tenant=t)
+            for sku, n in zip(SKUS, units, strict=True):
                 services.subscription_create(
-                    tenant=t, product=product(sku), units=3, start_date="2026-01-01", actor=None
+                    tenant=t, product=product(sku), units=n, start_date="2026-01-01", actor=None
                 )
         self.models = [Model(t) for t in self.tenants]
         for model in self.models:
             model.step()
+        # A random start: memberships, group and direct licenses in a random order, through
+        # the services like every later step, so that later steps meet a busy tenant.
+        tenant = self.tenants[0]
+        people = list(DirectoryUser.objects.filter(tenant=tenant).order_by("id"))
+        groups = list(Group.objects.filter(tenant=tenant).order_by("id"))
+        steps = [("join", g, u) for g, u in joins] + [
+            ("give", g, skus) for g, skus in enumerate(gives)
+        ]
+        order.shuffle(steps)
+        for kind, g, what in steps:
+            if kind == "join":
+                self._apply(
+                    lambda g=g, u=what: services.group_add_members(
+                        tenant=tenant, group=groups[g], users=[people[u]], actor=None
+                    )
+                )
+            else:
+                self._apply(
+                    lambda g=g, skus=what: services.group_assign_products(
+                        tenant=tenant,
+                        group=groups[g],
+                        products={product(x): [] for x in skus},
+                        actor=None,
+                    )
+                )
 
     def teardown(self):
         transaction.savepoint_rollback(self.savepoint)
 
     # -- picking --------------------------------------------------------------------------
     def _tenant(self, i):
-        return self.tenants[i % 2]
+        # Most changes in one tenant, so that they meet; some in the other (isolation).
+        return self.tenants[1] if i % 4 == 0 else self.tenants[0]
 
     def _users(self, tenant, i, k=2):
         people = list(DirectoryUser.objects.filter(tenant=tenant).order_by("id"))
@@ -391,8 +433,8 @@ def test_random_operation_sequences_keep_the_rows_consistent():
     run_state_machine_as_test(
         LicensingMachine,
         settings=settings(
-            max_examples=300,
-            stateful_step_count=14,
+            max_examples=int(os.environ.get("STATEFUL_EXAMPLES", "300")),
+            stateful_step_count=25,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
             database=None,

@@ -1,4 +1,4 @@
-"""SPEC §3.3 Direct assignment and §3.7 where it is offered (swap in one step)."""
+"""docs/rules.md §6Direct assignment and §3.7 where it is offered (swap in one step)."""
 
 from __future__ import annotations
 

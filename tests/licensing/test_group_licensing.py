@@ -1,4 +1,4 @@
-"""SPEC §3.5 Group-based licensing."""
+"""docs/rules.md §4Group-based licensing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Subscription lifecycle and purge (SPEC §3.8, §3.9): the commands an operator runs."""
+"""Subscription lifecycle and purge (docs/rules.md §7, §1): the commands an operator runs."""
 
 from __future__ import annotations
 

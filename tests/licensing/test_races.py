@@ -1,4 +1,4 @@
-"""SPEC §3.11: Assigned never exceeds Total through any interleaving of concurrent requests.
+"""docs/rules.md §8: Assigned never exceeds Total through any interleaving of concurrent requests.
 
 Real threads, each with its own PostgreSQL connection, compete for the last seats of a
 product through three paths at once: direct assignment of several users, joining a licensed

@@ -1,4 +1,4 @@
-"""SPEC §3.6 Removal."""
+"""docs/rules.md §6Removal."""
 
 from __future__ import annotations
 

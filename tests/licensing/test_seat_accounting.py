@@ -1,4 +1,4 @@
-"""SPEC §3.1 Seat accounting."""
+"""docs/rules.md §1Seat accounting."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §3.8 Soft delete and restore."""
+"""docs/rules.md §7Soft delete and restore."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §3.9 Subscription lifecycle."""
+"""docs/rules.md §1Subscription lifecycle."""
 
 from __future__ import annotations
 

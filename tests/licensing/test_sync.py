@@ -1,4 +1,4 @@
-"""Directory sync import (issue: directory and subscription lifecycle; SPEC §3.8)."""
+"""Directory sync import (docs/rules.md §7)."""
 
 from __future__ import annotations
 

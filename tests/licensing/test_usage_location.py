@@ -1,4 +1,4 @@
-"""SPEC §3.2 Usage location."""
+"""docs/rules.md §2Usage location."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Assign blade (SPEC §4.4): picker, options, preview, and the commit."""
+"""The Assign blade: picker, options, preview, and the commit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sign in, sign out, tenant switching, and the roles of SPEC §5."""
+"""Sign in, sign out, tenant switching, and the roles (README, "The portal")."""
 
 from __future__ import annotations
 

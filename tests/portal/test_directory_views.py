@@ -1,4 +1,4 @@
-"""Deleted users, restore, permanent delete, the sync upload and expiring alerts (issue 5)."""
+"""Deleted users, restore, permanent delete, the sync upload and expiring alerts."""
 
 from __future__ import annotations
 

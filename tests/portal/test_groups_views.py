@@ -1,4 +1,4 @@
-"""Groups: members, the group's Licenses blade, deletion (SPEC §4.6, §3.5, §3.6)."""
+"""Groups: members, the group's Licenses blade, deletion (docs/rules.md §4, §6)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The isolation suite, generated from the URL configuration so that a new URL is covered
-without anyone remembering (issue: production readiness):
+without anyone remembering:
 
 * every URL that takes an object id, asked by another tenant's Global administrator with this
   tenant's ids, answers 404;

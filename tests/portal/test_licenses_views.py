@@ -1,4 +1,4 @@
-"""Licenses blades: Overview, All products, the product blade and its commands (SPEC §4.1-4.3)."""
+"""Licenses blades: Overview, All products, the product blade and its commands."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Users, the user's Licenses blade, usage location (SPEC §4.5, §3.6, §3.7)."""
+"""Users, the user's Licenses blade, usage location (docs/rules.md §6)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,67 @@
+"""Where SQL restates a rule of licensing/rules.py for speed, these tests pin the two together:
+seat Total (three queries), the effective usage location (the set-based path), and the plans a
+user sees (the blades)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.db import connection
+
+from licensing import fastpath, rules
+from licensing.models import Subscription, TenantProduct
+from licensing.queries import products_with_seats
+from licensing.reconcile import seat_totals
+from licensing.seats import annotate_seat_counts, seat_counts
+from tests.factories import DirectoryUserFactory, SubscriptionFactory, product
+
+pytestmark = pytest.mark.django_db
+
+STATUSES = ["Enabled", "Warning", "Suspended", "LockedOut"]
+
+
+@pytest.mark.parametrize("statuses", list(itertools.combinations_with_replacement(STATUSES, 3)))
+def test_every_sql_seat_total_is_the_rule(tenant, statuses):
+    p1 = product("AAD_PREMIUM")
+    for i, status in enumerate(statuses):
+        SubscriptionFactory(tenant=tenant, product=p1, units=3 + i * 10, status=status)
+    want = rules.seat_total(
+        Subscription.objects.filter(tenant=tenant).values_list("status", "units")
+    )
+    TenantProduct.objects.get_or_create(tenant=tenant, product=p1)
+    assert seat_counts(tenant).get(p1.id, {"total": 0})["total"] == want
+    assert products_with_seats(tenant, sku_id=p1.sku_id)[0]["total"] == want
+    assert seat_totals(tenant, {p1.id})[0].get(p1.id, 0) == want
+    (row,) = annotate_seat_counts(TenantProduct.objects.filter(tenant=tenant, product=p1))
+    assert row.total == want
+
+
+def test_the_set_based_effective_location_is_the_rule(tenant):
+    people = [DirectoryUserFactory(tenant=tenant, usage_location=code) for code in ("", "BE", "CN")]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT u.id, {fastpath.EFFECTIVE_LOCATION_SQL} FROM licensing_directoryuser u "
+            "WHERE u.tenant_id = %(tenant)s",
+            {"country": str(tenant.country), "tenant": tenant.id},
+        )
+        found = dict(cursor.fetchall())
+    for person in people:
+        assert found[person.id] == rules.effective_location(person.usage_location, tenant.country)
+
+
+def test_the_display_catalog_gives_the_plans_the_deciding_catalog_gives(tenant):
+    """The Licensed users blade reads plans from its own query (Catalog.for_display)."""
+    SubscriptionFactory(tenant=tenant, product=product("ENTERPRISEPACK"), units=1)
+    e3 = product("ENTERPRISEPACK")
+    shown = rules.Catalog.for_display(
+        {e3.id: products_with_seats(tenant, sku_id=e3.sku_id)[0]["plans"]}
+    )
+    full = rules.Catalog.load()
+    assert shown.product_plans[e3.id] == full.product_plans[e3.id]
+    for plan in full.product_plans[e3.id]:
+        assert shown.not_offered_in[plan] == full.not_offered_in[plan]
+        for country in ("NL", "CN", "IR"):
+            assert rules.usable_plans([plan], country, shown) == rules.usable_plans(
+                [plan], country, full
+            )
