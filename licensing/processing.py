@@ -195,14 +195,7 @@ def _start(group: Group, run: int) -> bool:
         processing_total=total,
         processing_updated_at=timezone.now(),
     )
-    audit.event(
-        tenant=group.tenant,
-        actor=audit.GROUP_LICENSING,
-        activity=audit.START_GROUP_APPLY,
-        target=group,
-        target_type="Group",
-        details={"members": total},
-    )
+    _audit_run(group, audit.START_GROUP_APPLY, {"members": total})
     return True
 
 
@@ -292,19 +285,25 @@ def _finish(group: Group, run: int) -> dict | None:
     )
     if not finished:
         return None
+    summary = audit.finish_summary(assigned, failed)
+    _audit_run(
+        group,
+        audit.FINISH_GROUP_APPLY,
+        {"summary": summary, "assigned": assigned, "failed": failed},
+    )
+    return {"assigned": assigned, "failed": failed}
+
+
+def _audit_run(group: Group, activity: str, details: dict) -> None:
+    """A run's events are the system's (docs/rules.md §8), not the admin's who queued it."""
     audit.event(
         tenant=group.tenant,
         actor=audit.GROUP_LICENSING,
-        activity=audit.FINISH_GROUP_APPLY,
+        activity=activity,
         target=group,
         target_type="Group",
-        details={
-            "summary": audit.finish_summary(assigned, failed),
-            "assigned": assigned,
-            "failed": failed,
-        },
+        details=details,
     )
-    return {"assigned": assigned, "failed": failed}
 
 
 def stalled_groups(now: datetime.datetime | None = None):

@@ -384,24 +384,29 @@ def evaluate(
                 granted[user_id].append(claim)
     claims.sort(key=lambda c: c.key)
 
-    # Pass 2: every other claim in claim order: judged against what the user holds, then
-    # seated while seats last (seats freed by this evaluation are not handed out yet).
-    for claim in claims:
-        if claim.status:
-            continue
-        claim.error = _judge(claim, granted[claim.user_id], catalog)
-        if claim.error:
-            claim.status = "failed"
-            continue
+    def seat(claim: _Claim, *, new_only: bool) -> bool:
+        """Judge the claim against the user's working claims; if it can work, give it the
+        seats it lacks when each is available. True if its status changed."""
+        problem = _judge(claim, granted[claim.user_id], catalog)
+        if problem:
+            claim.status, claim.error = "failed", problem
+            return True
         missing = claim.products - held[claim.user_id]
-        if all(available(p, new_only=True) > 0 for p in missing):
+        if all(available(p, new_only=new_only) > 0 for p in missing):
             claim.status = "granted"
             granted[claim.user_id].append(claim)
             for p in missing:
                 held[claim.user_id].add(p)
                 assigned[p] += 1
-        else:
-            claim.status = "waiting"
+            return True
+        waited, claim.status = claim.status, "waiting"
+        return waited != "waiting"
+
+    # Pass 2: every other claim in claim order: judged against what the user holds, then
+    # seated while seats last (seats freed by this evaluation are not handed out yet).
+    for claim in claims:
+        if not claim.status:
+            seat(claim, new_only=True)
 
     def settle() -> bool:
         """Let go of seats no granted claim covers; fail granted claims whose prerequisite
@@ -432,21 +437,8 @@ def evaluate(
     while hand_out:
         moved = False
         for claim in claims:
-            if claim.status != "waiting":
-                continue
-            problem = _judge(claim, granted[claim.user_id], catalog)
-            if problem:
-                claim.status, claim.error = "failed", problem
-                moved = True
-                continue
-            missing = claim.products - held[claim.user_id]
-            if all(available(p, new_only=False) > 0 for p in missing):
-                claim.status = "granted"
-                granted[claim.user_id].append(claim)
-                for p in missing:
-                    held[claim.user_id].add(p)
-                    assigned[p] += 1
-                moved = True
+            if claim.status == "waiting":
+                moved |= seat(claim, new_only=False)
         if not (settle() or moved):
             break
 

@@ -126,7 +126,8 @@ def user_delete_permanently(*, tenant: Tenant, user: DirectoryUser, actor) -> No
         target=user,
         target_type="User",
     )
-    delete_with_paths(tenant, user, products)
+    # A queryset, not the instance: a retried attempt (more locks) deletes it again.
+    delete_with_paths(tenant, DirectoryUser.objects.filter(id=user.id), products)
     # Seats freed here go to users waiting for them.
     reconcile(tenant=tenant, user_ids=[], products=products, locked_products=locked)
 

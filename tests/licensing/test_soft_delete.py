@@ -8,7 +8,9 @@ import pytest
 from django.utils import timezone
 
 from licensing import services
+from licensing.locking import NeedsMoreLocks
 from licensing.models import AuditEvent, DirectoryUser, GroupMembership
+from licensing.services import directory
 from tests.factories import GroupFactory, product
 from tests.helpers import assert_consistent, paths_of, seats
 
@@ -117,3 +119,28 @@ def test_a_product_a_deleted_users_group_gains_is_applied_only_on_restore(
     assert seats(tenant, "AAD_PREMIUM")["assigned"] == 0
     services.user_restore(tenant=tenant, user=user, actor=actor)
     assert paths_of(user) == {("AAD_PREMIUM", group.name, "Active", "")}
+
+
+def test_a_permanent_deletion_retried_for_more_locks_still_deletes_and_frees(
+    tenant, buy, users, actor, monkeypatch
+):
+    buy("AAD_PREMIUM", 1)
+    (user,) = users(1)
+    services.product_assign_to_users(
+        tenant=tenant, product=product("AAD_PREMIUM"), users=[user], actor=actor
+    )
+    real, calls = directory.reconcile, []
+
+    def needs_more_locks_the_first_time(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise NeedsMoreLocks({product("EMS").id})
+        return real(**kwargs)
+
+    # The first attempt finds it needs another product's lock (a user waiting there), so the
+    # service runs again from the start with the same user object.
+    monkeypatch.setattr(directory, "reconcile", needs_more_locks_the_first_time)
+    services.user_delete_permanently(tenant=tenant, user=user, actor=actor)
+    assert len(calls) == 2
+    assert not DirectoryUser.objects.filter(id=user.id).exists()
+    assert seats(tenant, "AAD_PREMIUM")["assigned"] == 0
