@@ -207,7 +207,12 @@ def assignment_set_disabled_plans(
                 locked_products=locked,
                 write=False,
             ),
-            {assignment.id},
+            # Every path of the group may change with it (all-or-nothing); others may not.
+            set(
+                LicenseAssignment.objects.filter(group_id=assignment.group_id).values_list(
+                    "id", flat=True
+                )
+            ),
             catalog,
         )
         audit.event(

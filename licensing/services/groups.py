@@ -73,11 +73,8 @@ def group_assign_products(
             )
         elif assignment.disabled_plans != disabled:
             LicenseAssignment.objects.filter(id=assignment.id).update(disabled_plans=disabled)
-    changed = set(
-        LicenseAssignment.objects.filter(group=group, product__in=list(plans)).values_list(
-            "id", flat=True
-        )
-    )
+    # Every path of the group may change with it (all-or-nothing); other paths may not.
+    changed = set(LicenseAssignment.objects.filter(group=group).values_list("id", flat=True))
     # Options changed on a product the group had: members whose other licenses need a plan
     # turned off refuse the change (rules §5). Only checked here; the run writes the rows.
     refuse_breaking(
@@ -123,7 +120,8 @@ def group_remove_products(
     catalog = Catalog.load()
     validate_group_prerequisites(group, {}, removing=found, catalog=catalog)
     locked = hold_seats(tenant, products_touching(tenant, groups=[group.id]))
-    doomed = set(assignments.values_list("id", flat=True))
+    # Every path of the group may change with it (all-or-nothing); other paths may not.
+    doomed = set(LicenseAssignment.objects.filter(group=group).values_list("id", flat=True))
     dependents = members_with_dependents(group)
     # The paths go with the intent (one DELETE). A member whose other license needs a plan
     # only this group gave refuses the change (rules §5). The seats freed go to waiting claims

@@ -392,3 +392,20 @@ def test_claim_time_uses_the_later_of_assignment_and_membership(tenant, buy, mod
     join(tenant, g, newcomer)
     model.check()
     assert paths_of(newcomer) == {("AAD_PREMIUM", "G", "Error", "CountViolation")}
+
+
+def test_a_new_group_product_that_would_take_a_members_prerequisite_is_refused(
+    tenant, archived, buy, model
+):
+    """All-or-nothing: a member without a seat of the group's new product would lose the
+    group's E3 too, and with it the Exchange their direct archive add-on requires."""
+    u, g = archived
+    buy("EMS", 0)
+    join(tenant, g, u)
+    give(tenant, g, "ENTERPRISEPACK")
+    direct(tenant, "EXCHANGEARCHIVE_ADDON", u)
+    before = paths_of(u)
+    with pytest.raises(DependencyRefused, match="Exchange Online Archiving"):
+        give(tenant, g, "EMS")
+    model.check()
+    assert paths_of(u) == before
