@@ -384,15 +384,16 @@ def evaluate(
                 granted[user_id].append(claim)
     claims.sort(key=lambda c: c.key)
 
-    def seat(claim: _Claim, *, new_only: bool) -> bool:
+    def seat(claim: _Claim, *, new_only: bool, may_take: bool = True) -> bool:
         """Judge the claim against the user's working claims; if it can work, give it the
-        seats it lacks when each is available. True if its status changed."""
+        seats it lacks when each is available (and ``may_take``). True if its status
+        changed."""
         problem = _judge(claim, granted[claim.user_id], catalog)
         if problem:
             claim.status, claim.error = "failed", problem
             return True
         missing = claim.products - held[claim.user_id]
-        if all(available(p, new_only=new_only) > 0 for p in missing):
+        if may_take and all(available(p, new_only=new_only) > 0 for p in missing):
             claim.status = "granted"
             granted[claim.user_id].append(claim)
             for p in missing:
@@ -433,12 +434,14 @@ def evaluate(
         return changed
 
     settle()
-    # Pass 3: seats freed here go to waiting claims, in claim order, judged again.
-    while hand_out:
+    # Pass 3: waiting claims, in claim order, are judged again against what now works, and
+    # (with ``hand_out``) given the seats freed here. A batch that may not hand out still
+    # judges: a claim that can never work beside what the user now holds says so.
+    while True:
         moved = False
         for claim in claims:
             if claim.status == "waiting":
-                moved |= seat(claim, new_only=False)
+                moved |= seat(claim, new_only=False, may_take=hand_out)
         if not (settle() or moved):
             break
 

@@ -409,3 +409,23 @@ def test_a_new_group_product_that_would_take_a_members_prerequisite_is_refused(
         give(tenant, g, "EMS")
     model.check()
     assert paths_of(u) == before
+
+
+def test_a_waiting_license_judged_again_whatever_the_batch_size(tenant, buy, settings, model):
+    """Found by the state machine: a member's waiting Exchange (Plan 1) must say it conflicts
+    with the E3 the member has just been given, also when that member is in a batch before
+    the run's last one."""
+    settings.GROUP_PROCESSING_BATCH = 1
+    buy("EXCHANGESTANDARD", 0)
+    buy("ENTERPRISEPACK", 1)
+    first, second = person(tenant, "first"), person(tenant, "second")
+    mail, e3 = GroupFactory(tenant=tenant, name="Mail"), GroupFactory(tenant=tenant, name="E3")
+    join(tenant, mail, first)
+    give(tenant, mail, "EXCHANGESTANDARD")  # first waits: no seat
+    join(tenant, e3, first, second)
+    give(tenant, e3, "ENTERPRISEPACK")  # first gets the seat, in the run's first batch
+    model.check()
+    assert paths_of(first) == {
+        ("EXCHANGESTANDARD", "Mail", "Error", "MutuallyExclusiveViolation"),
+        ("ENTERPRISEPACK", "E3", "Active", ""),
+    }
