@@ -1,4 +1,5 @@
-"""The two ways a blade answers: a whole page, or (for htmx) the region it swaps (STYLE 10-12)."""
+"""The two ways a blade answers: a whole page, or (for htmx) the region it swaps
+(README, "Conventions")."""
 
 from __future__ import annotations
 

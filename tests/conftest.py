@@ -22,7 +22,7 @@ def pytest_report_header(config):
 
 @pytest.fixture(autouse=True, scope="session")
 def _require_postgresql(django_db_setup, django_db_blocker):
-    """The suite runs on PostgreSQL, never silently on SQLite (DEVELOPERS.md)."""
+    """The suite runs on PostgreSQL, never silently on SQLite (README, "Conventions")."""
     with django_db_blocker.unblock():
         if connection.vendor != "postgresql":
             pytest.fail(

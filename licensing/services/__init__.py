@@ -1,4 +1,4 @@
-"""The services: the only code that changes license state (STYLE 1).
+"""The services: the only code that changes license state (README, "Conventions").
 
 Each takes keyword arguments and the actor, runs in one transaction, locks the seats it may
 touch, writes an AuditEvent, and lets ``licensing.reconcile`` derive the UserLicense rows.

@@ -1,4 +1,4 @@
-"""Database constraints come first (STYLE 4): the database refuses what the rules forbid."""
+"""Database constraints come first (README, "Conventions"): the database refuses what the rules forbid."""
 
 from __future__ import annotations
 

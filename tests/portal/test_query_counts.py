@@ -1,4 +1,4 @@
-"""Every list and detail page has a fixed query count whatever the number of rows (STYLE 16).
+"""Every list and detail page has a fixed query count whatever the number of rows (README, "Conventions").
 
 Each page is measured on a small tenant and again after adding many users, groups, licenses
 and audit events; the count must be the same and equal the pinned number.
