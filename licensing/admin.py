@@ -111,7 +111,7 @@ class ServicePlanAdmin(ReadOnlyAdmin):
 
 @admin.register(TenantProduct)
 class SeatsAdmin(ReadOnlyAdmin):
-    """Seat counts of docs/rules.md §1per tenant and product, one query for the whole page."""
+    """Seat counts (docs/rules.md §1) per tenant and product, one query for the whole page."""
 
     list_display = ["tenant", "product", "total", "assigned", "available"]
     list_filter = ["tenant", "product"]

@@ -1,5 +1,5 @@
-"""docs/rules.md §8as a check: the UserLicense rows equal a from-scratch recomputation from intent,
-nothing crosses tenants, and Assigned ≤ Total unless Total dropped below it."""
+"""The operator's consistency check: the UserLicense rows equal the engine's recomputation from
+intent, nothing crosses tenants, and Assigned ≤ Total unless Total dropped below it."""
 
 from __future__ import annotations
 

@@ -64,8 +64,8 @@ _PLANS = """(SELECT json_agg(json_build_array(sp.service_plan_id, sp.display_nam
 
 def products_with_seats(tenant, *, sku_id=None) -> list[dict]:
     """All products of the tenant (bought or still assigned) with their seat counts
-    (docs/rules.md §1, as ``seat_counts``), by name: ``tenant_products`` and ``seat_counts`` in one
-    statement; with ``sku_id``, that product only (or nothing: not this tenant's), with its
+    (docs/rules.md §1, as ``seat_counts``), by name: ``tenant_products`` and ``seat_counts`` in
+    one statement; with ``sku_id``, that product only (or nothing: not this tenant's), with its
     service plans (``plans``; empty for the whole list). Written
     out in SQL because these are the pages every admin opens first, and the ORM spent three
     times longer building the query than PostgreSQL did running it; elsewhere (the SQLite

@@ -167,10 +167,9 @@ def _evaluate(tenant, user_ids, catalog, restoring, also_products, hand_out, wit
     product_ids |= set(also_products)
     total, assigned = seat_totals(tenant, product_ids)
     # Seats of paths whose intent is gone are let go first (docs/rules.md §6).
+    vanished = Counter(p for u, products in held_any.items() for p in products - held[u])
     assigned = Counter(assigned)
-    for user_id, products in held_any.items():
-        for product_id in products - held[user_id]:
-            assigned[product_id] -= 1
+    assigned.subtract(vanished)
     decided = evaluate_rules(
         users, paths, held, total, assigned, catalog, hand_out=hand_out, withheld=withheld
     )
@@ -186,11 +185,7 @@ def _evaluate(tenant, user_ids, catalog, restoring, also_products, hand_out, wit
                 outcome.error,
                 outcome.reason,
             )
-    released = Counter(decided.released)
-    for user_id, products in held_any.items():
-        for product_id in products - held[user_id]:
-            released[product_id] += 1
-    return desired, existing, total, decided.assigned, released
+    return desired, existing, total, decided.assigned, decided.released + vanished
 
 
 def compute(

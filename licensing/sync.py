@@ -1,4 +1,4 @@
-"""Directory synchronization import (docs/rules.md §7as an operator runs it).
+"""Directory synchronization import (docs/rules.md §7, as an operator runs it).
 
 A directory export (CSV, UTF-8 with or without BOM) lists the users in the synchronization
 scope. Users in the file are created or updated as ``synced``; synced users of the tenant

@@ -31,6 +31,7 @@ from licensing.rules import Catalog
 from licensing.seats import delete_with_paths, products_touching, seat_counts
 from licensing.services.base import (
     check_tenant,
+    group_assignment_ids,
     refuse_breaking,
     refuse_failures,
     service,
@@ -156,7 +157,7 @@ def direct_licenses_change(
     ) | set(to_delete)
     # Direct assignment is immediate: a target that would not end up working refuses it all;
     # and no other license of the targets may stop working because of it (rules §3, §5).
-    refuse_failures(result, [(a, u) for a in changed_intent for u in user_ids], catalog)
+    refuse_failures(result, changed_intent, catalog)
     refuse_breaking(result, changed_intent, catalog)
 
     added = [p.sku_part_number for p in add]
@@ -207,12 +208,7 @@ def assignment_set_disabled_plans(
                 locked_products=locked,
                 write=False,
             ),
-            # Every path of the group may change with it (all-or-nothing); others may not.
-            set(
-                LicenseAssignment.objects.filter(group_id=assignment.group_id).values_list(
-                    "id", flat=True
-                )
-            ),
+            group_assignment_ids(assignment.group_id),
             catalog,
         )
         audit.event(
@@ -231,7 +227,7 @@ def assignment_set_disabled_plans(
         locked = hold_seats(tenant, products_touching(tenant, users=[assignment.user_id]))
         LicenseAssignment.objects.filter(id=assignment.id).update(disabled_plans=plans)
         result = reconcile(tenant=tenant, user_ids=[assignment.user_id], locked_products=locked)
-        refuse_failures(result, [(assignment.id, assignment.user_id)], catalog)
+        refuse_failures(result, {assignment.id}, catalog)
         refuse_breaking(result, {assignment.id}, catalog)
         audit.event(
             tenant=tenant,

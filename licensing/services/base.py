@@ -159,18 +159,26 @@ def describe_failure(
     }
 
 
-def license_names(catalog: Catalog):
-    """assignment id → "Office 365 E3 (direct)" / "… (inherited from Sales)", for messages."""
+def group_assignment_ids(group_id: int) -> set[int]:
+    """The intents of a group: a change of the group may change every path they give (all or
+    nothing per member), so ``refuse_breaking`` counts them as the change's own."""
+    return set(LicenseAssignment.objects.filter(group_id=group_id).values_list("id", flat=True))
+
+
+def license_names(assignment_ids, catalog: Catalog):
+    """assignment id → "Office 365 E3 (direct)" / "… (inherited from Sales)", for messages
+    (one query for all of them)."""
+    found = {
+        a_id: (product_id, group)
+        for a_id, product_id, group in LicenseAssignment.objects.filter(
+            id__in=set(assignment_ids)
+        ).values_list("id", "product_id", "group__name")
+    }
 
     def name(assignment_id) -> str:
-        found = (
-            LicenseAssignment.objects.filter(id=assignment_id)
-            .values_list("product_id", "group__name")
-            .first()
-        )
-        if found is None:
+        if assignment_id not in found:
             return str(assignment_id)
-        product_id, group = found
+        product_id, group = found[assignment_id]
         product = catalog.product_names.get(product_id, str(product_id))
         if group is None:
             return _("%(product)s (direct)") % {"product": product}
@@ -179,10 +187,10 @@ def license_names(catalog: Catalog):
     return name
 
 
-def refuse_failures(result, keys, catalog: Catalog) -> None:
-    """Refuse the whole change if any of these paths (``(assignment id, user id)``) did not
-    end up working, naming who and why (direct assignment is immediate: rules §3)."""
-    _refuse(result, [k for k in keys if k in result.desired], catalog, changed=True)
+def refuse_failures(result, assignments: set[int], catalog: Catalog) -> None:
+    """Refuse the whole change if any path of these intents did not end up working, naming
+    who and why (direct assignment is immediate: rules §6)."""
+    _refuse(result, [k for k in result.desired if k[0] in assignments], catalog, changed=True)
 
 
 def refuse_breaking(result, changed_assignments: set[int], catalog: Catalog) -> None:
@@ -209,9 +217,13 @@ def _refuse(result, keys, catalog, *, changed: bool) -> None:
             "id", "user_principal_name"
         )
     )
-    licenses = license_names(catalog)
+    shown = sorted(failed, key=lambda k: (names.get(k[1], ""), k[0]))[:20]
+    others = [
+        result.desired[k].reason[3] for k in shown if result.desired[k].reason[:1] == ("plan",)
+    ]
+    licenses = license_names([a for a, _ in shown] + others, catalog)
     problems = []
-    for assignment_id, user_id in sorted(failed, key=lambda k: (names.get(k[1], ""), k[0]))[:20]:
+    for assignment_id, user_id in shown:
         want = result.desired[(assignment_id, user_id)]
         product = catalog.product_names.get(want.product_id, str(want.product_id))
         text = describe_failure(

@@ -1,5 +1,5 @@
-"""Directory changes that move licenses: usage location (docs/rules.md §2), soft delete, restore and
-permanent delete (docs/rules.md §7)."""
+"""Directory changes that move licenses: usage location (docs/rules.md §2), soft delete,
+restore and permanent delete (docs/rules.md §7)."""
 
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from licensing.seats import delete_with_paths, products_touching, recount_assign
 from licensing.services.assignments import _account, check_assignable, members_with_dependents
 from licensing.services.base import (
     check_tenant,
+    group_assignment_ids,
     refuse_breaking,
     service,
     validate_disabled_plans,
@@ -73,8 +74,6 @@ def group_assign_products(
             )
         elif assignment.disabled_plans != disabled:
             LicenseAssignment.objects.filter(id=assignment.id).update(disabled_plans=disabled)
-    # Every path of the group may change with it (all-or-nothing); other paths may not.
-    changed = set(LicenseAssignment.objects.filter(group=group).values_list("id", flat=True))
     # Options changed on a product the group had: members whose other licenses need a plan
     # turned off refuse the change (rules §5). Only checked here; the run writes the rows.
     refuse_breaking(
@@ -84,7 +83,7 @@ def group_assign_products(
             locked_products=locked,
             write=False,
         ),
-        changed,
+        group_assignment_ids(group.id),
         catalog,
     )
     audit.event(
@@ -120,8 +119,7 @@ def group_remove_products(
     catalog = Catalog.load()
     validate_group_prerequisites(group, {}, removing=found, catalog=catalog)
     locked = hold_seats(tenant, products_touching(tenant, groups=[group.id]))
-    # Every path of the group may change with it (all-or-nothing); other paths may not.
-    doomed = set(LicenseAssignment.objects.filter(group=group).values_list("id", flat=True))
+    group_paths = group_assignment_ids(group.id)
     dependents = members_with_dependents(group)
     # The paths go with the intent (one DELETE). A member whose other license needs a plan
     # only this group gave refuses the change (rules §5). The seats freed go to waiting claims
@@ -129,7 +127,7 @@ def group_remove_products(
     delete_with_paths(tenant, assignments, found)
     refuse_breaking(
         reconcile(tenant=tenant, user_ids=dependents, locked_products=locked, write=False),
-        doomed,
+        group_paths,
         catalog,
     )
     reconcile(tenant=tenant, user_ids=[], locked_products=locked, products=found, frozen=[group.id])
@@ -148,7 +146,8 @@ def group_remove_products(
 def group_add_members(
     *, tenant: Tenant, group: Group, users: Sequence[DirectoryUser], actor
 ) -> None:
-    """Joining a licensed group grants its licenses (docs/rules.md §4). Already a member: no change."""
+    """Joining a licensed group grants its licenses (docs/rules.md §4). Already a member: no
+    change."""
     check_tenant(tenant, group, *users)
     deleted = [u.user_principal_name for u in users if u.is_soft_deleted]
     if deleted:
@@ -187,7 +186,8 @@ def group_add_members(
 def group_remove_members(
     *, tenant: Tenant, group: Group, users: Sequence[DirectoryUser], actor
 ) -> None:
-    """Leaving a group revokes the licenses inherited through that group only (docs/rules.md §4)."""
+    """Leaving a group revokes the licenses inherited through that group only (docs/rules.md
+    §4)."""
     check_tenant(tenant, group, *users)
     user_ids = [u.id for u in users]
     memberships = GroupMembership.objects.filter(group=group, user_id__in=user_ids)
@@ -199,7 +199,7 @@ def group_remove_members(
             % {"group": group.name, "names": ", ".join(strangers)}
         )
     locked = hold_seats(tenant, products_touching(tenant, users=user_ids, groups=[group.id]))
-    leaving = set(LicenseAssignment.objects.filter(group=group).values_list("id", flat=True))
+    leaving = group_assignment_ids(group.id)
     memberships.delete()
     # Leaving must not take a prerequisite from another license of the member (rules §5).
     refuse_breaking(

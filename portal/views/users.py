@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -189,9 +187,15 @@ def assignments(request: HttpRequest, user_id) -> HttpResponse:
     if request.method == "POST":
         # The dialog sends the whole selection, marked by ``selection``: without it (or with a
         # product that is not offered) the request is malformed, never "untick everything".
-        wanted = {_guid(v) for v in request.POST.getlist("product")}
-        known = {str(p.sku_id) for p in offered}
-        if request.POST.get("selection") != "direct" or wanted - known:
+        try:
+            wanted = {p.sku_id for p in get_products(request.POST.getlist("product"))}
+        except LicensingError:
+            wanted = None
+        if (
+            request.POST.get("selection") != "direct"
+            or wanted is None
+            or wanted - {p.sku_id for p in offered}
+        ):
             return bad_request(
                 request,
                 _(
@@ -202,9 +206,9 @@ def assignments(request: HttpRequest, user_id) -> HttpResponse:
         add = {
             p: []
             for p in offered
-            if str(p.sku_id) in wanted and p.id not in held and p.id not in inherited
+            if p.sku_id in wanted and p.id not in held and p.id not in inherited
         }
-        remove = [p for p in offered if p.id in held and str(p.sku_id) not in wanted]
+        remove = [p for p in offered if p.id in held and p.sku_id not in wanted]
         try:
             if add or remove:
                 services.direct_licenses_change(
@@ -236,10 +240,3 @@ def assignments(request: HttpRequest, user_id) -> HttpResponse:
         "portal/users/_assignments_dialog.html" if request.htmx else "portal/users/assignments.html"
     )
     return render(request, template, context)
-
-
-def _guid(value: str) -> str | None:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None

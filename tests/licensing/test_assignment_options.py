@@ -1,4 +1,4 @@
-"""docs/rules.md §3Assignment options."""
+"""Assignment options (docs/rules.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""docs/rules.md §10Audit trail: every change writes an AuditEvent in its own transaction."""
+"""Audit trail (docs/rules.md §10): every change writes an AuditEvent in its own transaction."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""docs/rules.md §6Direct assignment and §3.7 where it is offered (swap in one step)."""
+"""Direct assignment, and where it is offered (swap in one step) (docs/rules.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""docs/rules.md §4Group-based licensing."""
+"""Group-based licensing (docs/rules.md §4)."""
 
 from __future__ import annotations
 

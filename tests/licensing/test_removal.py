@@ -1,4 +1,4 @@
-"""docs/rules.md §6Removal."""
+"""Removal (docs/rules.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""docs/rules.md §1Seat accounting."""
+"""Seat accounting (docs/rules.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""docs/rules.md §7Soft delete and restore."""
+"""Soft delete and restore (docs/rules.md §7)."""
 
 from __future__ import annotations
 

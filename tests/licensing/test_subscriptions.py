@@ -1,4 +1,4 @@
-"""docs/rules.md §1Subscription lifecycle."""
+"""Subscription lifecycle (docs/rules.md §1)."""
 
 from __future__ import annotations
 

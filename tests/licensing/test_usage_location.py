@@ -1,4 +1,4 @@
-"""docs/rules.md §2Usage location."""
+"""Usage location (docs/rules.md §2)."""
 
 from __future__ import annotations
 

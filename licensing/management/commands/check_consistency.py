@@ -9,7 +9,7 @@ from licensing.seats import seat_counts
 
 class Command(BaseCommand):
     help = (
-        "Check docs/rules.md §8on every tenant: UserLicense rows equal a from-scratch recomputation, "
+        "Check every tenant: UserLicense rows equal a from-scratch recomputation, "
         "Assigned ≤ Total, nothing crosses tenants. Prints `consistency: ok` or the problems."
     )
 
