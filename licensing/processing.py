@@ -48,12 +48,13 @@ from licensing.models import (
     Group,
     GroupMembership,
     LicenseAssignment,
+    LicenseError,
     LicenseState,
     ProcessingState,
     Tenant,
     UserLicense,
 )
-from licensing.reconcile import reconcile
+from licensing.reconcile import reconcile, seat_totals
 from licensing.seats import products_touching
 
 logger = logging.getLogger(__name__)
@@ -234,19 +235,23 @@ def _process_batch(*, group_id: int, run: int) -> str | None:
     last = len(user_ids) <= size
     user_ids = user_ids[:size]
     withheld = Counter({int(k): v for k, v in (group.processing_withheld or {}).items()})
-    rest, released = apply_members(tenant=tenant, group=group, user_ids=user_ids, withheld=withheld)
+    contended = _contended(tenant, group, members, locked, withheld)
+    rest, released = apply_members(
+        tenant=tenant, group=group, user_ids=user_ids, withheld=withheld + contended
+    )
     withheld += released
     if rest or last:
-        # Members the set-based path does not cover; and, at the end, every seat this run
-        # freed goes to the claims waiting for it, in claim order.
+        # Members the set-based path does not cover; and, at the end, every seat held back
+        # goes to the claims waiting for it and this batch's members, in claim order.
         group_products = set(group.assignments.values_list("product_id", flat=True))
         result = reconcile(
             tenant=tenant,
             user_ids=rest,
             locked_products=locked,
-            products=group_products | set(withheld),
+            products=group_products | set(withheld) | set(contended),
             hand_out=last,
-            withheld=withheld,
+            withheld=None if last else withheld + contended,
+            waiting_first=last,
         )
         withheld += result.released
     cursor_at, cursor_user = group.processing_cursor_at, group.processing_cursor_user
@@ -264,6 +269,29 @@ def _process_batch(*, group_id: int, run: int) -> str | None:
         processing_withheld={} if last else {str(k): v for k, v in withheld.items() if v},
     )
     return "last" if last else "more"
+
+
+def _contended(tenant: Tenant, group: Group, members, products: set[int], withheld) -> Counter:
+    """Free seats a batch may not give to new claims: of products that a claim outside the
+    run's own order may also want. The run reaches its members in claim order, so among its
+    own claims the earlier come first; but a claim waiting anywhere (CountViolation), or a
+    failing claim of a member not yet done through another group or directly (which this run
+    may make valid), can come earlier in claim order than a member of a later batch. Those
+    products' free seats wait for the last batch, which gives them to every waiting claim in
+    claim order at once."""
+    total, assigned = seat_totals(tenant, products)
+    free = {p: total.get(p, 0) - assigned.get(p, 0) - withheld[p] for p in products}
+    free = {p: n for p, n in free.items() if n > 0}
+    if not free:
+        return Counter()
+    errors = UserLicense.objects.filter(
+        tenant=tenant, product_id__in=free, state=LicenseState.ERROR
+    )
+    waiting = errors.filter(error=LicenseError.COUNT)
+    failing = errors.exclude(via_group=group).filter(user_id__in=members.values("user_id"))
+    wanted = set(waiting.values_list("product_id", flat=True).distinct())
+    wanted |= set(failing.values_list("product_id", flat=True).distinct())
+    return Counter({p: free[p] for p in wanted})
 
 
 @service

@@ -198,6 +198,7 @@ def compute(
     hand_out: bool = True,
     withheld: Counter | None = None,
     frozen: Iterable[int] = (),
+    waiting_first: bool = False,
 ) -> tuple[dict[tuple[int, int], Desired], dict[tuple[int, int], dict], Counter]:
     """The desired rows for these users, the rows they have now, and the seats let go.
     Reads only.
@@ -205,37 +206,45 @@ def compute(
     ``products``: products whose seats may have been freed or bought even though no user in
     scope holds them (a subscription change, a permanent deletion). With ``hand_out``, users
     of other claims waiting for a seat that is free join the scope (docs/rules.md §6).
+    ``waiting_first``: users waiting for a seat of ``products`` that is free before the change
+    join from the start, so that those seats go in claim order to them and to the users in
+    scope alike (the last batch of a group run).
     """
     catalog = catalog or Catalog.load()
     scope = set(user_ids)
     restoring = set(restoring)
     also = set(products)
     frozen = set(frozen)
+    if waiting_first:
+        total, assigned = seat_totals(tenant, also)
+        scope |= waiting_users(tenant, [p for p in total if total[p] - assigned.get(p, 0) > 0])
     while True:
         desired, existing, total, assigned, released = _evaluate(
             tenant, sorted(scope), catalog, restoring, also, hand_out, withheld, frozen
         )
         if not hand_out:
             return desired, existing, released
-        free = [p for p in total if total[p] - assigned.get(p, 0) > 0]
-        waiting = set()
-        if free:
-            waiting = (
-                set(
-                    UserLicense.objects.filter(
-                        tenant=tenant,
-                        product_id__in=free,
-                        state=LicenseState.ERROR,
-                        error=LicenseError.COUNT,
-                    )
-                    .values_list("user_id", flat=True)
-                    .distinct()
-                )
-                - scope
-            )
-        if not waiting:
+        waiting = waiting_users(tenant, [p for p in total if total[p] - assigned.get(p, 0) > 0])
+        if not waiting - scope:
             return desired, existing, released
         scope |= waiting
+
+
+def waiting_users(tenant: Tenant, product_ids: Iterable[int]) -> set[int]:
+    """Users with a claim waiting for a seat (CountViolation) of any of these products."""
+    product_ids = list(product_ids)
+    if not product_ids:
+        return set()
+    return set(
+        UserLicense.objects.filter(
+            tenant=tenant,
+            product_id__in=product_ids,
+            state=LicenseState.ERROR,
+            error=LicenseError.COUNT,
+        )
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
 
 
 def seat_deltas(existing: dict, desired: dict) -> Counter:
@@ -265,6 +274,7 @@ def reconcile(
     hand_out: bool = True,
     withheld: Counter | None = None,
     frozen: Iterable[int] = (),
+    waiting_first: bool = False,
     write: bool = True,
     now: datetime | None = None,
 ) -> Result:
@@ -286,6 +296,7 @@ def reconcile(
         hand_out=hand_out,
         withheld=withheld,
         frozen=frozen,
+        waiting_first=waiting_first,
     )
     result = Result(users=len({u for _, u in desired} | {u for _, u in existing}))
     result.desired, result.existing, result.released = desired, existing, released

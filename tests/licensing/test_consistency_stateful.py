@@ -77,7 +77,10 @@ class LicensingMachine(RuleBasedStateMachine):
         queued=st.booleans(),
         batch=st.integers(1, 7),
         joins=st.lists(
-            st.tuples(st.integers(0, 2), st.integers(0, 4)), min_size=5, max_size=10, unique=True
+            st.tuples(st.integers(0, 2), st.integers(0, 4)),
+            min_size=5,
+            max_size=int(os.environ.get("STATEFUL_JOINS", "10")),
+            unique=True,
         ),
         gives=st.lists(
             st.lists(st.sampled_from(SKUS), min_size=1, max_size=2, unique=True),
@@ -435,7 +438,7 @@ def test_random_operation_sequences_keep_the_rows_consistent():
         LicensingMachine,
         settings=settings(
             max_examples=int(os.environ.get("STATEFUL_EXAMPLES", "300")),
-            stateful_step_count=18,
+            stateful_step_count=int(os.environ.get("STATEFUL_STEPS", "18")),
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
             database=None,

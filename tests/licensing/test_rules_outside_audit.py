@@ -4,6 +4,7 @@ independent model (tests/model/) agrees after every step."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import pytest
@@ -11,7 +12,7 @@ from django.core.management import call_command
 
 from licensing import processing, services
 from licensing.catalog import read_catalog
-from licensing.errors import AssignmentRefused, DependencyRefused
+from licensing.errors import AssignmentRefused, DependencyRefused, LicensingError
 from licensing.models import AuditEvent, Group, LicenseAssignment, UserLicense
 from tests.factories import DirectoryUserFactory, GroupFactory, plan_id, product
 from tests.helpers import DATABASE_TASKS, paths_of, seats
@@ -429,3 +430,28 @@ def test_a_waiting_license_judged_again_whatever_the_batch_size(tenant, buy, set
         ("EXCHANGESTANDARD", "Mail", "Error", "MutuallyExclusiveViolation"),
         ("ENTERPRISEPACK", "E3", "Active", ""),
     }
+
+
+def test_seats_a_run_frees_from_conflicts_go_in_claim_order_whatever_the_batch_size(
+    tenant, buy, settings, model
+):
+    """Found by the state machine: when a run makes a member's license through *another*
+    group valid again, that license must not take a seat ahead of an earlier claim of a
+    member the run reaches in a later batch."""
+    settings.GROUP_PROCESSING_BATCH = 1
+    buy("ENTERPRISEPACK", 2)
+    buy("EXCHANGESTANDARD", 1)
+    a, b = person(tenant, "a"), person(tenant, "b")
+    e3, mail = GroupFactory(tenant=tenant, name="E3"), GroupFactory(tenant=tenant, name="Mail")
+    join(tenant, e3, a, b)
+    give(tenant, e3, "ENTERPRISEPACK")
+    join(tenant, mail, b, a)  # b's Mail claim comes first
+    give(tenant, mail, "EXCHANGESTANDARD")  # both conflict with their E3
+    model.check()
+    # E3 also gives Exchange (Plan 1): its claim conflicts inside itself and fails for both,
+    # so both Mail licenses become valid, and the one seat goes to b, though a is done first.
+    with contextlib.suppress(LicensingError):
+        give(tenant, e3, "EXCHANGESTANDARD")
+    model.check()
+    assert ("EXCHANGESTANDARD", "Mail", "Active", "") in paths_of(b)
+    assert ("EXCHANGESTANDARD", "Mail", "Error", "CountViolation") in paths_of(a)
