@@ -28,6 +28,8 @@ UPDATE_COMPANY = "Set company information"
 ADD_ROLE_MEMBER = "Add member to role"
 UPDATE_ROLE_MEMBER = "Update role membership"
 REMOVE_ROLE_MEMBER = "Remove member from role"
+ADD_APPLICATION = "Add application"
+REVOKE_APPLICATION = "Remove service principal credentials"
 
 
 # Group processing runs are the system's own doing (Azure: "Microsoft Entra group-Based

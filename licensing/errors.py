@@ -35,24 +35,30 @@ class InsufficientSeats(LicensingError):
 
 
 class PlanConflict(LicensingError):
-    """A plan set that enables mutually exclusive plans or breaks a dependency."""
-
-
-class AssignmentRefused(LicensingError):
-    """Some targets cannot get the license (named in the message); nothing changed.
-    ``code``: the license error behind it (``CountViolation``, ``DependencyViolation``, …)."""
+    """A plan set that enables mutually exclusive plans or breaks a dependency. ``code``:
+    ``MutuallyExclusiveViolation`` or ``DependencyViolation``."""
 
     def __init__(self, message: str, code: str = ""):
         super().__init__(message)
         self.code = code
 
 
+class AssignmentRefused(LicensingError):
+    """Some targets cannot get the license (named in the message); nothing changed.
+    ``code``: the license error behind it (``CountViolation``, ``DependencyViolation``, …);
+    ``skus``: the SKU ids of the licenses that would fail, when known."""
+
+    def __init__(self, message: str, code: str = "", skus=()):
+        super().__init__(message)
+        self.code, self.skus = code, list(skus)
+
+
 class DependencyRefused(AssignmentRefused):
     """The change would leave a license without a service plan it requires, or give a group an
     add-on without its prerequisite; the message names the plans."""
 
-    def __init__(self, message: str):
-        super().__init__(message, code="DependencyViolation")
+    def __init__(self, message: str, skus=()):
+        super().__init__(message, code="DependencyViolation", skus=skus)
 
 
 class InheritedLicense(LicensingError):

@@ -467,3 +467,44 @@ class RoleAssignment(models.Model):
     @property
     def can_manage_directory(self) -> bool:
         return self.role == Role.GLOBAL_ADMINISTRATOR
+
+
+class AppPermission(models.TextChoices):
+    """Microsoft Graph's application permissions, as an app registration holds them."""
+
+    LICENSING = "LicenseAssignment.ReadWrite.All", "Read and write license assignments"
+    READ = "Directory.Read.All", "Read directory data"
+
+
+class AppRegistration(models.Model):
+    """A script's identity for the Graph-compatible API, in one tenant (docs/api.md).
+
+    The client secret is shown once, when the app is registered; only its SHA-256 is kept (a
+    generated secret of 256 random bits needs no slow hash). Tokens name the app; a revoked
+    app's tokens stop working at once."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="apps")
+    name = models.CharField(max_length=120)
+    client_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    secret_sha256 = models.CharField(max_length=64, editable=False)
+    secret_hint = models.CharField(max_length=8, editable=False)
+    permission = models.CharField(max_length=40, choices=AppPermission.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=254, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["tenant", "name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def can_write(self) -> bool:
+        return self.permission == AppPermission.LICENSING
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names the app (as Entra names a service principal)."""
+        return f"{self.name} (app {self.client_id})"

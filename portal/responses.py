@@ -53,7 +53,12 @@ def command_done(
 
 
 def bad_request(request: HttpRequest, message: str) -> HttpResponse:
-    """A 400 that says what was wrong; the request changed nothing."""
+    """A 400 that says what was wrong; the request changed nothing. Under ``/v1.0/`` it is
+    Graph's JSON envelope, as every answer of the API."""
+    if request.path.startswith("/v1.0/"):
+        from portal.graph import errors
+
+        return errors.response(request, errors.bad_request(message))
     return HttpResponse(
         render_to_string("400.html", {"message": message}, request=request), status=400
     )

@@ -157,6 +157,10 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # Bodies larger than this are refused before they are read (portal.middleware); the biggest
 # legitimate one is a 5 MB directory export.
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
+# The Graph-compatible API (docs/api.md): requests per app per window, in Django's cache (one
+# process's memory unless CACHES names a shared cache).
+GRAPH_RATE_LIMIT = int(os.environ.get("GRAPH_RATE_LIMIT", "1200"))
+GRAPH_RATE_WINDOW = int(os.environ.get("GRAPH_RATE_WINDOW", "60"))
 CSRF_COOKIE_HTTPONLY = False  # htmx reads no cookie: the token travels in hx-headers
 
 # Content-Security-Policy (django-csp): our own scripts and styles only, no inline code, no

@@ -19,6 +19,7 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("portal.graph.urls")),
     path("", include("portal.portal_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -6,6 +6,7 @@ touch, writes an AuditEvent, and lets ``licensing.reconcile`` derive the UserLic
 
 from __future__ import annotations
 
+from licensing.services.apps import app_authenticate, app_register, app_revoke
 from licensing.services.assignments import (
     assignment_set_disabled_plans,
     direct_licenses_change,
@@ -31,6 +32,7 @@ from licensing.services.groups import (
     group_assign_products,
     group_create,
     group_delete,
+    group_licenses_change,
     group_remove_members,
     group_remove_products,
     reprocess_group,
@@ -45,6 +47,9 @@ from licensing.services.tenants import role_remove, role_set, tenant_create, ten
 
 __all__ = [
     "PROFILE_FIELDS",
+    "app_authenticate",
+    "app_register",
+    "app_revoke",
     "assignment_set_disabled_plans",
     "catalog_products_changed",
     "direct_licenses_change",
@@ -52,6 +57,7 @@ __all__ = [
     "group_assign_products",
     "group_create",
     "group_delete",
+    "group_licenses_change",
     "group_remove_members",
     "group_remove_products",
     "product_assign_to_users",

@@ -107,13 +107,15 @@ def validate_disabled_plans(
                 % {
                     "plan": catalog.names[plan],
                     "needs": _(" or ").join(catalog.names[n] for n in plans if n in needs),
-                }
+                },
+                code=DEPENDENCY,
             )
         for other in enabled:
             if other in catalog.exclusive_with.get(plan, frozenset()):
                 raise PlanConflict(
                     _("%(a)s and %(b)s cannot both be on. Turn off one of them.")
-                    % {"a": catalog.names[plan], "b": catalog.names[other]}
+                    % {"a": catalog.names[plan], "b": catalog.names[other]},
+                    code=EXCLUSIVE,
                 )
     return result
 
@@ -238,9 +240,15 @@ def _refuse(result, keys, catalog, *, changed: bool) -> None:
     errors = {result.desired[k].error for k in failed}
     code = errors.pop() if len(errors) == 1 else ""
     message = _("Nothing was changed. ") + "; ".join(problems)
+    skus = sorted(
+        str(s)
+        for s in Product.objects.filter(
+            id__in={result.desired[k].product_id for k in failed}
+        ).values_list("sku_id", flat=True)
+    )
     if code == DEPENDENCY:
-        raise DependencyRefused(message)
-    raise AssignmentRefused(message, code=code)
+        raise DependencyRefused(message, skus=skus)
+    raise AssignmentRefused(message, code=code, skus=skus)
 
 
 def validate_group_prerequisites(

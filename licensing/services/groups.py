@@ -143,6 +143,29 @@ def group_remove_products(
 
 
 @service
+def group_licenses_change(
+    *,
+    tenant: Tenant,
+    group: Group,
+    add: Mapping[Product, Iterable[str]] | None = None,
+    remove: Iterable[Product] = (),
+    actor,
+) -> dict | None:
+    """Remove and add a group's products in one step, all or nothing (Graph's
+    ``assignLicense`` on a group): the removal is decided first, so a swap is one change."""
+    add, remove = dict(add or {}), list(dict.fromkeys(remove))
+    if not add and not remove:
+        check_tenant(tenant, group)
+        return None
+    run = None
+    if remove:
+        run = group_remove_products(tenant=tenant, group=group, products=remove, actor=actor)
+    if add:
+        run = group_assign_products(tenant=tenant, group=group, products=add, actor=actor)
+    return run
+
+
+@service
 def group_add_members(
     *, tenant: Tenant, group: Group, users: Sequence[DirectoryUser], actor
 ) -> None:

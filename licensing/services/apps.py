@@ -1,0 +1,78 @@
+"""App registrations: the identities scripts use for the Graph-compatible API (docs/api.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from licensing import audit
+from licensing.errors import InvalidInput
+from licensing.models import AppPermission, AppRegistration, Tenant
+from licensing.services.base import check_tenant, service
+
+
+def secret_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@service
+def app_register(
+    *, tenant: Tenant, name: str, read_only: bool = False, actor
+) -> tuple[AppRegistration, str]:
+    """Register an app; returns it and its client secret, which is never shown again."""
+    name = " ".join(str(name or "").split())
+    if not name or len(name) > 120:
+        raise InvalidInput(_("An app needs a name of at most 120 characters."))
+    secret = secrets.token_urlsafe(32)
+    app = AppRegistration.objects.create(
+        tenant=tenant,
+        name=name,
+        secret_sha256=secret_digest(secret),
+        secret_hint=secret[:3],
+        permission=AppPermission.READ if read_only else AppPermission.LICENSING,
+        created_by=audit.actor_name(actor),
+    )
+    audit.event(
+        tenant=tenant,
+        actor=actor,
+        activity=audit.ADD_APPLICATION,
+        target=app,
+        target_type="Application",
+        details={"client_id": str(app.client_id), "permission": app.permission},
+    )
+    return app, secret
+
+
+@service
+def app_revoke(*, tenant: Tenant, app: AppRegistration, actor) -> None:
+    """Revoke an app: its secret and every token it holds stop working at once."""
+    check_tenant(tenant, app)
+    app = AppRegistration.objects.select_for_update().get(pk=app.pk)
+    if app.revoked_at is not None:
+        return
+    app.revoked_at = timezone.now()
+    app.save(update_fields=["revoked_at"])
+    audit.event(
+        tenant=tenant,
+        actor=actor,
+        activity=audit.REVOKE_APPLICATION,
+        target=app,
+        target_type="Application",
+        details={"client_id": str(app.client_id)},
+    )
+
+
+def app_authenticate(tenant: Tenant, client_id, secret: str) -> AppRegistration | None:
+    """The tenant's live app with this client id and secret, or None (read only)."""
+    app = (
+        AppRegistration.objects.filter(tenant=tenant, client_id=client_id, revoked_at=None)
+        .select_related("tenant")
+        .first()
+    )
+    if app is None or not hmac.compare_digest(app.secret_sha256, secret_digest(secret or "")):
+        return None
+    return app

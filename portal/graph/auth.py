@@ -1,0 +1,245 @@
+"""Apps and their tokens (docs/api.md, "Sign-in for scripts").
+
+The token endpoint answers like Entra's ``/{tenant}/oauth2/v2.0/token`` for the
+client-credentials grant, so ``azure-identity`` and MSAL obtain tokens from the portal
+unchanged. A token is a JWT signed with a key derived from ``SECRET_KEY`` (HS256: only the
+portal checks it), for one tenant and one app, for an hour; every request re-reads the app,
+so a revoked app's tokens stop working at once.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import uuid
+
+import jwt
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Q
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from licensing.models import AppRegistration, Tenant
+from licensing.services import app_authenticate
+from portal.graph.errors import FORBIDDEN, UNAUTHORIZED, GraphError
+
+GRAPH = "https://graph.microsoft.com"
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"  # Graph's own id in Entra
+SCOPES = {f"{GRAPH}/.default", f"{GRAPH_APP_ID}/.default"}
+LIFETIME = datetime.timedelta(hours=1)
+
+
+def clock() -> datetime.datetime:
+    """Now, for tokens (tests move it)."""
+    return timezone.now()
+
+
+def _key() -> bytes:
+    return hmac.new(settings.SECRET_KEY.encode(), b"graph-access-token", hashlib.sha256).digest()
+
+
+def _base(request: HttpRequest) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+def find_tenant(key: str) -> Tenant | None:
+    """A tenant by its id (GUID) or initial domain, as Entra's URLs name it."""
+    try:
+        return Tenant.objects.filter(public_id=uuid.UUID(key)).first()
+    except ValueError:
+        return Tenant.objects.filter(initial_domain=key.strip().lower()).first()
+
+
+def issue(request: HttpRequest, app: AppRegistration) -> tuple[str, int]:
+    now = clock()
+    tid = str(app.tenant.public_id)
+    claims = {
+        "aud": GRAPH,
+        "iss": f"{_base(request)}/{tid}/v2.0",
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
+        "exp": int((now + LIFETIME).timestamp()),
+        "tid": tid,
+        "appid": str(app.client_id),
+        "azp": str(app.client_id),
+        "app_displayname": app.name,
+        "roles": [app.permission],
+        "ver": "2.0",
+        "jti": str(uuid.uuid4()),
+    }
+    return jwt.encode(claims, _key(), algorithm="HS256"), int(LIFETIME.total_seconds()) - 1
+
+
+def _entra_error(status: int, error: str, description: str) -> JsonResponse:
+    now = clock()
+    return JsonResponse(
+        {
+            "error": error,
+            "error_description": f"{description}\r\nTrace ID: {uuid.uuid4()}\r\n"
+            f"Timestamp: {now:%Y-%m-%d %H:%M:%SZ}",
+            "error_codes": [int(description[6:].split(":")[0])],
+            "timestamp": f"{now:%Y-%m-%d %H:%M:%SZ}",
+            "trace_id": str(uuid.uuid4()),
+        },
+        status=status,
+    )
+
+
+@csrf_exempt
+@never_cache
+@require_POST
+def token(request: HttpRequest, tenant: str) -> JsonResponse:
+    found = find_tenant(tenant)
+    if found is None:
+        return _entra_error(
+            400,
+            "invalid_request",
+            f"AADSTS90002: Tenant '{tenant[:100]}' not found. Check to make sure you have "
+            "the correct tenant ID and are signing into the correct cloud.",
+        )
+    if request.POST.get("grant_type") != "client_credentials":
+        return _entra_error(
+            400,
+            "unsupported_grant_type",
+            "AADSTS70003: The app requested an unsupported grant type. This endpoint "
+            "supports client_credentials only.",
+        )
+    if request.POST.get("scope", "").strip() not in SCOPES:
+        return _entra_error(
+            400,
+            "invalid_scope",
+            "AADSTS1002012: The provided value for scope is not valid. Client credential "
+            f"flows must have a scope value with /.default suffixed to the resource "
+            f"identifier ({GRAPH}/.default).",
+        )
+    client_id = request.POST.get("client_id", "")
+    try:
+        client_id = uuid.UUID(client_id)
+    except ValueError:
+        return _entra_error(
+            400,
+            "unauthorized_client",
+            f"AADSTS700016: Application with identifier '{client_id[:100]}' was not found "
+            f"in the directory '{found.name}'.",
+        )
+    app = app_authenticate(found, client_id, request.POST.get("client_secret", ""))
+    if app is None:
+        return _entra_error(
+            401,
+            "invalid_client",
+            f"AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in "
+            f"the request is the client secret value, not the client secret ID, for a secret "
+            f"added to app '{client_id}'.",
+        )
+    access_token, expires_in = issue(request, app)
+    return JsonResponse(
+        {
+            "token_type": "Bearer",
+            "expires_in": expires_in,
+            "ext_expires_in": expires_in,
+            "access_token": access_token,
+        }
+    )
+
+
+@require_GET
+def openid_configuration(request: HttpRequest, tenant: str) -> JsonResponse:
+    found = find_tenant(tenant)
+    if found is None:
+        return _entra_error(
+            400, "invalid_tenant", f"AADSTS90002: Tenant '{tenant[:100]}' not found."
+        )
+    root = f"{_base(request)}/{found.public_id}"
+    return JsonResponse(
+        {
+            "issuer": f"{root}/v2.0",
+            "token_endpoint": f"{root}/oauth2/v2.0/token",
+            "authorization_endpoint": f"{root}/oauth2/v2.0/authorize",
+            "jwks_uri": f"{root}/discovery/v2.0/keys",
+            "token_endpoint_auth_methods_supported": ["client_secret_post"],
+            "grant_types_supported": ["client_credentials"],
+            "response_types_supported": ["token"],
+            "scopes_supported": [f"{GRAPH}/.default"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["HS256"],
+            "tenant_region_scope": None,
+            "cloud_instance_name": request.get_host(),
+        }
+    )
+
+
+@require_GET
+def keys(request: HttpRequest, tenant: str) -> JsonResponse:
+    """No public keys: the portal's tokens are checked by the portal alone."""
+    return JsonResponse({"keys": []})
+
+
+def authenticate(request: HttpRequest, *, write: bool) -> AppRegistration:
+    """The app behind the request's bearer token, allowed to make this call; else a
+    GraphError (401 or 403)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        raise GraphError(401, UNAUTHORIZED, "Access token is empty.")
+    try:
+        claims = jwt.decode(
+            raw.strip(),
+            _key(),
+            algorithms=["HS256"],
+            audience=[GRAPH, GRAPH_APP_ID],
+            options={"verify_exp": False, "verify_nbf": False, "verify_iat": False},
+        )
+        app_id, tenant_id = uuid.UUID(claims["appid"]), uuid.UUID(claims["tid"])
+        expires, not_before = int(claims["exp"]), int(claims["nbf"])
+    except (jwt.InvalidTokenError, KeyError, ValueError, TypeError):
+        raise GraphError(401, UNAUTHORIZED, "Invalid access token.") from None
+    now = clock().timestamp()
+    if now >= expires:
+        raise GraphError(401, UNAUTHORIZED, "Lifetime validation failed, the token is expired.")
+    if now < not_before - 300:
+        raise GraphError(
+            401, UNAUTHORIZED, "Lifetime validation failed, the token is not yet valid."
+        )
+    app = (
+        AppRegistration.objects.select_related("tenant")
+        .filter(client_id=app_id, tenant__public_id=tenant_id, revoked_at=None)
+        .first()
+    )
+    if app is None:
+        raise GraphError(401, UNAUTHORIZED, "The application of this token has been revoked.")
+    if write and not app.can_write:
+        raise GraphError(403, FORBIDDEN, "Insufficient privileges to complete the operation.")
+    _throttle(app)
+    stale = clock() - datetime.timedelta(minutes=1)
+    AppRegistration.objects.filter(id=app.id).filter(
+        Q(last_used_at=None) | Q(last_used_at__lt=stale)
+    ).update(last_used_at=clock())
+    return app
+
+
+def _throttle(app: AppRegistration) -> None:
+    """At most ``GRAPH_RATE_LIMIT`` requests per app per ``GRAPH_RATE_WINDOW`` seconds (a
+    fixed window in Django's cache); beyond that a 429 with ``Retry-After``."""
+    window = settings.GRAPH_RATE_WINDOW
+    now = clock().timestamp()
+    slot = int(now // window)
+    key = f"graph-rate:{app.id}:{slot}"
+    cache.add(key, 0, timeout=window + 1)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window + 1)
+        count = 1
+    if count > settings.GRAPH_RATE_LIMIT:
+        retry = max(1, int((slot + 1) * window - now))
+        raise GraphError(
+            429,
+            "TooManyRequests",
+            "Too many requests. Retry after the number of seconds in Retry-After.",
+            headers={"Retry-After": str(retry)},
+        )

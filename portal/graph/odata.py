@@ -1,0 +1,188 @@
+"""OData query options of the API (docs/api.md, "Queries"): ``$select``, ``$top``, the
+``$filter`` forms Graph offers for licensing, and paging by ``@odata.nextLink``.
+
+``$filter`` is parsed by odata-query; the tree must be one of the listed forms, joined by
+``and``; anything else is Graph's 400. The skip token is opaque: a signed position.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from django.core import signing
+from django.http import HttpRequest, QueryDict
+from odata_query import ast
+from odata_query.exceptions import ODataException
+from odata_query.grammar import ODataLexer, ODataParser
+
+from portal.graph.errors import UNSUPPORTED_QUERY, GraphError, bad_request
+
+DEFAULT_TOP, MAX_TOP = 100, 999
+KNOWN_OPTIONS = {"$select", "$top", "$filter", "$skiptoken", "$count", "$orderby", "$expand"}
+
+
+def top(request: HttpRequest) -> int:
+    raw = request.GET.get("$top")
+    if raw is None:
+        return DEFAULT_TOP
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_TOP:
+        raise bad_request(
+            f"Invalid page size specified: '{raw[:20]}'. Must be between 1 and {MAX_TOP} inclusive."
+        )
+    return int(raw)
+
+
+def select(request: HttpRequest, known: set[str], default: list[str], kind: str) -> list[str]:
+    raw = request.GET.get("$select")
+    if not raw:
+        return default
+    wanted = [s.strip() for s in raw.split(",") if s.strip()]
+    for name in wanted:
+        if name not in known:
+            raise bad_request(
+                f"Could not find a property named '{name[:60]}' on type 'microsoft.graph.{kind}'."
+            )
+    return ["id", *(w for w in dict.fromkeys(wanted) if w != "id")]
+
+
+def refuse_unsupported(request: HttpRequest, allowed: set[str]) -> None:
+    for name in request.GET:
+        if name.startswith("$") and name not in allowed:
+            raise GraphError(
+                400, UNSUPPORTED_QUERY, f"The query parameter '{name[:40]}' is not supported."
+            )
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One recognised ``$filter`` form: ``field`` and its value."""
+
+    field: str
+    value: object
+
+
+_COUNT = re.compile(r"/\$count\b")
+
+
+def parse_filter(request: HttpRequest, forms: dict) -> list[Condition]:
+    """The ``$filter`` as conditions (all must hold). ``forms`` maps a recognised shape's name
+    to a function of the tree returning its value, or None when the tree is not that shape."""
+    raw = request.GET.get("$filter")
+    if not raw:
+        return []
+    try:
+        tree = ODataParser().parse(ODataLexer().tokenize(_COUNT.sub("/count__", raw)))
+    except (ODataException, ValueError, IndexError, TypeError):
+        raise bad_request(f"Invalid filter clause: syntax error in '{raw[:200]}'.") from None
+    conditions = []
+    for part in _conjuncts(tree):
+        for name, recognise in forms.items():
+            value = recognise(part)
+            if value is not None:
+                conditions.append(Condition(name, value))
+                break
+        else:
+            raise GraphError(
+                400, UNSUPPORTED_QUERY, "Unsupported or invalid query filter clause specified."
+            )
+    return conditions
+
+
+def _conjuncts(tree):
+    if isinstance(tree, ast.BoolOp) and isinstance(tree.op, ast.And):
+        return [*_conjuncts(tree.left), *_conjuncts(tree.right)]
+    return [tree]
+
+
+def equals(field: str, kinds: tuple):
+    """``field eq <literal>`` (one of ``kinds``): the literal's value."""
+
+    def recognise(tree):
+        if (
+            isinstance(tree, ast.Compare)
+            and isinstance(tree.comparator, ast.Eq)
+            and isinstance(tree.left, ast.Identifier)
+            and tree.left.name == field
+            and not tree.left.namespace
+            and isinstance(tree.right, kinds)
+        ):
+            return tree.right.val
+        return None
+
+    return recognise
+
+
+def any_sku(tree):
+    """``assignedLicenses/any(x:x/skuId eq <GUID>)``: the GUID."""
+    if (
+        isinstance(tree, ast.CollectionLambda)
+        and isinstance(tree.owner, ast.Identifier)
+        and tree.owner.name == "assignedLicenses"
+        and isinstance(tree.operator, ast.Any)
+        and tree.lambda_ is not None
+    ):
+        inner = tree.lambda_.expression
+        var = tree.lambda_.identifier.name
+        if (
+            isinstance(inner, ast.Compare)
+            and isinstance(inner.comparator, ast.Eq)
+            and isinstance(inner.left, ast.Attribute)
+            and isinstance(inner.left.owner, ast.Identifier)
+            and inner.left.owner.name == var
+            and inner.left.attr == "skuId"
+            and isinstance(inner.right, ast.GUID)
+        ):
+            return uuid.UUID(inner.right.val)
+    return None
+
+
+def license_count(tree):
+    """``assignedLicenses/$count ne 0`` (True) or ``eq 0`` (False)."""
+    if (
+        isinstance(tree, ast.Compare)
+        and isinstance(tree.comparator, ast.Eq | ast.NotEq)
+        and isinstance(tree.left, ast.Attribute)
+        and isinstance(tree.left.owner, ast.Identifier)
+        and tree.left.owner.name == "assignedLicenses"
+        and tree.left.attr == "count__"
+        and isinstance(tree.right, ast.Integer)
+        and int(tree.right.val) == 0
+    ):
+        return isinstance(tree.comparator, ast.NotEq)
+    return None
+
+
+def skip_after(request: HttpRequest):
+    """The position a ``$skiptoken`` carries, or None on the first page."""
+    raw = request.GET.get("$skiptoken")
+    if raw is None:
+        return None
+    try:
+        return signing.loads(raw, salt="graph-skiptoken")
+    except signing.BadSignature:
+        raise bad_request("The $skiptoken is not valid. Start again from the first page.") from None
+
+
+def page(request: HttpRequest, items: list, size: int, position) -> dict:
+    """The collection's page; ``position`` is where the next page starts, or None."""
+    body = {"@odata.context": context(request), "value": items}
+    if position is not None:
+        query = QueryDict(mutable=True)
+        for name, values in request.GET.lists():
+            if name != "$skiptoken":
+                query.setlist(name, values)
+        query["$skiptoken"] = signing.dumps(position, salt="graph-skiptoken", compress=True)
+        body["@odata.nextLink"] = request.build_absolute_uri(
+            f"{request.path}?{query.urlencode(safe='$,/')}"
+        )
+    return body
+
+
+def context(request: HttpRequest, suffix: str = "") -> str:
+    """``@odata.context``: the metadata URL and the resource path, as Graph writes it."""
+    path = request.path.removeprefix("/v1.0/")
+    select = request.GET.get("$select")
+    shape = f"({select})" if select else ""
+    return request.build_absolute_uri(f"/v1.0/$metadata#{path}{shape}{suffix}")

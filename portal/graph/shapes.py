@@ -1,0 +1,317 @@
+"""Graph's JSON shapes of our objects (docs/api.md), built from plain queries per page."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import Sum
+
+from licensing.models import (
+    SEAT_STATES,
+    DirectoryUser,
+    Group,
+    LicenseAssignment,
+    Product,
+    Subscription,
+    SubscriptionStatus,
+    TenantProduct,
+    UserLicense,
+)
+from licensing.queries import tenant_products
+from licensing.rules import Catalog
+
+
+def stamp(value) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+# -- subscribedSku -----------------------------------------------------------------------------
+
+
+def subscribed_skus(tenant, products: list[Product] | None = None) -> list[dict]:
+    products = tenant_products(tenant) if products is None else products
+    ids = [p.id for p in products]
+    units: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    subscriptions: dict[int, list[str]] = defaultdict(list)
+    for product_id, status, n in (
+        Subscription.objects.filter(tenant=tenant, product_id__in=ids)
+        .values("product_id", "status")
+        .annotate(n=Sum("units"))
+        .values_list("product_id", "status", "n")
+    ):
+        units[product_id][status] += n
+    for product_id, public_id in Subscription.objects.filter(
+        tenant=tenant, product_id__in=ids
+    ).values_list("product_id", "public_id"):
+        subscriptions[product_id].append(str(public_id))
+    consumed = dict(
+        TenantProduct.objects.filter(tenant=tenant, product_id__in=ids).values_list(
+            "product_id", "assigned"
+        )
+    )
+    plans = defaultdict(list)
+    for product_id, plan_id, plan_name in (
+        Product.service_plans.through.objects.filter(product_id__in=ids)
+        .order_by("product_id", "position")
+        .values_list(
+            "product_id", "service_plan__service_plan_id", "service_plan__service_plan_name"
+        )
+    ):
+        plans[product_id].append((plan_id, plan_name))
+    result = []
+    for p in products:
+        u = units[p.id]
+        status = next(
+            (
+                s
+                for s in (
+                    SubscriptionStatus.ENABLED,
+                    SubscriptionStatus.WARNING,
+                    SubscriptionStatus.SUSPENDED,
+                )
+                if u[s]
+            ),
+            SubscriptionStatus.LOCKED_OUT,
+        )
+        result.append(
+            {
+                "accountId": str(tenant.public_id),
+                "accountName": tenant.name,
+                "appliesTo": p.applies_to,
+                "capabilityStatus": str(status),
+                "consumedUnits": consumed.get(p.id, 0),
+                "id": f"{tenant.public_id}_{p.sku_id}",
+                "skuId": str(p.sku_id),
+                "skuPartNumber": p.sku_part_number,
+                "subscriptionIds": subscriptions[p.id],
+                "prepaidUnits": {
+                    "enabled": u[SubscriptionStatus.ENABLED],
+                    "suspended": u[SubscriptionStatus.SUSPENDED],
+                    "warning": u[SubscriptionStatus.WARNING],
+                    "lockedOut": u[SubscriptionStatus.LOCKED_OUT],
+                },
+                "servicePlans": [
+                    {
+                        "servicePlanId": str(plan_id),
+                        "servicePlanName": name,
+                        "provisioningStatus": "Success",
+                        "appliesTo": p.applies_to,
+                    }
+                    for plan_id, name in plans[p.id]
+                ],
+            }
+        )
+    return result
+
+
+# -- user ---------------------------------------------------------------------------------------
+
+USER_DEFAULT = [
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
+]
+USER_PLAIN = {
+    "id": lambda u: str(u.public_id),
+    "displayName": lambda u: u.display_name,
+    "userPrincipalName": lambda u: u.user_principal_name,
+    "usageLocation": lambda u: str(u.usage_location) or None,
+    "accountEnabled": lambda u: u.account_enabled,
+    "department": lambda u: u.department or None,
+    "jobTitle": lambda u: u.job_title or None,
+    "createdDateTime": lambda u: stamp(u.created_at),
+    "onPremisesImmutableId": lambda u: u.on_premises_immutable_id or None,
+    "businessPhones": lambda u: [],
+    "givenName": lambda u: None,
+    "surname": lambda u: None,
+    "mail": lambda u: None,
+    "mobilePhone": lambda u: None,
+    "officeLocation": lambda u: None,
+    "preferredLanguage": lambda u: None,
+}
+USER_LICENSING = {"assignedLicenses", "assignedPlans", "licenseAssignmentStates"}
+USER_FIELDS = set(USER_PLAIN) | USER_LICENSING
+USER_COLUMNS = [
+    "id",
+    "public_id",
+    "display_name",
+    "user_principal_name",
+    "usage_location",
+    "account_enabled",
+    "department",
+    "job_title",
+    "created_at",
+    "on_premises_immutable_id",
+]
+
+
+def users(people: list[DirectoryUser], fields: list[str]) -> list[dict]:
+    """Users in Graph's shape with these properties, the licensing ones in two queries."""
+    licensing = USER_LICENSING.intersection(fields)
+    rows: dict[int, list[tuple]] = defaultdict(list)
+    if licensing:
+        for row in (
+            UserLicense.objects.filter(user_id__in=[u.id for u in people])
+            .order_by("user_id", "product_id", "id")
+            .values_list(
+                "user_id",
+                "product__sku_id",
+                "product_id",
+                "via_group__public_id",
+                "disabled_plans",
+                "state",
+                "error",
+                "last_updated",
+            )
+        ):
+            rows[row[0]].append(row)
+    catalog = Catalog.load() if "assignedPlans" in licensing else None
+    result = []
+    for u in people:
+        item = {}
+        for name in fields:
+            if name in USER_PLAIN:
+                item[name] = USER_PLAIN[name](u)
+        if licensing:
+            item.update(_licensing(rows[u.id], licensing, catalog))
+        result.append(item)
+    return result
+
+
+def _licensing(rows: list[tuple], wanted: set[str], catalog: Catalog | None) -> dict:
+    disabled: dict = {}
+    since: dict = {}
+    product_of: dict = {}
+    for _, sku, product_id, _, plans, state, _, updated in rows:
+        if state in SEAT_STATES:
+            # A plan is on if any path turns it on: off only where every path has it off.
+            disabled[sku] = disabled[sku] & set(plans) if sku in disabled else set(plans)
+            since[sku] = min(since.get(sku, updated), updated)
+            product_of[sku] = product_id
+    item = {}
+    if "assignedLicenses" in wanted:
+        item["assignedLicenses"] = [
+            {"disabledPlans": sorted(d), "skuId": str(sku)} for sku, d in disabled.items()
+        ]
+    if "assignedPlans" in wanted:
+        item["assignedPlans"] = [
+            {
+                "assignedDateTime": stamp(since[sku]),
+                "capabilityStatus": "Enabled",
+                "service": catalog.names.get(plan, ""),
+                "servicePlanId": plan,
+            }
+            for sku, d in disabled.items()
+            for plan in catalog.product_plans.get(product_of[sku], ())
+            if plan not in d
+        ]
+    if "licenseAssignmentStates" in wanted:
+        item["licenseAssignmentStates"] = [
+            {
+                "assignedByGroup": str(group) if group else None,
+                "disabledPlans": sorted(plans),
+                "error": error or "None",
+                "lastUpdatedDateTime": stamp(updated),
+                "skuId": str(sku),
+                "state": state,
+            }
+            for _, sku, _, group, plans, state, error, updated in rows
+        ]
+    return item
+
+
+def license_details(user: DirectoryUser) -> list[dict]:
+    """``licenseDetails``: each license the user holds, with its plans' provisioning."""
+    assigned = users([user], ["assignedLicenses"])[0]["assignedLicenses"]
+    products = {
+        str(p.sku_id): p for p in Product.objects.filter(sku_id__in=[a["skuId"] for a in assigned])
+    }
+    plans = defaultdict(list)
+    for product_id, plan_id, name in (
+        Product.service_plans.through.objects.filter(product__in=products.values())
+        .order_by("product_id", "position")
+        .values_list(
+            "product_id", "service_plan__service_plan_id", "service_plan__service_plan_name"
+        )
+    ):
+        plans[product_id].append((str(plan_id), name))
+    result = []
+    for a in assigned:
+        p = products[a["skuId"]]
+        result.append(
+            {
+                "id": f"{user.public_id}_{p.sku_id}",
+                "skuId": a["skuId"],
+                "skuPartNumber": p.sku_part_number,
+                "servicePlans": [
+                    {
+                        "servicePlanId": plan_id,
+                        "servicePlanName": name,
+                        "provisioningStatus": "Disabled"
+                        if plan_id in a["disabledPlans"]
+                        else "Success",
+                        "appliesTo": p.applies_to,
+                    }
+                    for plan_id, name in plans[p.id]
+                ],
+            }
+        )
+    return result
+
+
+# -- group --------------------------------------------------------------------------------------
+
+GROUP_DEFAULT = [
+    "id",
+    "createdDateTime",
+    "description",
+    "displayName",
+    "groupTypes",
+    "mailEnabled",
+    "securityEnabled",
+]
+GROUP_PLAIN = {
+    "id": lambda g: str(g.public_id),
+    "displayName": lambda g: g.name,
+    "description": lambda g: g.description or None,
+    "createdDateTime": lambda g: stamp(g.created_at),
+    "groupTypes": lambda g: [],
+    "mailEnabled": lambda g: False,
+    "securityEnabled": lambda g: True,
+    "licenseProcessingState": lambda g: {"state": g.processing_state},
+}
+GROUP_FIELDS = set(GROUP_PLAIN) | {"assignedLicenses"}
+
+
+def groups(found: list[Group], fields: list[str]) -> list[dict]:
+    assigned = defaultdict(list)
+    if "assignedLicenses" in fields:
+        for group_id, sku, disabled in (
+            LicenseAssignment.objects.filter(group__in=found)
+            .order_by("group_id", "created_at", "id")
+            .values_list("group_id", "product__sku_id", "disabled_plans")
+        ):
+            assigned[group_id].append({"disabledPlans": sorted(disabled), "skuId": str(sku)})
+    result = []
+    for g in found:
+        item = {n: GROUP_PLAIN[n](g) for n in fields if n in GROUP_PLAIN}
+        if "assignedLicenses" in fields:
+            item["assignedLicenses"] = assigned[g.id]
+        result.append(item)
+    return result
+
+
+def directory_objects(people: list[DirectoryUser]) -> list[dict]:
+    """Members as Graph lists directory objects: each says its type."""
+    return [
+        {"@odata.type": "#microsoft.graph.user", **item}
+        for item in users(people, ["id", "displayName", "userPrincipalName", "usageLocation"])
+    ]
