@@ -309,11 +309,7 @@ def list_groups(request: HttpRequest) -> JsonResponse:
     fields = odata.select(request, shapes.GROUP_FIELDS, shapes.GROUP_DEFAULT, "group")
     found = Group.objects.filter(tenant=request.tenant)
     for condition in odata.parse_filter(request, GROUP_FILTERS):
-        in_error = GroupMembership.objects.filter(
-            group=OuterRef("pk"),
-            user__inherited_licenses__via_group=OuterRef("pk"),
-            user__inherited_licenses__state=LicenseState.ERROR,
-        )
+        in_error = UserLicense.objects.filter(via_group=OuterRef("pk"), state=LicenseState.ERROR)
         wanted = str(condition.value).lower() == "true"
         found = found.filter(Exists(in_error) if wanted else ~Exists(in_error))
     after = odata.skip_after(request)
