@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from portal.views import audit, directory, groups, licenses, products, tenants, users
+from portal.views import apps, audit, directory, groups, licenses, products, tenants, users
 
 app_name = "portal"
 
@@ -51,4 +51,6 @@ urlpatterns = [
     ),
     path("groups/<uuid:group_id>/delete/", groups.delete, name="group_delete"),
     path("audit/", audit.audit_log, name="audit"),
+    path("apps/", apps.app_list, name="apps"),
+    path("apps/<uuid:client_id>/revoke/", apps.app_revoke, name="app_revoke"),
 ]

@@ -52,7 +52,9 @@ def world(tenant):
         tenant=tenant, product=product("AAD_PREMIUM"), users=[user], actor=None
     )
     services.user_soft_delete(tenant=tenant, user=deleted, actor=None)
+    app, _ = services.app_register(tenant=tenant, name="Script", actor=None)
     return {
+        "client_id": app.client_id,
         "sku_id": product("AAD_PREMIUM").sku_id,
         "user_id": user.public_id,
         "group_id": group.public_id,

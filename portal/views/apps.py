@@ -1,0 +1,63 @@
+"""App registrations: the Global administrator registers scripts for the Graph-compatible API
+(docs/api.md), sees a new secret once, and revokes apps."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from licensing import services
+from licensing.errors import LicensingError
+from licensing.models import AppRegistration
+from portal.access import portal_view, require_directory_admin
+from portal.responses import HttpResponseSeeOther, command_done
+
+NEW_SECRET = "portal_new_app_secret"
+
+
+@require_http_methods(["GET", "POST"])
+@portal_view
+def app_list(request: HttpRequest) -> HttpResponse:
+    require_directory_admin(request)
+    error = ""
+    if request.method == "POST":
+        try:
+            app, secret = services.app_register(
+                tenant=request.tenant,
+                name=request.POST.get("name", ""),
+                read_only=request.POST.get("permission") == "read",
+                actor=request.user,
+            )
+        except LicensingError as refused:
+            error = str(refused)
+        else:
+            # Shown once, on the next page, then gone from the session.
+            request.session[NEW_SECRET] = {"client_id": str(app.client_id), "secret": secret}
+            return HttpResponseSeeOther(reverse("portal:apps"))
+    context = {
+        "section": "apps",
+        "apps": AppRegistration.objects.filter(tenant=request.tenant).order_by(
+            "revoked_at", "name", "id"
+        ),
+        "new": request.session.pop(NEW_SECRET, None),
+        "error": error,
+        "token_url": request.build_absolute_uri(f"/{request.tenant.public_id}/oauth2/v2.0/token"),
+        "graph_url": request.build_absolute_uri("/v1.0"),
+    }
+    return render(request, "portal/apps/list.html", context, status=400 if error else 200)
+
+
+@require_POST
+@portal_view
+def app_revoke(request: HttpRequest, client_id) -> HttpResponse:
+    require_directory_admin(request)
+    app = get_object_or_404(AppRegistration, tenant=request.tenant, client_id=client_id)
+    services.app_revoke(tenant=request.tenant, app=app, actor=request.user)
+    return command_done(
+        request,
+        _("Revoked %(app)s: its secret and tokens no longer work.") % {"app": app.name},
+        reverse("portal:apps"),
+    )
