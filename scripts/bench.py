@@ -10,6 +10,7 @@ README's "Benchmarks" section lists them.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import resource
 import statistics
@@ -28,7 +29,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.http import HttpResponse  # noqa: E402
+from django.http import HttpResponse, JsonResponse  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import include, path, reverse  # noqa: E402
 
@@ -48,6 +49,7 @@ from licensing.models import (  # noqa: E402
     UserLicense,
 )
 from portal.access import portal_view  # noqa: E402
+from portal.graph.views import endpoint  # noqa: E402
 
 USERS = 100_000
 PRODUCTS = 20
@@ -61,7 +63,16 @@ def minimal_view(request):
     return HttpResponse("ok")
 
 
-urlpatterns = [path("bench/minimal/", minimal_view), path("", include("portal.urls"))]
+def minimal_api_view(request):
+    """The API's yardstick: the bearer token checked, the app read, the envelope ready."""
+    return JsonResponse({"value": []})
+
+
+urlpatterns = [
+    path("bench/minimal/", minimal_view),
+    path("v1.0/bench/minimal", endpoint(GET=(minimal_api_view, False))),
+    path("", include("portal.urls")),
+]
 
 
 def timed(fn) -> float:
@@ -263,7 +274,81 @@ def main() -> None:
         page_ratio(client, reverse("portal:product", args=[second.sku_id]), minimal),
         2,
     )
+    api_figures(tenant, products[3], client)
     emit("peak_rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)
+
+
+def api_figures(tenant: Tenant, product: Product, client: Client) -> None:
+    """The Graph-compatible API: a one-user assignLicense over the minimal API view, and
+    every page of the 100,000 users over a raw SELECT of the same columns."""
+    settings.GRAPH_RATE_LIMIT = 1_000_000
+    app, secret = services.app_register(tenant=tenant, name="Bench", actor=None)
+    token = client.post(
+        f"/{tenant.public_id}/oauth2/v2.0/token",
+        {
+            "grant_type": "client_credentials",
+            "client_id": str(app.client_id),
+            "client_secret": secret,
+            "scope": "https://graph.microsoft.com/.default",
+        },
+    ).json()["access_token"]
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    person = DirectoryUser.objects.filter(tenant=tenant).order_by("-id").first()
+    url = f"/v1.0/users/{person.public_id}/assignLicense"
+    bodies = [
+        {"addLicenses": [{"skuId": str(product.sku_id)}], "removeLicenses": []},
+        {"addLicenses": [], "removeLicenses": [str(product.sku_id)]},
+    ]
+    assign_times, minimal_times = [], []
+    for run in range(3 + PAGE_RUNS * 2):
+        start = time.perf_counter()
+        response = client.post(
+            url, json.dumps(bodies[run % 2]), content_type="application/json", **bearer
+        )
+        took = time.perf_counter() - start
+        check(response.status_code == 200, f"assignLicense answered {response.status_code}")
+        start = time.perf_counter()
+        response = client.get("/v1.0/bench/minimal", **bearer)
+        minimal_took = time.perf_counter() - start
+        check(response.status_code == 200, f"minimal API view answered {response.status_code}")
+        if run >= 3:
+            assign_times.append(took)
+            minimal_times.append(minimal_took)
+    emit(
+        "api_assign_license_vs_minimal_api_view",
+        statistics.median(assign_times) / statistics.median(minimal_times),
+        2,
+    )
+
+    def walk() -> int:
+        seen, url = 0, "/v1.0/users?$select=assignedLicenses,usageLocation&$top=999"
+        while url:
+            body = client.get(url, **bearer).json()
+            seen += len(body["value"])
+            url = body.get("@odata.nextLink", "").removeprefix("http://testserver")
+        return seen
+
+    def floor() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """SELECT u.public_id, u.usage_location, p.sku_id, l.disabled_plans
+                FROM licensing_directoryuser u
+                LEFT JOIN licensing_userlicense l
+                  ON l.user_id = u.id AND l.state IN ('Active', 'ActiveWithError', 'Suspended')
+                LEFT JOIN licensing_product p ON p.id = l.product_id
+                WHERE u.tenant_id = %s AND u.soft_deleted_at IS NULL ORDER BY u.id""",
+                [tenant.id],
+            )
+            cursor.fetchall()
+
+    walks, floors = [], []
+    for _ in range(3):
+        floors.append(timed(floor))
+        start = time.perf_counter()
+        check(walk() == USERS, "every user listed")
+        walks.append(time.perf_counter() - start)
+    emit("api_list_100k_users_s", statistics.median(walks))
+    emit("api_list_100k_users_vs_floor", statistics.median(walks) / statistics.median(floors), 2)
 
 
 if __name__ == "__main__":
