@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from licensing import services
 from licensing.errors import LicensingError
 from licensing.models import (
+    AppRegistration,
     AuditEvent,
     DirectoryUser,
     Group,
@@ -107,6 +108,26 @@ class ServicePlanAdmin(ReadOnlyAdmin):
 
 
 # -- tenants and seats ----------------------------------------------------------------------
+
+
+@admin.register(AppRegistration)
+class AppRegistrationAdmin(ReadOnlyAdmin):
+    """Apps of the Graph-compatible API, for support to see; a tenant's Global administrator
+    registers and revokes them (the secret is shown to them alone, once)."""
+
+    list_display = [
+        "name",
+        "tenant",
+        "client_id",
+        "permission",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["tenant", "permission"]
+    search_fields = ["name", "client_id", "tenant__name"]
+    list_select_related = ["tenant"]
+    exclude = ["secret_sha256"]
 
 
 @admin.register(TenantProduct)
