@@ -120,15 +120,15 @@ USER_DEFAULT = [
     "id",
 ]
 USER_PLAIN = {
-    "id": lambda u: str(u.public_id),
-    "displayName": lambda u: u.display_name,
-    "userPrincipalName": lambda u: u.user_principal_name,
-    "usageLocation": lambda u: str(u.usage_location) or None,
-    "accountEnabled": lambda u: u.account_enabled,
-    "department": lambda u: u.department or None,
-    "jobTitle": lambda u: u.job_title or None,
-    "createdDateTime": lambda u: stamp(u.created_at),
-    "onPremisesImmutableId": lambda u: u.on_premises_immutable_id or None,
+    "id": lambda u: str(u["public_id"]),
+    "displayName": lambda u: u["display_name"],
+    "userPrincipalName": lambda u: u["user_principal_name"],
+    "usageLocation": lambda u: str(u["usage_location"] or "") or None,
+    "accountEnabled": lambda u: u["account_enabled"],
+    "department": lambda u: u["department"] or None,
+    "jobTitle": lambda u: u["job_title"] or None,
+    "createdDateTime": lambda u: stamp(u["created_at"]),
+    "onPremisesImmutableId": lambda u: u["on_premises_immutable_id"] or None,
     "businessPhones": lambda u: [],
     "givenName": lambda u: None,
     "surname": lambda u: None,
@@ -153,13 +153,18 @@ USER_COLUMNS = [
 ]
 
 
-def users(people: list[DirectoryUser], fields: list[str]) -> list[dict]:
-    """Users in Graph's shape with these properties, the licensing ones in two queries."""
+def users(people: list, fields: list[str]) -> list[dict]:
+    """Users in Graph's shape with these properties: ``people`` are rows of ``USER_COLUMNS``
+    (``.values(*USER_COLUMNS)``; a page of 999 needs no model instances) or users; the
+    licensing properties come from one more query."""
+    people = [
+        u if isinstance(u, dict) else {c: getattr(u, c) for c in USER_COLUMNS} for u in people
+    ]
     licensing = USER_LICENSING.intersection(fields)
     rows: dict[int, list[tuple]] = defaultdict(list)
     if licensing:
         for row in (
-            UserLicense.objects.filter(user_id__in=[u.id for u in people])
+            UserLicense.objects.filter(user_id__in=[u["id"] for u in people])
             .order_by("user_id", "product_id", "id")
             .values_list(
                 "user_id",
@@ -174,14 +179,12 @@ def users(people: list[DirectoryUser], fields: list[str]) -> list[dict]:
         ):
             rows[row[0]].append(row)
     catalog = Catalog.load() if "assignedPlans" in licensing else None
+    plain = [(name, USER_PLAIN[name]) for name in fields if name in USER_PLAIN]
     result = []
     for u in people:
-        item = {}
-        for name in fields:
-            if name in USER_PLAIN:
-                item[name] = USER_PLAIN[name](u)
+        item = {name: value(u) for name, value in plain}
         if licensing:
-            item.update(_licensing(rows[u.id], licensing, catalog))
+            item.update(_licensing(rows[u["id"]], licensing, catalog))
         result.append(item)
     return result
 
@@ -309,7 +312,7 @@ def groups(found: list[Group], fields: list[str]) -> list[dict]:
     return result
 
 
-def directory_objects(people: list[DirectoryUser]) -> list[dict]:
+def directory_objects(people: list) -> list[dict]:
     """Members as Graph lists directory objects: each says its type."""
     return [
         {"@odata.type": "#microsoft.graph.user", **item}

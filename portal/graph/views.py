@@ -232,11 +232,11 @@ def list_users(request: HttpRequest) -> JsonResponse:
     after = odata.skip_after(request)
     if after is not None:
         people = people.filter(pk__gt=int(after))
-    found = list(people.order_by("pk").only(*shapes.USER_COLUMNS)[: size + 1])
+    found = list(people.order_by("pk").values(*shapes.USER_COLUMNS)[: size + 1])
     more = len(found) > size
     found = found[:size]
     return JsonResponse(
-        odata.page(request, shapes.users(found, fields), size, found[-1].pk if more else None)
+        odata.page(request, shapes.users(found, fields), size, found[-1]["id"] if more else None)
     )
 
 
@@ -348,11 +348,13 @@ def _members_page(request: HttpRequest, people) -> JsonResponse:
     after = odata.skip_after(request)
     if after is not None:
         people = people.filter(pk__gt=int(after))
-    found = list(people.order_by("pk").only(*shapes.USER_COLUMNS)[: size + 1])
+    found = list(people.order_by("pk").values(*shapes.USER_COLUMNS)[: size + 1])
     more = len(found) > size
     found = found[:size]
     return JsonResponse(
-        odata.page(request, shapes.directory_objects(found), size, found[-1].pk if more else None)
+        odata.page(
+            request, shapes.directory_objects(found), size, found[-1]["id"] if more else None
+        )
     )
 
 

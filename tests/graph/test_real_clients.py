@@ -8,6 +8,7 @@ import asyncio
 import os
 import ssl
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from wsgiref.simple_server import WSGIRequestHandler
 
 import httpx
@@ -105,7 +106,10 @@ def client_for(host: str, ca_file: str, tenant, client_id, secret) -> GraphServi
 
 
 def run(coroutine):
-    return asyncio.run(coroutine)
+    """The script's own event loop, in a thread of its own: in the full suite Playwright's
+    sync API keeps a loop running in the main thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def test_the_official_sdk_runs_a_licensing_script_unmodified(tls_server, contoso):
