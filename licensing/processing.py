@@ -274,8 +274,8 @@ def _process_batch(*, group_id: int, run: int) -> str | None:
 def _contended(tenant: Tenant, group: Group, members, products: set[int], withheld) -> Counter:
     """Free seats a batch may not give to new claims: of products that a claim outside the
     run's own order may also want. The run reaches its members in claim order, so among its
-    own claims the earlier come first; but a claim waiting anywhere else (CountViolation:
-    another path, or a member the run has passed), or a failing claim of a member not yet done through another group or directly (which this run
+    own claims the earlier come first; but a claim waiting anywhere (CountViolation), or a
+    failing claim of a member not yet done through another group or directly (which this run
     may make valid), can come earlier in claim order than a member of a later batch. Those
     products' free seats wait for the last batch, which gives them to every waiting claim in
     claim order at once."""
@@ -287,12 +287,8 @@ def _contended(tenant: Tenant, group: Group, members, products: set[int], withhe
     errors = UserLicense.objects.filter(
         tenant=tenant, product_id__in=free, state=LicenseState.ERROR
     )
-    remaining = members.values("user_id")
-    # The run's own members still to come wait in claim order: only other waiting counts.
-    waiting = errors.filter(error=LicenseError.COUNT).exclude(
-        via_group=group, user_id__in=remaining
-    )
-    failing = errors.exclude(via_group=group).filter(user_id__in=remaining)
+    waiting = errors.filter(error=LicenseError.COUNT)
+    failing = errors.exclude(via_group=group).filter(user_id__in=members.values("user_id"))
     wanted = set(waiting.values_list("product_id", flat=True).distinct())
     wanted |= set(failing.values_list("product_id", flat=True).distinct())
     return Counter({p: free[p] for p in wanted})
