@@ -48,13 +48,12 @@ from licensing.models import (
     Group,
     GroupMembership,
     LicenseAssignment,
-    LicenseError,
     LicenseState,
     ProcessingState,
     Tenant,
     UserLicense,
 )
-from licensing.reconcile import reconcile, seat_totals
+from licensing.reconcile import reconcile, seat_totals, waiting
 from licensing.seats import products_touching
 
 logger = logging.getLogger(__name__)
@@ -284,13 +283,15 @@ def _contended(tenant: Tenant, group: Group, members, products: set[int], withhe
     free = {p: n for p, n in free.items() if n > 0}
     if not free:
         return Counter()
-    errors = UserLicense.objects.filter(
+    failing = UserLicense.objects.filter(
         tenant=tenant, product_id__in=free, state=LicenseState.ERROR
+    ).exclude(via_group=group)
+    wanted = set(waiting(tenant, free).values_list("product_id", flat=True).distinct())
+    wanted |= set(
+        failing.filter(user_id__in=members.values("user_id"))
+        .values_list("product_id", flat=True)
+        .distinct()
     )
-    waiting = errors.filter(error=LicenseError.COUNT)
-    failing = errors.exclude(via_group=group).filter(user_id__in=members.values("user_id"))
-    wanted = set(waiting.values_list("product_id", flat=True).distinct())
-    wanted |= set(failing.values_list("product_id", flat=True).distinct())
     return Counter({p: free[p] for p in wanted})
 
 

@@ -230,21 +230,22 @@ def compute(
         scope |= waiting
 
 
+def waiting(tenant: Tenant, product_ids: Iterable[int]):
+    """The rows of claims waiting for a seat (CountViolation) of any of these products."""
+    return UserLicense.objects.filter(
+        tenant=tenant,
+        product_id__in=product_ids,
+        state=LicenseState.ERROR,
+        error=LicenseError.COUNT,
+    )
+
+
 def waiting_users(tenant: Tenant, product_ids: Iterable[int]) -> set[int]:
-    """Users with a claim waiting for a seat (CountViolation) of any of these products."""
+    """Users with a claim waiting for a seat of any of these products."""
     product_ids = list(product_ids)
     if not product_ids:
         return set()
-    return set(
-        UserLicense.objects.filter(
-            tenant=tenant,
-            product_id__in=product_ids,
-            state=LicenseState.ERROR,
-            error=LicenseError.COUNT,
-        )
-        .values_list("user_id", flat=True)
-        .distinct()
-    )
+    return set(waiting(tenant, product_ids).values_list("user_id", flat=True).distinct())
 
 
 def seat_deltas(existing: dict, desired: dict) -> Counter:

@@ -153,10 +153,8 @@ def group_licenses_change(
 ) -> dict | None:
     """Remove and add a group's products in one step, all or nothing (Graph's
     ``assignLicense`` on a group): the removal is decided first, so a swap is one change."""
+    check_tenant(tenant, group)
     add, remove = dict(add or {}), list(dict.fromkeys(remove))
-    if not add and not remove:
-        check_tenant(tenant, group)
-        return None
     run = None
     if remove:
         run = group_remove_products(tenant=tenant, group=group, products=remove, actor=actor)

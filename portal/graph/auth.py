@@ -17,7 +17,6 @@ import uuid
 import jwt
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -198,10 +197,10 @@ def authenticate(request: HttpRequest, *, write: bool) -> AppRegistration:
         expires, not_before = int(claims["exp"]), int(claims["nbf"])
     except (jwt.InvalidTokenError, KeyError, ValueError, TypeError):
         raise GraphError(401, UNAUTHORIZED, "Invalid access token.") from None
-    now = clock().timestamp()
-    if now >= expires:
+    now = clock()
+    if now.timestamp() >= expires:
         raise GraphError(401, UNAUTHORIZED, "Lifetime validation failed, the token is expired.")
-    if now < not_before - 300:
+    if now.timestamp() < not_before - 300:
         raise GraphError(
             401, UNAUTHORIZED, "Lifetime validation failed, the token is not yet valid."
         )
@@ -215,10 +214,9 @@ def authenticate(request: HttpRequest, *, write: bool) -> AppRegistration:
     if write and not app.can_write:
         raise GraphError(403, FORBIDDEN, "Insufficient privileges to complete the operation.")
     _throttle(app)
-    stale = clock() - datetime.timedelta(minutes=1)
-    AppRegistration.objects.filter(id=app.id).filter(
-        Q(last_used_at=None) | Q(last_used_at__lt=stale)
-    ).update(last_used_at=clock())
+    # "Last used" to the minute: written once a minute at most, not on every request.
+    if app.last_used_at is None or app.last_used_at < now - datetime.timedelta(minutes=1):
+        AppRegistration.objects.filter(id=app.id).update(last_used_at=now)
     return app
 
 

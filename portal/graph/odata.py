@@ -20,7 +20,6 @@ from odata_query.grammar import ODataLexer, ODataParser
 from portal.graph.errors import UNSUPPORTED_QUERY, GraphError, bad_request
 
 DEFAULT_TOP, MAX_TOP = 100, 999
-KNOWN_OPTIONS = {"$select", "$top", "$filter", "$skiptoken", "$count", "$orderby", "$expand"}
 
 
 def top(request: HttpRequest) -> int:
@@ -165,7 +164,24 @@ def skip_after(request: HttpRequest):
         raise bad_request("The $skiptoken is not valid. Start again from the first page.") from None
 
 
-def page(request: HttpRequest, items: list, size: int, position) -> dict:
+def keyset_page(request: HttpRequest, rows, render) -> dict:
+    """The page of ``rows`` (a queryset; model instances or ``.values()`` with ``id``) that
+    the ``$skiptoken`` points at, ``$top`` long, in primary-key order, as ``render`` shapes
+    them: keyset paging, so a walk sees every row that existed when it started once."""
+    size = top(request)
+    after = skip_after(request)
+    if after is not None:
+        rows = rows.filter(pk__gt=int(after))
+    found = list(rows.order_by("pk")[: size + 1])
+    position = None
+    if len(found) > size:
+        found = found[:size]
+        last = found[-1]
+        position = last["id"] if isinstance(last, dict) else last.pk
+    return page(request, render(found), position)
+
+
+def page(request: HttpRequest, items: list, position) -> dict:
     """The collection's page; ``position`` is where the next page starts, or None."""
     body = {"@odata.context": context(request), "value": items}
     if position is not None:
@@ -180,9 +196,14 @@ def page(request: HttpRequest, items: list, size: int, position) -> dict:
     return body
 
 
-def context(request: HttpRequest, suffix: str = "") -> str:
-    """``@odata.context``: the metadata URL and the resource path, as Graph writes it."""
+def context(request: HttpRequest, *, entity: bool = False) -> str:
+    """``@odata.context`` as Graph writes it: the metadata URL, the resource path (for one
+    entity, its collection) and the ``$select`` shape."""
     path = request.path.removeprefix("/v1.0/")
+    if entity:
+        path = path.split("/")[0]
     select = request.GET.get("$select")
     shape = f"({select})" if select else ""
-    return request.build_absolute_uri(f"/v1.0/$metadata#{path}{shape}{suffix}")
+    return request.build_absolute_uri(
+        f"/v1.0/$metadata#{path}{shape}{'/$entity' if entity else ''}"
+    )

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db.models import Sum
-
 from licensing.models import (
     SEAT_STATES,
     DirectoryUser,
@@ -33,31 +31,17 @@ def subscribed_skus(tenant, products: list[Product] | None = None) -> list[dict]
     ids = [p.id for p in products]
     units: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     subscriptions: dict[int, list[str]] = defaultdict(list)
-    for product_id, status, n in (
-        Subscription.objects.filter(tenant=tenant, product_id__in=ids)
-        .values("product_id", "status")
-        .annotate(n=Sum("units"))
-        .values_list("product_id", "status", "n")
-    ):
-        units[product_id][status] += n
-    for product_id, public_id in Subscription.objects.filter(
+    for product_id, status, n, public_id in Subscription.objects.filter(
         tenant=tenant, product_id__in=ids
-    ).values_list("product_id", "public_id"):
+    ).values_list("product_id", "status", "units", "public_id"):
+        units[product_id][status] += n
         subscriptions[product_id].append(str(public_id))
     consumed = dict(
         TenantProduct.objects.filter(tenant=tenant, product_id__in=ids).values_list(
             "product_id", "assigned"
         )
     )
-    plans = defaultdict(list)
-    for product_id, plan_id, plan_name in (
-        Product.service_plans.through.objects.filter(product_id__in=ids)
-        .order_by("product_id", "position")
-        .values_list(
-            "product_id", "service_plan__service_plan_id", "service_plan__service_plan_name"
-        )
-    ):
-        plans[product_id].append((plan_id, plan_name))
+    plans = _plans(ids)
     result = []
     for p in products:
         u = units[p.id]
@@ -90,18 +74,33 @@ def subscribed_skus(tenant, products: list[Product] | None = None) -> list[dict]
                     "warning": u[SubscriptionStatus.WARNING],
                     "lockedOut": u[SubscriptionStatus.LOCKED_OUT],
                 },
-                "servicePlans": [
-                    {
-                        "servicePlanId": str(plan_id),
-                        "servicePlanName": name,
-                        "provisioningStatus": "Success",
-                        "appliesTo": p.applies_to,
-                    }
-                    for plan_id, name in plans[p.id]
-                ],
+                "servicePlans": [_plan(p, plan_id, name) for plan_id, name in plans[p.id]],
             }
         )
     return result
+
+
+def _plans(product_ids) -> dict[int, list[tuple[str, str]]]:
+    """(plan GUID, plan name) per product, in the product's order, in one query."""
+    plans = defaultdict(list)
+    for product_id, plan_id, name in (
+        Product.service_plans.through.objects.filter(product_id__in=product_ids)
+        .order_by("product_id", "position")
+        .values_list(
+            "product_id", "service_plan__service_plan_id", "service_plan__service_plan_name"
+        )
+    ):
+        plans[product_id].append((str(plan_id), name))
+    return plans
+
+
+def _plan(product: Product, plan_id: str, name: str, *, disabled=()) -> dict:
+    return {
+        "servicePlanId": plan_id,
+        "servicePlanName": name,
+        "provisioningStatus": "Disabled" if plan_id in disabled else "Success",
+        "appliesTo": product.applies_to,
+    }
 
 
 # -- user ---------------------------------------------------------------------------------------
@@ -161,60 +160,73 @@ def users(people: list, fields: list[str]) -> list[dict]:
         u if isinstance(u, dict) else {c: getattr(u, c) for c in USER_COLUMNS} for u in people
     ]
     licensing = USER_LICENSING.intersection(fields)
-    rows: dict[int, list[tuple]] = defaultdict(list)
-    if licensing:
-        for row in (
-            UserLicense.objects.filter(user_id__in=[u["id"] for u in people])
-            .order_by("user_id", "product_id", "id")
-            .values_list(
-                "user_id",
-                "product__sku_id",
-                "product_id",
-                "via_group__public_id",
-                "disabled_plans",
-                "state",
-                "error",
-                "last_updated",
-            )
-        ):
-            rows[row[0]].append(row)
+    rows = _license_rows([u["id"] for u in people]) if licensing else {}
     catalog = Catalog.load() if "assignedPlans" in licensing else None
     plain = [(name, USER_PLAIN[name]) for name in fields if name in USER_PLAIN]
     result = []
     for u in people:
         item = {name: value(u) for name, value in plain}
         if licensing:
-            item.update(_licensing(rows[u["id"]], licensing, catalog))
+            item.update(_licensing(rows.get(u["id"], []), licensing, catalog))
         result.append(item)
     return result
 
 
-def _licensing(rows: list[tuple], wanted: set[str], catalog: Catalog | None) -> dict:
-    disabled: dict = {}
-    since: dict = {}
-    product_of: dict = {}
+def _license_rows(user_ids: list[int]) -> dict[int, list[tuple]]:
+    """Every license row of these users, in one query: (user id, SKU id, product id, group
+    id, disabled plans, state, error, last updated)."""
+    rows: dict[int, list[tuple]] = defaultdict(list)
+    for row in (
+        UserLicense.objects.filter(user_id__in=user_ids)
+        .order_by("user_id", "product_id", "id")
+        .values_list(
+            "user_id",
+            "product__sku_id",
+            "product_id",
+            "via_group__public_id",
+            "disabled_plans",
+            "state",
+            "error",
+            "last_updated",
+        )
+    ):
+        rows[row[0]].append(row)
+    return rows
+
+
+def _held(rows: list[tuple]) -> dict:
+    """The products a user holds a seat of, from their rows: {sku: [product id, plans off,
+    held since]}. A plan is on if any path turns it on: off only where every path has it
+    off."""
+    held: dict = {}
     for _, sku, product_id, _, plans, state, _, updated in rows:
         if state in SEAT_STATES:
-            # A plan is on if any path turns it on: off only where every path has it off.
-            disabled[sku] = disabled[sku] & set(plans) if sku in disabled else set(plans)
-            since[sku] = min(since.get(sku, updated), updated)
-            product_of[sku] = product_id
+            if sku in held:
+                held[sku][1] &= set(plans)
+                held[sku][2] = min(held[sku][2], updated)
+            else:
+                held[sku] = [product_id, set(plans), updated]
+    return held
+
+
+def _licensing(rows: list[tuple], wanted: set[str], catalog: Catalog | None) -> dict:
+    held = _held(rows)
     item = {}
     if "assignedLicenses" in wanted:
         item["assignedLicenses"] = [
-            {"disabledPlans": sorted(d), "skuId": str(sku)} for sku, d in disabled.items()
+            {"disabledPlans": sorted(off), "skuId": str(sku)} for sku, (_, off, _) in held.items()
         ]
     if "assignedPlans" in wanted:
         item["assignedPlans"] = [
             {
-                "assignedDateTime": stamp(since[sku]),
+                "assignedDateTime": stamp(since),
                 "capabilityStatus": "Enabled",
                 "service": catalog.names.get(plan, ""),
                 "servicePlanId": plan,
             }
-            for sku, d in disabled.items()
-            for plan in catalog.product_plans.get(product_of[sku], ())
-            if plan not in d
+            for product_id, off, since in held.values()
+            for plan in catalog.product_plans.get(product_id, ())
+            if plan not in off
         ]
     if "licenseAssignmentStates" in wanted:
         item["licenseAssignmentStates"] = [
@@ -233,37 +245,19 @@ def _licensing(rows: list[tuple], wanted: set[str], catalog: Catalog | None) -> 
 
 def license_details(user: DirectoryUser) -> list[dict]:
     """``licenseDetails``: each license the user holds, with its plans' provisioning."""
-    assigned = users([user], ["assignedLicenses"])[0]["assignedLicenses"]
-    products = {
-        str(p.sku_id): p for p in Product.objects.filter(sku_id__in=[a["skuId"] for a in assigned])
-    }
-    plans = defaultdict(list)
-    for product_id, plan_id, name in (
-        Product.service_plans.through.objects.filter(product__in=products.values())
-        .order_by("product_id", "position")
-        .values_list(
-            "product_id", "service_plan__service_plan_id", "service_plan__service_plan_name"
-        )
-    ):
-        plans[product_id].append((str(plan_id), name))
+    held = _held(_license_rows([user.id])[user.id])
+    products = Product.objects.in_bulk([product_id for product_id, _, _ in held.values()])
+    plans = _plans(list(products))
     result = []
-    for a in assigned:
-        p = products[a["skuId"]]
+    for sku, (product_id, off, _) in held.items():
+        p = products[product_id]
         result.append(
             {
-                "id": f"{user.public_id}_{p.sku_id}",
-                "skuId": a["skuId"],
+                "id": f"{user.public_id}_{sku}",
+                "skuId": str(sku),
                 "skuPartNumber": p.sku_part_number,
                 "servicePlans": [
-                    {
-                        "servicePlanId": plan_id,
-                        "servicePlanName": name,
-                        "provisioningStatus": "Disabled"
-                        if plan_id in a["disabledPlans"]
-                        else "Success",
-                        "appliesTo": p.applies_to,
-                    }
-                    for plan_id, name in plans[p.id]
+                    _plan(p, plan_id, name, disabled=off) for plan_id, name in plans[p.id]
                 ],
             }
         )

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from licensing import services
-from licensing.errors import LicensingError
+from licensing.errors import InvalidInput, LicensingError, NotFound
 from licensing.models import (
     SEAT_STATES,
     DirectoryUser,
@@ -23,6 +23,7 @@ from licensing.models import (
     UserLicense,
 )
 from licensing.queries import tenant_products
+from licensing.services.base import parse_guid
 from portal.graph import errors, odata, shapes
 from portal.graph.auth import authenticate
 from portal.graph.errors import GraphError, bad_request
@@ -59,12 +60,17 @@ def endpoint(**methods):
             reply = errors.response(
                 request, GraphError(500, "generalException", "An internal server error occurred.")
             )
-        reply["request-id"] = errors.request_id(request)
-        reply["client-request-id"] = request.headers.get("client-request-id") or reply["request-id"]
-        reply["Cache-Control"] = "no-store"
-        return reply
+        return _finish(request, reply)
 
     return dispatch
+
+
+def _finish(request: HttpRequest, reply: HttpResponse) -> HttpResponse:
+    """What every answer of the API carries: its request ids, and no caching."""
+    reply["request-id"] = errors.request_id(request)
+    reply["client-request-id"] = request.headers.get("client-request-id") or reply["request-id"]
+    reply["Cache-Control"] = "no-store"
+    return reply
 
 
 @csrf_exempt
@@ -74,8 +80,7 @@ def unknown(request: HttpRequest, rest: str = "") -> HttpResponse:
         request,
         GraphError(404, errors.NOT_FOUND, f"Resource not found for the segment '{segment[:80]}'."),
     )
-    reply["request-id"] = errors.request_id(request)
-    return reply
+    return _finish(request, reply)
 
 
 # -- reading the request ------------------------------------------------------------------------
@@ -99,10 +104,10 @@ def body(request: HttpRequest) -> dict:
     return data
 
 
-def guid(value, what: str) -> uuid.UUID:
+def guid(value) -> uuid.UUID:
     try:
-        return uuid.UUID(str(value))
-    except ValueError:
+        return parse_guid(value)
+    except InvalidInput:
         raise bad_request(f"Invalid object identifier '{str(value)[:80]}'.") from None
 
 
@@ -119,68 +124,49 @@ def find_user(request: HttpRequest, key: str) -> DirectoryUser:
 
 
 def find_group(request: HttpRequest, key: str) -> Group:
-    try:
-        found = Group.objects.filter(tenant=request.tenant, public_id=uuid.UUID(key)).first()
-    except ValueError:
-        raise bad_request(f"Invalid object identifier '{key[:80]}'.") from None
+    found = Group.objects.filter(tenant=request.tenant, public_id=guid(key)).first()
     if found is None:
         raise errors.not_found(key)
     return found
 
 
-def products_by_sku(skus) -> dict[str, Product]:
-    wanted = {}
-    for sku in skus:
-        wanted[str(guid(sku, "skuId"))] = None
-    found = {str(p.sku_id): p for p in Product.objects.filter(sku_id__in=list(wanted))}
-    for sku in wanted:
-        if sku not in found:
-            raise bad_request(f"License {sku} does not correspond to a valid company License.")
+def products_by_sku(skus: list[uuid.UUID]) -> dict[uuid.UUID, Product]:
+    found = Product.objects.in_bulk(skus, field_name="sku_id")
+    missing = next((sku for sku in skus if sku not in found), None)
+    if missing:
+        raise bad_request(f"License {missing} does not correspond to a valid company License.")
     return found
 
 
 def license_changes(data: dict, kind: str) -> tuple[dict, list]:
     """``addLicenses`` and ``removeLicenses`` as {product: disabled plans} and [product]."""
+
+    def invalid(name: str) -> GraphError:
+        return bad_request(f"Invalid value specified for property '{name}' of resource '{kind}'.")
+
     add, remove = data.get("addLicenses"), data.get("removeLicenses")
-    if not isinstance(add, list):
-        raise bad_request(
-            f"Invalid value specified for property 'addLicenses' of resource '{kind}'."
-        )
+    if not isinstance(add, list) or any(
+        not isinstance(item, dict) or "skuId" not in item for item in add
+    ):
+        raise invalid("addLicenses")
     if not isinstance(remove, list):
-        raise bad_request(
-            f"Invalid value specified for property 'removeLicenses' of resource '{kind}'."
-        )
-    for item in add:
-        if not isinstance(item, dict) or "skuId" not in item:
-            raise bad_request(
-                f"Invalid value specified for property 'addLicenses' of resource '{kind}'."
-            )
-        if not isinstance(item.get("disabledPlans") or [], list):
-            raise bad_request("Invalid value specified for property 'disabledPlans'.")
-    products = products_by_sku([a["skuId"] for a in add] + remove)
-    adding = {
-        products[str(guid(a["skuId"], "skuId"))]: [
-            str(guid(p, "servicePlanId")) for p in (a.get("disabledPlans") or [])
-        ]
-        for a in add
-    }
-    removing = [products[str(guid(s, "skuId"))] for s in remove]
-    return adding, removing
-
-
-def one(request: HttpRequest, item: dict, collection: str | None = None) -> JsonResponse:
-    """One entity, its ``@odata.context`` naming the collection it belongs to."""
-    collection = collection or request.path.removeprefix("/v1.0/").split("/")[0]
-    select = request.GET.get("$select")
-    shape = f"({select})" if select else ""
-    return JsonResponse(
+        raise invalid("removeLicenses")
+    if any(not isinstance(item.get("disabledPlans") or [], list) for item in add):
+        raise bad_request("Invalid value specified for property 'disabledPlans'.")
+    adding = [guid(item["skuId"]) for item in add]
+    removing = [guid(sku) for sku in remove]
+    products = products_by_sku(adding + removing)
+    return (
         {
-            "@odata.context": request.build_absolute_uri(
-                f"/v1.0/$metadata#{collection}{shape}/$entity"
-            ),
-            **item,
-        }
+            products[sku]: [str(guid(plan)) for plan in item.get("disabledPlans") or []]
+            for sku, item in zip(adding, add, strict=True)
+        },
+        [products[sku] for sku in removing],
     )
+
+
+def one(request: HttpRequest, item: dict) -> JsonResponse:
+    return JsonResponse({"@odata.context": odata.context(request, entity=True), **item})
 
 
 # -- subscribedSkus -----------------------------------------------------------------------------
@@ -197,8 +183,8 @@ def get_sku(request: HttpRequest, key: str) -> JsonResponse:
     tenant_id, _, sku = key.partition("_")
     if tenant_id.lower() != str(request.tenant.public_id):
         raise errors.not_found(key)
-    sku = str(guid(sku, "skuId"))
-    products = [p for p in tenant_products(request.tenant) if str(p.sku_id) == sku]
+    sku = guid(sku)
+    products = [p for p in tenant_products(request.tenant) if p.sku_id == sku]
     if not products:
         raise errors.not_found(key)
     return one(request, shapes.subscribed_skus(request.tenant, products)[0])
@@ -216,7 +202,6 @@ USER_FILTERS = {
 
 def list_users(request: HttpRequest) -> JsonResponse:
     odata.refuse_unsupported(request, {"$select", "$top", "$filter", "$skiptoken", "$count"})
-    size = odata.top(request)
     fields = odata.select(request, shapes.USER_FIELDS, shapes.USER_DEFAULT, "user")
     people = DirectoryUser.objects.active().filter(tenant=request.tenant)
     for condition in odata.parse_filter(request, USER_FILTERS):
@@ -229,14 +214,12 @@ def list_users(request: HttpRequest) -> JsonResponse:
             people = people.filter(user_principal_name__iexact=condition.value)
         else:
             people = people.filter(usage_location=str(condition.value).upper())
-    after = odata.skip_after(request)
-    if after is not None:
-        people = people.filter(pk__gt=int(after))
-    found = list(people.order_by("pk").values(*shapes.USER_COLUMNS)[: size + 1])
-    more = len(found) > size
-    found = found[:size]
     return JsonResponse(
-        odata.page(request, shapes.users(found, fields), size, found[-1]["id"] if more else None)
+        odata.keyset_page(
+            request,
+            people.values(*shapes.USER_COLUMNS),
+            lambda found: shapes.users(found, fields),
+        )
     )
 
 
@@ -281,7 +264,6 @@ def assign_user(request: HttpRequest, key: str) -> JsonResponse:
     services.direct_licenses_change(
         tenant=request.tenant, users=[user], add=add, remove=remove, actor=request.app.actor
     )
-    user.refresh_from_db()
     return one(request, shapes.users([user], shapes.USER_DEFAULT)[0])
 
 
@@ -305,22 +287,13 @@ GROUP_FILTERS = {"errors": odata.equals("hasMembersWithLicenseErrors", (odata.as
 
 def list_groups(request: HttpRequest) -> JsonResponse:
     odata.refuse_unsupported(request, {"$select", "$top", "$filter", "$skiptoken"})
-    size = odata.top(request)
     fields = odata.select(request, shapes.GROUP_FIELDS, shapes.GROUP_DEFAULT, "group")
     found = Group.objects.filter(tenant=request.tenant)
     for condition in odata.parse_filter(request, GROUP_FILTERS):
         in_error = UserLicense.objects.filter(via_group=OuterRef("pk"), state=LicenseState.ERROR)
         wanted = str(condition.value).lower() == "true"
         found = found.filter(Exists(in_error) if wanted else ~Exists(in_error))
-    after = odata.skip_after(request)
-    if after is not None:
-        found = found.filter(pk__gt=int(after))
-    found = list(found.order_by("pk")[: size + 1])
-    more = len(found) > size
-    found = found[:size]
-    return JsonResponse(
-        odata.page(request, shapes.groups(found, fields), size, found[-1].pk if more else None)
-    )
+    return JsonResponse(odata.keyset_page(request, found, lambda page: shapes.groups(page, fields)))
 
 
 def get_group(request: HttpRequest, key: str) -> JsonResponse:
@@ -335,7 +308,6 @@ def assign_group(request: HttpRequest, key: str) -> JsonResponse:
     services.group_licenses_change(
         tenant=request.tenant, group=group, add=add, remove=remove, actor=request.app.actor
     )
-    group.refresh_from_db()
     reply = one(request, shapes.groups([group], shapes.GROUP_DEFAULT)[0])
     reply.status_code = 202
     reply["Location"] = request.build_absolute_uri(f"/v1.0/groups/{group.public_id}")
@@ -344,17 +316,8 @@ def assign_group(request: HttpRequest, key: str) -> JsonResponse:
 
 def _members_page(request: HttpRequest, people) -> JsonResponse:
     odata.refuse_unsupported(request, {"$select", "$top", "$skiptoken"})
-    size = odata.top(request)
-    after = odata.skip_after(request)
-    if after is not None:
-        people = people.filter(pk__gt=int(after))
-    found = list(people.order_by("pk").values(*shapes.USER_COLUMNS)[: size + 1])
-    more = len(found) > size
-    found = found[:size]
     return JsonResponse(
-        odata.page(
-            request, shapes.directory_objects(found), size, found[-1]["id"] if more else None
-        )
+        odata.keyset_page(request, people.values(*shapes.USER_COLUMNS), shapes.directory_objects)
     )
 
 
@@ -380,7 +343,7 @@ def add_member(request: HttpRequest, key: str) -> HttpResponse:
     if not isinstance(ref, str) or not ref.strip("/"):
         raise bad_request("Invalid value specified for property '@odata.id'.")
     member_id = ref.rstrip("/").rsplit("/", 1)[-1]
-    user = find_user(request, str(guid(member_id, "id")))
+    user = find_user(request, str(guid(member_id)))
     if GroupMembership.objects.filter(group=group, user=user).exists():
         raise bad_request(
             "One or more added object references already exist for the following modified "
@@ -395,12 +358,10 @@ def add_member(request: HttpRequest, key: str) -> HttpResponse:
 def remove_member(request: HttpRequest, key: str, member: str) -> HttpResponse:
     group = find_group(request, key)
     try:
-        user = find_user(request, str(guid(member, "id")))
-    except GraphError:
+        user = find_user(request, str(guid(member)))
+        services.group_remove_members(
+            tenant=request.tenant, group=group, users=[user], actor=request.app.actor
+        )
+    except (GraphError, NotFound):  # not a user of the tenant, or not a member
         raise errors.not_found(member) from None
-    if not GroupMembership.objects.filter(group=group, user=user).exists():
-        raise errors.not_found(member)
-    services.group_remove_members(
-        tenant=request.tenant, group=group, users=[user], actor=request.app.actor
-    )
     return HttpResponse(status=204)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from licensing import services
@@ -20,7 +22,7 @@ def app(tenant):
 @pytest.fixture
 def graph(client, app, tenant):
     """graph(): a function calling the API with a fresh token of a new app:
-    call("GET", "/v1.0/users", json=None) -> response."""
+    call("GET", "/v1.0/users", body=None) -> response."""
 
     def _graph(read_only: bool = False, on=None):
         registered, secret = app(read_only=read_only, on=on)
@@ -36,17 +38,10 @@ def graph(client, app, tenant):
         assert reply.status_code == 200, reply.content
         token = reply.json()["access_token"]
 
-        def call(method: str, url: str, json=None, **headers):
-            kwargs = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
-            kwargs.update(headers)
-            if json is not None:
-                return client.generic(
-                    method,
-                    url,
-                    data=__import__("json").dumps(json),
-                    content_type="application/json",
-                    **kwargs,
-                )
+        def call(method: str, url: str, body=None, **headers):
+            kwargs = {"HTTP_AUTHORIZATION": f"Bearer {token}", **headers}
+            if body is not None:
+                kwargs.update(data=json.dumps(body), content_type="application/json")
             return client.generic(method, url, **kwargs)
 
         call.app, call.token = registered, token
