@@ -9,7 +9,7 @@ up; with the immediate backend (quick start, tests) it runs at once, inside the 
 
 A run walks the members in claim order (earliest membership first) in batches of
 ``GROUP_PROCESSING_BATCH``; each batch is one transaction under the seat lock and moves the
-group's cursor. Two things make the result independent of how the work is split:
+group's cursor. Three things make the result independent of how the work is split:
 
 * **Nothing overtakes a run.** Every change locks its products with :func:`hold_seats`,
   which first completes the runs pending on them, so a change never sees a group half
@@ -18,6 +18,9 @@ group's cursor. Two things make the result independent of how the work is split:
   fails) are withheld from later batches (``Group.processing_withheld``) and handed out by
   the last batch to every waiting claim in claim order, as one evaluation of all members
   would.
+* **A run completed inside another run's batch** (``_settle`` from its ``hold_seats``) gives
+  no free seat of the outer run's products (``_reserved``): the outer run has not reached its
+  later members, whose claims may come first.
 
 A batch is applied by :func:`licensing.fastpath.apply_members` in set-based SQL where that
 gives exactly what the reconciler would, and by :func:`licensing.reconcile.reconcile`
@@ -235,9 +238,14 @@ def _process_batch(*, group_id: int, run: int) -> str | None:
     user_ids = user_ids[:size]
     withheld = Counter({int(k): v for k, v in (group.processing_withheld or {}).items()})
     contended = _contended(tenant, group, members, locked, withheld)
-    rest, released = apply_members(
-        tenant=tenant, group=group, user_ids=user_ids, withheld=withheld + contended
-    )
+    reserved = _reserved(group)
+    if reserved:
+        # The set-based path knows no reserved products; a run inside another is rare.
+        rest, released = user_ids, Counter()
+    else:
+        rest, released = apply_members(
+            tenant=tenant, group=group, user_ids=user_ids, withheld=withheld + contended
+        )
     withheld += released
     if rest or last:
         # Members the set-based path does not cover; and, at the end, every seat held back
@@ -251,6 +259,7 @@ def _process_batch(*, group_id: int, run: int) -> str | None:
             hand_out=last,
             withheld=None if last else withheld + contended,
             waiting_first=last,
+            reserved=reserved,
         )
         withheld += result.released
     cursor_at, cursor_user = group.processing_cursor_at, group.processing_cursor_user
@@ -268,6 +277,20 @@ def _process_batch(*, group_id: int, run: int) -> str | None:
         processing_withheld={} if last else {str(k): v for k, v in withheld.items() if v},
     )
     return "last" if last else "more"
+
+
+def _reserved(group: Group) -> set[int]:
+    """Products whose free seats this run may not give at all: those of the runs it was
+    completed inside (a batch of another group needed the seat locks of this group's products,
+    and ``hold_seats`` completes pending runs first). Their members not yet reached may come
+    earlier in claim order than anyone here; this run leaves any claim of those products that
+    lacks a seat waiting, and the outer run's last batch gives the seats in claim order."""
+    outer = _running.get() - {group.id}
+    if not outer:
+        return set()
+    return set(
+        LicenseAssignment.objects.filter(group_id__in=outer).values_list("product_id", flat=True)
+    )
 
 
 def _contended(tenant: Tenant, group: Group, members, products: set[int], withheld) -> Counter:

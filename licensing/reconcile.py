@@ -113,7 +113,9 @@ def seat_totals(tenant: Tenant, product_ids: set[int]) -> tuple[dict[int, int], 
     return total, assigned
 
 
-def _evaluate(tenant, user_ids, catalog, restoring, also_products, hand_out, withheld, frozen):
+def _evaluate(
+    tenant, user_ids, catalog, restoring, also_products, hand_out, withheld, frozen, reserved
+):
     users: dict[int, UserFacts] = {}
     for chunk in _chunks(user_ids):
         for u_id, location, deleted_at in DirectoryUser.objects.filter(
@@ -171,7 +173,15 @@ def _evaluate(tenant, user_ids, catalog, restoring, also_products, hand_out, wit
     assigned = Counter(assigned)
     assigned.subtract(vanished)
     decided = evaluate_rules(
-        users, paths, held, total, assigned, catalog, hand_out=hand_out, withheld=withheld
+        users,
+        paths,
+        held,
+        total,
+        assigned,
+        catalog,
+        hand_out=hand_out,
+        withheld=withheld,
+        reserved=reserved,
     )
     desired: dict[tuple[int, int], Desired] = {}
     for path in paths:
@@ -199,6 +209,7 @@ def compute(
     withheld: Counter | None = None,
     frozen: Iterable[int] = (),
     waiting_first: bool = False,
+    reserved: Iterable[int] = (),
 ) -> tuple[dict[tuple[int, int], Desired], dict[tuple[int, int], dict], Counter]:
     """The desired rows for these users, the rows they have now, and the seats let go.
     Reads only.
@@ -208,23 +219,28 @@ def compute(
     of other claims waiting for a seat that is free join the scope (docs/rules.md §6).
     ``waiting_first``: users waiting for a seat of ``products`` that is free before the change
     join from the start, so that those seats go in claim order to them and to the users in
-    scope alike (the last batch of a group run).
+    scope alike (the last batch of a group run). ``reserved``: products none of whose free
+    seats may be given (``licensing.rules.evaluate``).
     """
     catalog = catalog or Catalog.load()
     scope = set(user_ids)
     restoring = set(restoring)
     also = set(products)
     frozen = set(frozen)
+    reserved = frozenset(reserved)
+
+    def free(total, assigned) -> list[int]:
+        return [p for p in total if p not in reserved and total[p] - assigned.get(p, 0) > 0]
+
     if waiting_first:
-        total, assigned = seat_totals(tenant, also)
-        scope |= waiting_users(tenant, [p for p in total if total[p] - assigned.get(p, 0) > 0])
+        scope |= waiting_users(tenant, free(*seat_totals(tenant, also)))
     while True:
         desired, existing, total, assigned, released = _evaluate(
-            tenant, sorted(scope), catalog, restoring, also, hand_out, withheld, frozen
+            tenant, sorted(scope), catalog, restoring, also, hand_out, withheld, frozen, reserved
         )
         if not hand_out:
             return desired, existing, released
-        waiting = waiting_users(tenant, [p for p in total if total[p] - assigned.get(p, 0) > 0])
+        waiting = waiting_users(tenant, free(total, assigned))
         if not waiting - scope:
             return desired, existing, released
         scope |= waiting
@@ -276,6 +292,7 @@ def reconcile(
     withheld: Counter | None = None,
     frozen: Iterable[int] = (),
     waiting_first: bool = False,
+    reserved: Iterable[int] = (),
     write: bool = True,
     now: datetime | None = None,
 ) -> Result:
@@ -298,6 +315,7 @@ def reconcile(
         withheld=withheld,
         frozen=frozen,
         waiting_first=waiting_first,
+        reserved=reserved,
     )
     result = Result(users=len({u for _, u in desired} | {u for _, u in existing}))
     result.desired, result.existing, result.released = desired, existing, released

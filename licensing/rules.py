@@ -318,6 +318,7 @@ def evaluate(
     *,
     hand_out: bool = True,
     withheld: Counter | None = None,
+    reserved: frozenset[int] = frozenset(),
 ) -> Evaluation:
     """Decide every path of these users (rules §4–§7).
 
@@ -327,7 +328,8 @@ def evaluate(
     for every batch but its last, so that seats freed by one batch wait for the end of the run,
     where the whole run's freed seats go to waiting claims in claim order, as if every member
     had been decided at once. ``withheld``: seats such earlier batches freed; not available to
-    new claims until then.
+    new claims until then. ``reserved``: products none of whose free seats this evaluation
+    may give (a run completed inside another group's run leaves them to that run, rules §8).
     """
     assigned = Counter(assigned)
     withheld = withheld or Counter()
@@ -341,6 +343,8 @@ def evaluate(
         released[product_id] += 1
 
     def available(product_id: int, *, new_only: bool) -> int:
+        if product_id in reserved:
+            return 0
         free = total.get(product_id, 0) - assigned[product_id]
         return free - withheld[product_id] if new_only else free
 

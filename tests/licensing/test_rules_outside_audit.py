@@ -94,15 +94,6 @@ def test_seat_order_is_claim_order_whatever_the_batch_size(tenant, buy, settings
     g = GroupFactory(tenant=tenant, name="G")
     join(tenant, g, c, e, late)
     give(tenant, g, "STANDARDPACK")
-    print(
-        {
-            (r.user.display_name, r.product.sku_part_number, r.via_group and r.via_group.name): (
-                r.state,
-                r.error,
-            )
-            for r in UserLicense.objects.all()
-        }
-    )
     model.check()
     assert ("STANDARDPACK", "G", "Active", "") in paths_of(c)
     assert ("STANDARDPACK", "G", "Active", "") in paths_of(e)
@@ -133,6 +124,36 @@ def test_a_queued_group_change_is_not_overtaken_by_a_later_change(
     model.check()
     assert paths_of(early) == {("AAD_PREMIUM", "G", "Active", "")}
     assert paths_of(late) == {("AAD_PREMIUM", "G", "Error", "CountViolation")}
+
+
+def test_a_run_completed_inside_another_run_leaves_that_runs_seats_in_claim_order(
+    tenant, buy, settings, model
+):
+    """Found by the state machine: Mobility's run needs the seat locks of E3's products (one of
+    its members is in E3 too), so E3's queued run is completed first, inside it. E3's run
+    decides its member's every license, Mobility's too, and must not give the one EMS seat to
+    that member ahead of Mobility's earlier member, whom Mobility's run has not reached yet."""
+    settings.TASKS = DATABASE_TASKS  # a worker runs group changes later
+    buy("EMS", 1)
+    buy("ENTERPRISEPACK", 1)
+    first, second = person(tenant, "first"), person(tenant, "second")
+    mobility, e3 = (
+        GroupFactory(tenant=tenant, name="Mobility"),
+        GroupFactory(tenant=tenant, name="E3"),
+    )
+    join(tenant, mobility, first, second)
+    join(tenant, e3, second)
+    give(tenant, mobility, "EMS")  # queued
+    give(tenant, e3, "ENTERPRISEPACK")  # queued
+    group = Group.objects.get(id=mobility.id)
+    processing.run_group(group.id, group.processing_run)  # the worker, Mobility first
+    assert not Group.objects.filter(processing_state__in=processing.UNFINISHED).exists()
+    model.check()
+    assert paths_of(first) == {("EMS", "Mobility", "Active", "")}
+    assert paths_of(second) == {
+        ("EMS", "Mobility", "Error", "CountViolation"),
+        ("ENTERPRISEPACK", "E3", "Active", ""),
+    }
 
 
 # -- D2: a soft-deleted member keeps what they hold --------------------------------------------
