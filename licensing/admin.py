@@ -489,23 +489,17 @@ class LicenseAssignmentAdmin(ThroughServicesAdmin):
                 disabled_plans=disabled,
                 actor=request.user,
             )
-        elif obj.user_id:
-            services.product_assign_to_users(
-                tenant=obj.tenant,
-                product=obj.product,
-                users=[obj.user],
-                disabled_plans=disabled,
-                actor=request.user,
-            )
-            obj.pk = LicenseAssignment.objects.get(user=obj.user, product=obj.product).pk
         else:
-            services.group_assign_products(
+            services.licenses_assign(
                 tenant=obj.tenant,
-                group=obj.group,
                 products={obj.product: disabled},
+                users=[obj.user] if obj.user_id else [],
+                groups=[obj.group] if obj.group_id else [],
                 actor=request.user,
             )
-            obj.pk = LicenseAssignment.objects.get(group=obj.group, product=obj.product).pk
+            obj.pk = LicenseAssignment.objects.get(
+                user=obj.user, group=obj.group, product=obj.product
+            ).pk
 
     def delete_model(self, request, obj):
         if obj.user_id:

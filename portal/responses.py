@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 
 def template_for(request: HttpRequest, template: str, partial: str) -> str:
@@ -39,15 +38,12 @@ def command_done(
         messages.add_message(
             request, messages.ERROR if level == "error" else messages.SUCCESS, text
         )
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = redirect_to
-        return response
+        return HttpResponseClientRedirect(redirect_to)
     if getattr(request, "htmx", False):
         response = HttpResponse(status=204)
-        response["HX-Trigger"] = json.dumps(
-            {"notify": {"text": text, "level": level}, "licensesChanged": True, "closeModal": True}
-        )
-        return response
+        trigger_client_event(response, "notify", {"text": text, "level": level})
+        trigger_client_event(response, "licensesChanged")
+        return trigger_client_event(response, "closeModal")
     messages.add_message(request, messages.ERROR if level == "error" else messages.SUCCESS, text)
     return HttpResponseSeeOther(redirect_to)
 

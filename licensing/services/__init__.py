@@ -12,6 +12,7 @@ from licensing.services.assignments import (
     direct_licenses_change,
     product_assign_to_users,
     product_remove_from_users,
+    user_set_direct_products,
 )
 from licensing.services.catalog import catalog_products_changed
 from licensing.services.directory import (
@@ -35,6 +36,7 @@ from licensing.services.groups import (
     group_licenses_change,
     group_remove_members,
     group_remove_products,
+    licenses_assign,
     reprocess_group,
 )
 from licensing.services.subscriptions import (
@@ -60,6 +62,7 @@ __all__ = [
     "group_licenses_change",
     "group_remove_members",
     "group_remove_products",
+    "licenses_assign",
     "product_assign_to_users",
     "product_remove_from_users",
     "purge_expired_users",
@@ -77,6 +80,7 @@ __all__ = [
     "user_create",
     "user_delete_permanently",
     "user_restore",
+    "user_set_direct_products",
     "user_set_usage_location",
     "user_soft_delete",
     "user_update_profile",

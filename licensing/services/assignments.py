@@ -185,6 +185,30 @@ def product_remove_from_users(*, tenant, product, users, actor) -> None:
 
 
 @service
+def user_set_direct_products(
+    *, tenant: Tenant, user: DirectoryUser, products: Iterable[Product], actor
+) -> bool:
+    """The user's direct products become exactly ``products``, in one step, so that a swap
+    never leaves the user without a license (docs/rules.md §6). A product the user inherits
+    and does not hold directly stays inherited only (an extra direct assignment of it is made
+    from Products). Returns whether anything changed."""
+    check_tenant(tenant, user)
+    wanted = {p.id: p for p in products}
+    held = set(LicenseAssignment.objects.filter(user=user).values_list("product_id", flat=True))
+    inherited = set(
+        UserLicense.objects.filter(user=user, via_group__isnull=False).values_list(
+            "product_id", flat=True
+        )
+    )
+    add = {p: [] for p_id, p in wanted.items() if p_id not in held | inherited}
+    remove = list(Product.objects.filter(id__in=held - wanted.keys()).order_by("display_name"))
+    if not add and not remove:
+        return False
+    direct_licenses_change(tenant=tenant, users=[user], add=add, remove=remove, actor=actor)
+    return True
+
+
+@service
 def assignment_set_disabled_plans(
     *, tenant: Tenant, assignment: LicenseAssignment, disabled_plans: Iterable[str], actor
 ) -> None:

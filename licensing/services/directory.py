@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from licensing import audit
 from licensing.errors import InvalidInput
-from licensing.models import DirectoryUser, Product, Tenant, UserSource
+from licensing.models import DirectoryUser, LicenseError, Product, Tenant, UserSource
 from licensing.processing import hold_seats
 from licensing.reconcile import reconcile
 from licensing.seats import delete_with_paths, products_touching, recount_assigned
@@ -98,18 +98,26 @@ def user_soft_delete(*, tenant: Tenant, user: DirectoryUser, actor, reason: str 
 
 
 @service
-def user_restore(*, tenant: Tenant, user: DirectoryUser, actor) -> None:
+def user_restore(*, tenant: Tenant, user: DirectoryUser, actor) -> int:
     """Licenses become active again; where the product became over-assigned meanwhile, the
-    restored user's paths get CountViolation rather than exceed Total."""
+    restored user's paths get CountViolation rather than exceed Total. Returns how many of
+    the user's licenses wait for a seat."""
     check_tenant(tenant, user)
     if not user.is_soft_deleted:
         raise InvalidInput(_("%(user)s is not deleted.") % {"user": user.user_principal_name})
     locked = hold_seats(tenant, products_touching(tenant, users=[user.id]))
     DirectoryUser.objects.filter(id=user.id).update(soft_deleted_at=None)
     user.soft_deleted_at = None
-    reconcile(tenant=tenant, user_ids=[user.id], locked_products=locked, restoring=[user.id])
+    result = reconcile(
+        tenant=tenant, user_ids=[user.id], locked_products=locked, restoring=[user.id]
+    )
     audit.event(
         tenant=tenant, actor=actor, activity=audit.RESTORE_USER, target=user, target_type="User"
+    )
+    return sum(
+        1
+        for (_, user_id), want in result.desired.items()
+        if user_id == user.id and want.error == LicenseError.COUNT
     )
 
 

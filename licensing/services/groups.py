@@ -21,7 +21,12 @@ from licensing.processing import hold_seats, queue_group
 from licensing.reconcile import reconcile
 from licensing.rules import Catalog
 from licensing.seats import delete_with_paths, products_touching, recount_assigned
-from licensing.services.assignments import _account, check_assignable, members_with_dependents
+from licensing.services.assignments import (
+    _account,
+    check_assignable,
+    direct_licenses_change,
+    members_with_dependents,
+)
 from licensing.services.base import (
     check_tenant,
     group_assignment_ids,
@@ -41,6 +46,23 @@ def group_create(*, tenant: Tenant, name: str, description: str = "", actor) -> 
     group = Group.objects.create(tenant=tenant, name=name, description=description)
     audit.event(tenant=tenant, actor=actor, activity="Add group", target=group, target_type="Group")
     return group
+
+
+@service
+def licenses_assign(
+    *,
+    tenant: Tenant,
+    products: Mapping[Product, Iterable[str]],
+    users: Sequence[DirectoryUser] = (),
+    groups: Sequence[Group] = (),
+    actor,
+) -> None:
+    """The Licenses blade's Assign: products (each with its disabled plans) to users directly
+    and to groups, in one step: a refusal for anyone leaves nothing applied."""
+    if users:
+        direct_licenses_change(tenant=tenant, users=users, add=products, actor=actor)
+    for group in groups:
+        group_assign_products(tenant=tenant, group=group, products=products, actor=actor)
 
 
 @service

@@ -62,8 +62,7 @@ def _deleted_user(request: HttpRequest, user_id) -> DirectoryUser:
 def restore_user(request: HttpRequest, user_id) -> HttpResponse:
     require_directory_admin(request)
     user = _deleted_user(request, user_id)
-    services.user_restore(tenant=request.tenant, user=user, actor=request.user)
-    errors = user.licenses.filter(error="CountViolation").count()
+    errors = services.user_restore(tenant=request.tenant, user=user, actor=request.user)
     text = _("Restored %(user)s.") % {"user": user.display_name}
     if errors:
         text += " " + _("%(n)d licenses have no seat left (Not enough licenses).") % {"n": errors}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -56,7 +55,13 @@ def assign(request: HttpRequest) -> HttpResponse:
             picked.errors.append(_("Select at least one product and one user or group."))
         else:
             try:
-                _commit(request, picked)
+                services.licenses_assign(
+                    tenant=request.tenant,
+                    products={p: picked.disabled.get(p.id, []) for p in picked.products},
+                    users=picked.users,
+                    groups=picked.groups,
+                    actor=request.user,
+                )
             except LicensingError as refused:
                 picked.errors.append(str(refused))
             else:
@@ -98,23 +103,3 @@ def _options(product, picked: AssignRequest, catalog: Catalog, open_sku: str) ->
         "error": error.removeprefix(f"{product.display_name}: "),
         "open": open_sku == str(product.sku_id) or bool(error),
     }
-
-
-@transaction.atomic
-def _commit(request: HttpRequest, picked: AssignRequest) -> None:
-    # One transaction: direct to the users (all-or-nothing across them) and to each group,
-    # so a refusal anywhere leaves nothing applied.
-    if picked.users:
-        services.direct_licenses_change(
-            tenant=request.tenant,
-            users=picked.users,
-            add={p: picked.disabled.get(p.id, []) for p in picked.products},
-            actor=request.user,
-        )
-    for group in picked.groups:
-        services.group_assign_products(
-            tenant=request.tenant,
-            group=group,
-            products={p: picked.disabled.get(p.id, []) for p in picked.products},
-            actor=request.user,
-        )

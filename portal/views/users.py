@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_countries import countries
+from django_htmx.http import reswap, retarget
 
 from licensing import services
 from licensing.errors import InheritedLicense, LicensingError
@@ -125,8 +126,7 @@ def remove_license(request: HttpRequest, user_id) -> HttpResponse:
             request, template_for(request, "portal/users/licenses.html", "user-licenses"), context
         )
         if request.htmx:
-            response["HX-Retarget"] = "#user-licenses"
-            response["HX-Reswap"] = "outerHTML"
+            response = reswap(retarget(response, "#user-licenses"), "outerHTML")
         return response
     except LicensingError as refused:
         return command_done(request, str(refused), back, level="error")
@@ -203,17 +203,13 @@ def assignments(request: HttpRequest, user_id) -> HttpResponse:
                     "nothing was changed."
                 ),
             )
-        add = {
-            p: []
-            for p in offered
-            if p.sku_id in wanted and p.id not in held and p.id not in inherited
-        }
-        remove = [p for p in offered if p.id in held and p.sku_id not in wanted]
         try:
-            if add or remove:
-                services.direct_licenses_change(
-                    tenant=request.tenant, users=[user], add=add, remove=remove, actor=request.user
-                )
+            services.user_set_direct_products(
+                tenant=request.tenant,
+                user=user,
+                products=[p for p in offered if p.sku_id in wanted],
+                actor=request.user,
+            )
         except LicensingError as refused:
             error = str(refused)
         else:

@@ -7,7 +7,7 @@ import pytest
 from licensing import services
 from licensing.errors import AssignmentRefused, InsufficientSeats, NotFound
 from licensing.models import AuditEvent, LicenseAssignment, UserLicense
-from tests.factories import DirectoryUserFactory, TenantFactory, product
+from tests.factories import DirectoryUserFactory, GroupFactory, TenantFactory, product
 from tests.helpers import assert_consistent, paths_of, seats
 
 pytestmark = pytest.mark.django_db
@@ -140,3 +140,69 @@ def test_removing_a_license_the_user_does_not_have_is_refused(tenant, buy, users
         services.product_remove_from_users(
             tenant=tenant, product=product("AAD_PREMIUM"), users=[user], actor=actor
         )
+
+
+def test_setting_a_users_direct_products_swaps_in_one_step_and_leaves_inherited_ones(
+    tenant, buy, users, actor
+):
+    """The Assignments dialog's save: the ticked products become the direct ones."""
+    buy("STANDARDPACK", 1)
+    buy("ENTERPRISEPACK", 1)
+    buy("EMS", 1)
+    (user,) = users(1)
+    group = GroupFactory(tenant=tenant, name="Mobility")
+    services.group_add_members(tenant=tenant, group=group, users=[user], actor=actor)
+    services.group_assign_products(
+        tenant=tenant, group=group, products={product("EMS"): []}, actor=actor
+    )
+    services.product_assign_to_users(
+        tenant=tenant, product=product("STANDARDPACK"), users=[user], actor=actor
+    )
+    changed = services.user_set_direct_products(
+        tenant=tenant,
+        user=user,
+        products=[product("ENTERPRISEPACK"), product("EMS")],
+        actor=actor,
+    )
+    assert changed
+    # E1 went and E3 came in one step (they exclude each other); EMS stays inherited only.
+    assert paths_of(user) == {
+        ("ENTERPRISEPACK", None, "Active", ""),
+        ("EMS", "Mobility", "Active", ""),
+    }
+    before = AuditEvent.objects.count()
+    assert not services.user_set_direct_products(
+        tenant=tenant, user=user, products=[product("ENTERPRISEPACK")], actor=actor
+    )
+    assert AuditEvent.objects.count() == before
+    assert_consistent(tenant)
+
+
+def test_assigning_to_users_and_groups_is_all_or_nothing(tenant, buy, users, actor):
+    """The Licenses blade's Assign: a refusal for a group leaves the users' licenses
+    unassigned too."""
+    buy("AAD_PREMIUM", 5)
+    people = users(2)
+    other = GroupFactory(tenant=TenantFactory(), name="Elsewhere")
+    with pytest.raises(NotFound):
+        services.licenses_assign(
+            tenant=tenant,
+            products={product("AAD_PREMIUM"): []},
+            users=people,
+            groups=[other],
+            actor=actor,
+        )
+    assert LicenseAssignment.objects.count() == 0
+    assert UserLicense.objects.count() == 0
+    assert AuditEvent.objects.count() == 0
+    group = GroupFactory(tenant=tenant, name="Staff")
+    services.licenses_assign(
+        tenant=tenant,
+        products={product("AAD_PREMIUM"): []},
+        users=people,
+        groups=[group],
+        actor=actor,
+    )
+    assert LicenseAssignment.objects.filter(user__in=people).count() == 2
+    assert LicenseAssignment.objects.filter(group=group).count() == 1
+    assert_consistent(tenant)

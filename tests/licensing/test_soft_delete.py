@@ -71,7 +71,8 @@ def test_restore_after_seats_ran_out_gives_count_violation_not_oversubscription(
     )
     services.subscription_update(tenant=tenant, subscription=subscription, units=1, actor=actor)
     assert seats(tenant, "AAD_PREMIUM")["over_assigned"]
-    services.user_restore(tenant=tenant, user=licensed_user, actor=actor)
+    waiting = services.user_restore(tenant=tenant, user=licensed_user, actor=actor)
+    assert waiting == 1  # what the page says: one license has no seat left
     assert ("AAD_PREMIUM", None, "Error", "CountViolation") in paths_of(licensed_user)
     assert ("POWER_BI_PRO", "Analysts", "Active", "") in paths_of(licensed_user)
     assert seats(tenant, "AAD_PREMIUM")["assigned"] == 1

@@ -204,7 +204,7 @@ def test_assignments_dialog_swaps_products_in_one_step(
     )
     assert response.status_code == 204
     events = json.loads(response["HX-Trigger"])
-    assert events["closeModal"] and events["licensesChanged"]
+    assert {"closeModal", "licensesChanged"} <= events.keys()
     assert list(
         UserLicense.objects.filter(user=person).values_list("product__sku_part_number", "state")
     ) == [("ENTERPRISEPACK", "Active")]
