@@ -60,12 +60,11 @@ def user_set_usage_location(
     """Changing the usage location re-evaluates the user's licenses (docs/rules.md §2)."""
     check_tenant(tenant, user)
     code = parse_country(usage_location)
-    before = str(user.usage_location or "")
+    before = str(_current(user, "usage_location") or "")
     if code == before:
         return
     locked = hold_seats(tenant, products_touching(tenant, users=[user.id]))
     DirectoryUser.objects.filter(id=user.id).update(usage_location=code)
-    user.usage_location = code
     reconcile(tenant=tenant, user_ids=[user.id], locked_products=locked)
     audit.event(
         tenant=tenant,
@@ -75,17 +74,24 @@ def user_set_usage_location(
         target_type="User",
         details={"usage_location": {"before": before, "after": code}},
     )
+    user.usage_location = code
+
+
+def _current(user: DirectoryUser, field: str):
+    """The field as stored, not as the caller's object says: an attempt of a service that is
+    retried (more seat locks) must not see what the rolled-back attempt set on the object."""
+    return DirectoryUser.objects.filter(id=user.id).values_list(field, flat=True).get()
 
 
 @service
 def user_soft_delete(*, tenant: Tenant, user: DirectoryUser, actor, reason: str = "") -> None:
     """Every license of the user becomes Suspended and keeps its seat (docs/rules.md §7)."""
     check_tenant(tenant, user)
-    if user.is_soft_deleted:
+    if _current(user, "soft_deleted_at") is not None:
         raise InvalidInput(_("%(user)s is already deleted.") % {"user": user.user_principal_name})
     locked = hold_seats(tenant, products_touching(tenant, users=[user.id]))
-    user.soft_deleted_at = timezone.now()
-    DirectoryUser.objects.filter(id=user.id).update(soft_deleted_at=user.soft_deleted_at)
+    now = timezone.now()
+    DirectoryUser.objects.filter(id=user.id).update(soft_deleted_at=now)
     reconcile(tenant=tenant, user_ids=[user.id], locked_products=locked)
     audit.event(
         tenant=tenant,
@@ -95,6 +101,7 @@ def user_soft_delete(*, tenant: Tenant, user: DirectoryUser, actor, reason: str 
         target_type="User",
         details={"reason": reason} if reason else {},
     )
+    user.soft_deleted_at = now
 
 
 @service
@@ -103,17 +110,17 @@ def user_restore(*, tenant: Tenant, user: DirectoryUser, actor) -> int:
     restored user's paths get CountViolation rather than exceed Total. Returns how many of
     the user's licenses wait for a seat."""
     check_tenant(tenant, user)
-    if not user.is_soft_deleted:
+    if _current(user, "soft_deleted_at") is None:
         raise InvalidInput(_("%(user)s is not deleted.") % {"user": user.user_principal_name})
     locked = hold_seats(tenant, products_touching(tenant, users=[user.id]))
     DirectoryUser.objects.filter(id=user.id).update(soft_deleted_at=None)
-    user.soft_deleted_at = None
     result = reconcile(
         tenant=tenant, user_ids=[user.id], locked_products=locked, restoring=[user.id]
     )
     audit.event(
         tenant=tenant, actor=actor, activity=audit.RESTORE_USER, target=user, target_type="User"
     )
+    user.soft_deleted_at = None
     return sum(
         1
         for (_, user_id), want in result.desired.items()

@@ -122,6 +122,50 @@ def test_a_product_a_deleted_users_group_gains_is_applied_only_on_restore(
     assert paths_of(user) == {("AAD_PREMIUM", group.name, "Active", "")}
 
 
+def _needs_more_locks_the_first_time(monkeypatch) -> list:
+    """The service's first attempt finds it needs another product's lock (a user waiting
+    there), so it runs again from the start, with the caller's same user object."""
+    real, calls = directory.reconcile, []
+
+    def reconcile(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise NeedsMoreLocks({product("EMS").id})
+        return real(**kwargs)
+
+    monkeypatch.setattr(directory, "reconcile", reconcile)
+    return calls
+
+
+def test_a_retried_soft_delete_and_restore_apply_and_are_audited(
+    tenant, licensed_user, actor, monkeypatch
+):
+    """Found by the state machine: the retried attempt read what the rolled-back one had set
+    on the user object ("already deleted", "already there") and applied nothing."""
+    calls = _needs_more_locks_the_first_time(monkeypatch)
+    services.user_soft_delete(tenant=tenant, user=licensed_user, actor=actor)
+    assert len(calls) == 2
+    assert DirectoryUser.objects.get(id=licensed_user.id).is_soft_deleted
+    assert ("AAD_PREMIUM", None, "Suspended", "") in paths_of(licensed_user)
+    calls.clear()
+    assert services.user_restore(tenant=tenant, user=licensed_user, actor=actor) == 0
+    assert len(calls) == 2
+    assert not DirectoryUser.objects.get(id=licensed_user.id).is_soft_deleted
+    assert ("AAD_PREMIUM", None, "Active", "") in paths_of(licensed_user)
+    calls.clear()
+    services.user_set_usage_location(
+        tenant=tenant, user=licensed_user, usage_location="BE", actor=actor
+    )
+    assert len(calls) == 2
+    assert DirectoryUser.objects.get(id=licensed_user.id).usage_location == "BE"
+    assert list(AuditEvent.objects.order_by("id").values_list("activity", flat=True))[-3:] == [
+        "Delete user",
+        "Restore user",
+        "Update user",
+    ]
+    assert_consistent(tenant)
+
+
 def test_a_permanent_deletion_retried_for_more_locks_still_deletes_and_frees(
     tenant, buy, users, actor, monkeypatch
 ):
