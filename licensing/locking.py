@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from licensing.errors import ConcurrentChange
 from licensing.models import Tenant, TenantProduct
+from licensing.rules import Catalog
 
 ATTEMPTS = 5
 
@@ -71,7 +72,7 @@ def service(fn):
         for _attempt in range(ATTEMPTS):
             token = extra_locks.set(extra)
             try:
-                with transaction.atomic():
+                with transaction.atomic(), Catalog.remembered():
                     return fn(*args, **kwargs)
             except NeedsMoreLocks as needed:
                 extra = extra | needed.product_ids

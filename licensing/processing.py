@@ -13,7 +13,9 @@ group's cursor. Three things make the result independent of how the work is spli
 
 * **Nothing overtakes a run.** Every change locks its products with :func:`hold_seats`,
   which first completes the runs pending on them, so a change never sees a group half
-  applied, and a queued change is decided as if it had run at once (``_settle``).
+  applied, and a queued change is decided as if it had run at once (``_settle``). A group's
+  products include those of pending groups sharing a member with it
+  (``licensing.seats.products_touching``): two pending runs never share a member.
 * **Freed seats wait for the end of the run.** Seats a batch frees (members whose claim now
   fails) are withheld from later batches (``Group.processing_withheld``) and handed out by
   the last batch to every waiting claim in claim order, as one evaluation of all members
@@ -309,9 +311,10 @@ def _contended(tenant: Tenant, group: Group, members, products: set[int], withhe
     failing = UserLicense.objects.filter(
         tenant=tenant, product_id__in=free, state=LicenseState.ERROR
     ).exclude(via_group=group)
-    wanted = set(waiting(tenant, free).values_list("product_id", flat=True).distinct())
+    wanted = set(waiting(tenant, free).order_by().values_list("product_id", flat=True).distinct())
     wanted |= set(
         failing.filter(user_id__in=members.values("user_id"))
+        .order_by()
         .values_list("product_id", flat=True)
         .distinct()
     )

@@ -261,7 +261,7 @@ def waiting_users(tenant: Tenant, product_ids: Iterable[int]) -> set[int]:
     product_ids = list(product_ids)
     if not product_ids:
         return set()
-    return set(waiting(tenant, product_ids).values_list("user_id", flat=True).distinct())
+    return set(waiting(tenant, product_ids).order_by().values_list("user_id", flat=True).distinct())
 
 
 def seat_deltas(existing: dict, desired: dict) -> Counter:

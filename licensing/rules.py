@@ -10,6 +10,8 @@ restates a rule a test pins the two together.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,6 +40,12 @@ LOCATION = str(LicenseError.PROHIBITED_LOCATION)
 # -- the catalog -------------------------------------------------------------------------
 
 
+# The catalog read by the service running in this context (``Catalog.remembered``).
+_remembered: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "remembered_catalog", default=None
+)
+
+
 @dataclass(frozen=True)
 class Catalog:
     """Plans per product and the facts about each plan, keyed by service plan GUID string."""
@@ -51,6 +59,30 @@ class Catalog:
 
     @classmethod
     def load(cls) -> Catalog:
+        """The catalog as the rules read it. Inside a service (``Catalog.remembered``) it is
+        read once: nothing changes the catalog while a service runs."""
+        memo = _remembered.get()
+        if memo is None:
+            return cls._read()
+        if not memo:
+            memo.append(cls._read())
+        return memo[0]
+
+    @staticmethod
+    @contextlib.contextmanager
+    def remembered():
+        """Within this block, ``load`` reads the catalog once (nested blocks share it)."""
+        if _remembered.get() is not None:
+            yield
+            return
+        token = _remembered.set([])
+        try:
+            yield
+        finally:
+            _remembered.reset(token)
+
+    @classmethod
+    def _read(cls) -> Catalog:
         product_plans: dict[int, list[str]] = defaultdict(list)
         product_names: dict[int, str] = {}
         for product_id, plan_id, product_name in ProductServicePlan.objects.order_by(

@@ -5,14 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import Coalesce
 
 from licensing.locking import ensure_seat_rows
 from licensing.models import (
     COUNTING_STATUSES,
+    Group,
     GroupMembership,
     LicenseAssignment,
+    ProcessingState,
     Subscription,
     SubscriptionStatus,
     Tenant,
@@ -82,10 +94,16 @@ def products_touching(
     The users' own products (direct, inherited, and rows they hold now), the groups'
     products, and one hop further: products of groups that hold any of those, because a
     member waiting for a seat there takes seats in all of that group's products at once.
+    And the products of every group with a run still pending that shares a member with
+    these groups: locking them completes that run first (``licensing.processing.hold_seats``),
+    so that two pending runs never share a member and each is decided after the changes
+    made before it (docs/rules.md §8).
     """
+    groups = list(groups)
+    groups += pending_sharing_members(tenant, groups)
     found = set(products)
     found |= set(
-        LicenseAssignment.objects.filter(tenant=tenant, group_id__in=list(groups)).values_list(
+        LicenseAssignment.objects.filter(tenant=tenant, group_id__in=groups).values_list(
             "product_id", flat=True
         )
     )
@@ -104,6 +122,7 @@ def products_touching(
         )
         found |= set(
             UserLicense.objects.filter(tenant=tenant, user_id__in=users)
+            .order_by()
             .values_list("product_id", flat=True)
             .distinct()
         )
@@ -116,6 +135,24 @@ def products_touching(
         ).values_list("product_id", flat=True)
     )
     return found
+
+
+def pending_sharing_members(tenant: Tenant, group_ids: list[int]) -> list[int]:
+    """Other groups whose run is queued or in progress and that share a member with these."""
+    if not group_ids:
+        return []
+    shared = GroupMembership.objects.filter(
+        group_id=OuterRef("pk"), user__memberships__group_id__in=group_ids
+    )
+    return list(
+        Group.objects.filter(
+            tenant=tenant,
+            processing_state__in=[ProcessingState.QUEUED, ProcessingState.IN_PROGRESS],
+        )
+        .exclude(id__in=group_ids)
+        .filter(Exists(shared))
+        .values_list("id", flat=True)
+    )
 
 
 def seat_counts(tenant: Tenant, product_ids: Iterable[int] | None = None) -> dict[int, dict]:

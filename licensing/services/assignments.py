@@ -298,6 +298,7 @@ def members_with_dependents(group: Group) -> list[int]:
             state__in=SEAT_STATES,
         )
         .exclude(via_group=group)
+        .order_by()
         .values_list("user_id", flat=True)
         .distinct()
     )

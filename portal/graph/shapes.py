@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+
+from django.db.models import CharField, DateTimeField, TextField, UUIDField, Value
+from django.db.models.functions import Cast
 
 from licensing.models import (
     SEAT_STATES,
@@ -118,79 +122,96 @@ USER_DEFAULT = [
     "userPrincipalName",
     "id",
 ]
+# Each plain property: the column it reads (None: Graph's value for what we do not keep) and
+# how it is written.
 USER_PLAIN = {
-    "id": lambda u: str(u["public_id"]),
-    "displayName": lambda u: u["display_name"],
-    "userPrincipalName": lambda u: u["user_principal_name"],
-    "usageLocation": lambda u: str(u["usage_location"] or "") or None,
-    "accountEnabled": lambda u: u["account_enabled"],
-    "department": lambda u: u["department"] or None,
-    "jobTitle": lambda u: u["job_title"] or None,
-    "createdDateTime": lambda u: stamp(u["created_at"]),
-    "onPremisesImmutableId": lambda u: u["on_premises_immutable_id"] or None,
-    "businessPhones": lambda u: [],
-    "givenName": lambda u: None,
-    "surname": lambda u: None,
-    "mail": lambda u: None,
-    "mobilePhone": lambda u: None,
-    "officeLocation": lambda u: None,
-    "preferredLanguage": lambda u: None,
+    "id": ("public_id", str),
+    "displayName": ("display_name", None),
+    "userPrincipalName": ("user_principal_name", None),
+    "usageLocation": ("usage_location", lambda v: str(v or "") or None),
+    "accountEnabled": ("account_enabled", None),
+    "department": ("department", lambda v: v or None),
+    "jobTitle": ("job_title", lambda v: v or None),
+    "createdDateTime": ("created_at", stamp),
+    "onPremisesImmutableId": ("on_premises_immutable_id", lambda v: v or None),
+    "businessPhones": (None, lambda v: []),
+    "givenName": (None, None),
+    "surname": (None, None),
+    "mail": (None, None),
+    "mobilePhone": (None, None),
+    "officeLocation": (None, None),
+    "preferredLanguage": (None, None),
 }
 USER_LICENSING = {"assignedLicenses", "assignedPlans", "licenseAssignmentStates"}
 USER_FIELDS = set(USER_PLAIN) | USER_LICENSING
-USER_COLUMNS = [
-    "id",
-    "public_id",
-    "display_name",
-    "user_principal_name",
-    "usage_location",
-    "account_enabled",
-    "department",
-    "job_title",
-    "created_at",
-    "on_premises_immutable_id",
-]
+
+
+def user_columns(fields: list[str]) -> list[str]:
+    """The ``DirectoryUser`` columns these properties read (``id`` always: the page's key)."""
+    wanted = {USER_PLAIN[name][0] for name in fields if name in USER_PLAIN}
+    return ["id", *sorted(c for c in wanted if c)]
 
 
 def users(people: list, fields: list[str]) -> list[dict]:
-    """Users in Graph's shape with these properties: ``people`` are rows of ``USER_COLUMNS``
-    (``.values(*USER_COLUMNS)``; a page of 999 needs no model instances) or users; the
-    licensing properties come from one more query."""
-    people = [
-        u if isinstance(u, dict) else {c: getattr(u, c) for c in USER_COLUMNS} for u in people
-    ]
+    """Users in Graph's shape with these properties: ``people`` are rows of
+    ``user_columns(fields)`` (a page of 999 needs no model instances) or users; the licensing
+    properties come from one more query."""
+    columns = user_columns(fields)
+    people = [u if isinstance(u, dict) else {c: getattr(u, c) for c in columns} for u in people]
     licensing = USER_LICENSING.intersection(fields)
-    rows = _license_rows([u["id"] for u in people]) if licensing else {}
+    rows = _license_rows([u["id"] for u in people], licensing) if licensing else {}
     catalog = Catalog.load() if "assignedPlans" in licensing else None
-    plain = [(name, USER_PLAIN[name]) for name in fields if name in USER_PLAIN]
+    plain = [(name, *USER_PLAIN[name]) for name in fields if name in USER_PLAIN]
     result = []
     for u in people:
-        item = {name: value(u) for name, value in plain}
+        item = {}
+        for name, column, write in plain:
+            value = u[column] if column else None
+            item[name] = write(value) if write else value
         if licensing:
             item.update(_licensing(rows.get(u["id"], []), licensing, catalog))
         result.append(item)
     return result
 
 
-def _license_rows(user_ids: list[int]) -> dict[int, list[tuple]]:
-    """Every license row of these users, in one query: (user id, SKU id, product id, group
-    id, disabled plans, state, error, last updated)."""
+def _license_rows(user_ids: list[int], wanted: set[str]) -> dict[int, list[tuple]]:
+    """The license rows of these users that the ``wanted`` properties show, in one query:
+    (user id, SKU id, product id, group id, disabled plans, state, error, last updated). Only
+    ``licenseAssignmentStates`` shows rows without a seat, groups and errors; only it and
+    ``assignedPlans`` show times. Disabled plans come as text, decoded where there are any: a
+    walk of 100,000 users mostly has none."""
+    every_path = "licenseAssignmentStates" in wanted
+    dated = every_path or "assignedPlans" in wanted
+    found = UserLicense.objects.filter(user_id__in=user_ids)
+    if not every_path:
+        found = found.filter(state__in=SEAT_STATES)
     rows: dict[int, list[tuple]] = defaultdict(list)
-    for row in (
-        UserLicense.objects.filter(user_id__in=user_ids)
-        .order_by("user_id", "product_id", "id")
+    for user_id, sku, product_id, group, plans, state, error, updated in (
+        found.order_by("user_id", "product_id", "id")
+        .annotate(plans=Cast("disabled_plans", TextField()))
         .values_list(
             "user_id",
             "product__sku_id",
             "product_id",
-            "via_group__public_id",
-            "disabled_plans",
+            "via_group__public_id" if every_path else Value(None, UUIDField()),
+            "plans",
             "state",
-            "error",
-            "last_updated",
+            "error" if every_path else Value("", CharField()),
+            "last_updated" if dated else Value(None, DateTimeField()),
         )
     ):
-        rows[row[0]].append(row)
+        rows[user_id].append(
+            (
+                user_id,
+                sku,
+                product_id,
+                group,
+                json.loads(plans) if plans != "[]" else (),
+                state,
+                error,
+                updated,
+            )
+        )
     return rows
 
 
@@ -203,7 +224,7 @@ def _held(rows: list[tuple]) -> dict:
         if state in SEAT_STATES:
             if sku in held:
                 held[sku][1] &= set(plans)
-                held[sku][2] = min(held[sku][2], updated)
+                held[sku][2] = min(held[sku][2], updated) if updated else None
             else:
                 held[sku] = [product_id, set(plans), updated]
     return held
@@ -245,7 +266,7 @@ def _licensing(rows: list[tuple], wanted: set[str], catalog: Catalog | None) -> 
 
 def license_details(user: DirectoryUser) -> list[dict]:
     """``licenseDetails``: each license the user holds, with its plans' provisioning."""
-    held = _held(_license_rows([user.id])[user.id])
+    held = _held(_license_rows([user.id], {"assignedLicenses"})[user.id])
     products = Product.objects.in_bulk([product_id for product_id, _, _ in held.values()])
     plans = _plans(list(products))
     result = []
@@ -306,9 +327,12 @@ def groups(found: list[Group], fields: list[str]) -> list[dict]:
     return result
 
 
+DIRECTORY_OBJECT_FIELDS = ["id", "displayName", "userPrincipalName", "usageLocation"]
+
+
 def directory_objects(people: list) -> list[dict]:
     """Members as Graph lists directory objects: each says its type."""
     return [
         {"@odata.type": "#microsoft.graph.user", **item}
-        for item in users(people, ["id", "displayName", "userPrincipalName", "usageLocation"])
+        for item in users(people, DIRECTORY_OBJECT_FIELDS)
     ]

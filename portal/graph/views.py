@@ -217,7 +217,7 @@ def list_users(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         odata.keyset_page(
             request,
-            people.values(*shapes.USER_COLUMNS),
+            people.values(*shapes.user_columns(fields)),
             lambda found: shapes.users(found, fields),
         )
     )
@@ -317,7 +317,11 @@ def assign_group(request: HttpRequest, key: str) -> JsonResponse:
 def _members_page(request: HttpRequest, people) -> JsonResponse:
     odata.refuse_unsupported(request, {"$select", "$top", "$skiptoken"})
     return JsonResponse(
-        odata.keyset_page(request, people.values(*shapes.USER_COLUMNS), shapes.directory_objects)
+        odata.keyset_page(
+            request,
+            people.values(*shapes.user_columns(shapes.DIRECTORY_OBJECT_FIELDS)),
+            shapes.directory_objects,
+        )
     )
 
 

@@ -126,13 +126,10 @@ def test_a_queued_group_change_is_not_overtaken_by_a_later_change(
     assert paths_of(late) == {("AAD_PREMIUM", "G", "Error", "CountViolation")}
 
 
-def test_a_run_completed_inside_another_run_leaves_that_runs_seats_in_claim_order(
-    tenant, buy, settings, model
-):
-    """Found by the state machine: Mobility's run needs the seat locks of E3's products (one of
-    its members is in E3 too), so E3's queued run is completed first, inside it. E3's run
-    decides its member's every license, Mobility's too, and must not give the one EMS seat to
-    that member ahead of Mobility's earlier member, whom Mobility's run has not reached yet."""
+def test_runs_of_groups_sharing_a_member_give_seats_in_claim_order(tenant, buy, settings, model):
+    """Found by the state machine: with Mobility's run queued, E3's run (queued later, one
+    member in both) gave that member the one EMS seat ahead of Mobility's earlier member.
+    Queuing E3's change now completes Mobility's run first."""
     settings.TASKS = DATABASE_TASKS  # a worker runs group changes later
     buy("EMS", 1)
     buy("ENTERPRISEPACK", 1)
@@ -144,15 +141,40 @@ def test_a_run_completed_inside_another_run_leaves_that_runs_seats_in_claim_orde
     join(tenant, mobility, first, second)
     join(tenant, e3, second)
     give(tenant, mobility, "EMS")  # queued
-    give(tenant, e3, "ENTERPRISEPACK")  # queued
-    group = Group.objects.get(id=mobility.id)
-    processing.run_group(group.id, group.processing_run)  # the worker, Mobility first
-    assert not Group.objects.filter(processing_state__in=processing.UNFINISHED).exists()
+    give(tenant, e3, "ENTERPRISEPACK")  # queued, after Mobility's run
+    for group in Group.objects.filter(processing_state__in=processing.UNFINISHED):
+        processing.run_group(group.id, group.processing_run)  # the worker
     model.check()
     assert paths_of(first) == {("EMS", "Mobility", "Active", "")}
     assert paths_of(second) == {
         ("EMS", "Mobility", "Error", "CountViolation"),
         ("ENTERPRISEPACK", "E3", "Active", ""),
+    }
+
+
+def test_a_queued_group_change_is_decided_before_a_later_one_sharing_a_member(
+    tenant, buy, settings, model
+):
+    """Found by the state machine: E3's run, queued first, had to complete Mail's (queued
+    later, same member) inside its batch; Mail's run took Exchange for the member while E3's
+    earlier claim was held back, and E3 then failed against it. Queuing Mail now completes
+    E3's run first, as if each change had been applied when it was made."""
+    settings.TASKS = DATABASE_TASKS  # a worker runs group changes later
+    buy("ENTERPRISEPACK", 1)
+    buy("EXCHANGESTANDARD", 2)
+    a = person(tenant, "a")
+    e3, mail = GroupFactory(tenant=tenant, name="E3"), GroupFactory(tenant=tenant, name="Mail")
+    join(tenant, e3, a)
+    join(tenant, mail, a)
+    give(tenant, e3, "ENTERPRISEPACK")  # queued
+    give(tenant, mail, "EXCHANGESTANDARD")  # queued, after E3's run
+    assert Group.objects.get(id=e3.id).processing_state == "ProcessingComplete"
+    group = Group.objects.get(id=mail.id)
+    processing.run_group(group.id, group.processing_run)
+    model.check()
+    assert paths_of(a) == {
+        ("ENTERPRISEPACK", "E3", "Active", ""),
+        ("EXCHANGESTANDARD", "Mail", "Error", "MutuallyExclusiveViolation"),
     }
 
 
