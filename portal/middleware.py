@@ -9,7 +9,8 @@
 * **Oversized numbers.** ``page`` must be a number of at most six digits; anything else is
   page 1, as Django's paginator does for a malformed page.
 * **Caching.** Pages of a signed-in account are ``Cache-Control: no-store`` (a shared or
-  back-button cache never shows a tenant's data to the next person at the keyboard), and every
+  back-button cache never shows a tenant's data to the next person at the keyboard), so are
+  all answers of the API (which never looks at the browser's session), and every
   response ``Vary: HX-Request``: an htmx fragment and the full page share their URL.
 """
 
@@ -78,6 +79,10 @@ class RequestHygieneMiddleware:
             request.GET["page"] = "1"
         response = self.get_response(request)
         patch_vary_headers(response, ("HX-Request",))
+        if request.path.startswith("/v1.0/"):
+            # The API answers bearer tokens, never the browser's session: nothing to look up.
+            add_never_cache_headers(response)
+            return response
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             add_never_cache_headers(response)
