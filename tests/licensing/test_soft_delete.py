@@ -174,17 +174,7 @@ def test_a_permanent_deletion_retried_for_more_locks_still_deletes_and_frees(
     services.product_assign_to_users(
         tenant=tenant, product=product("AAD_PREMIUM"), users=[user], actor=actor
     )
-    real, calls = directory.reconcile, []
-
-    def needs_more_locks_the_first_time(**kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            raise NeedsMoreLocks({product("EMS").id})
-        return real(**kwargs)
-
-    # The first attempt finds it needs another product's lock (a user waiting there), so the
-    # service runs again from the start with the same user object.
-    monkeypatch.setattr(directory, "reconcile", needs_more_locks_the_first_time)
+    calls = _needs_more_locks_the_first_time(monkeypatch)
     services.user_delete_permanently(tenant=tenant, user=user, actor=actor)
     assert len(calls) == 2
     assert not DirectoryUser.objects.filter(id=user.id).exists()
