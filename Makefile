@@ -15,12 +15,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Quick start on SQLite with the demo tenant.
+# Quick start on SQLite with the demo tenant. `make run SSO=1` also starts a mock OpenID
+# Connect provider and signs in through it (scripts/run-with-sso).
+SSO ?= 0
 run: $(STAMP)
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py load_catalog
 	DEBUG=1 $(PY) manage.py load_demo --port $(PORT)
-	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	@if [ "$(SSO)" = "1" ]; then scripts/run-with-sso $(PORT); \
+	else DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT); fi
 
 # Production-style: gunicorn + WhiteNoise + the task worker, on DATABASE_URL (see README).
 serve: $(STAMP)

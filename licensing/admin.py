@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.utils.html import format_html_join
@@ -527,3 +529,15 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ["activity", "target_name", "actor_name", "target_id"]
     list_select_related = ["tenant"]
     date_hierarchy = "occurred_at"
+
+
+class AccountAdmin(DjangoUserAdmin):
+    """Portal accounts, with when each last signed in (by password or the organization's
+    account)."""
+
+    list_display = [*DjangoUserAdmin.list_display, "last_login"]
+    list_filter = [*DjangoUserAdmin.list_filter, "last_login"]
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), AccountAdmin)

@@ -30,6 +30,7 @@ UPDATE_ROLE_MEMBER = "Update role membership"
 REMOVE_ROLE_MEMBER = "Remove member from role"
 ADD_APPLICATION = "Add application"
 REVOKE_APPLICATION = "Remove service principal credentials"
+SIGN_IN = "Sign-in activity"
 
 
 # Group processing runs are the system's own doing (Azure: "Microsoft Entra group-Based

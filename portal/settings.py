@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "csp",
     "axes",
+    "mozilla_django_oidc",
     "licensing",
     "portal",
 ]
@@ -195,6 +196,7 @@ AXES_CLIENT_IP_CALLABLE = "portal.signin.client_ip"
 SIGNIN_ADDRESS_LIMIT = int(os.environ.get("SIGNIN_ADDRESS_LIMIT", "20"))
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HANDLER = "portal.signin.PasswordAttemptsHandler"
 
 # Background tasks (django-tasks). The quick start and the tests run tasks at once; production
 # sets TASKS_BACKEND=database and runs `manage.py db_worker` (several may run on several hosts).
@@ -213,3 +215,32 @@ TASKS = {
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in with the organization's account (OpenID Connect, authorization code with PKCE;
+# mozilla-django-oidc's setting names; README, "Configuration"). Configured when
+# OIDC_RP_CLIENT_ID is set; portal accounts are matched by e-mail and never created.
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = "openid email profile"
+OIDC_USE_PKCE = True
+OIDC_CREATE_USER = False
+OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = int(
+    os.environ.get("OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS", "900")
+)
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/refused/"
+if OIDC_RP_CLIENT_ID:
+    AUTHENTICATION_BACKENDS.append("portal.oidc.PortalOIDCBackend")
+    # Every 15 minutes a request goes back to the provider (silently), so that an account
+    # disabled there stops here too.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("portal.middleware.RequestHygieneMiddleware"),
+        "portal.oidc.SessionRefresh",
+    )
+# PASSWORD_SIGN_IN=0: only the organization's account signs in (the portal and the Django
+# admin); a posted password is refused.
+PASSWORD_SIGN_IN = env_bool("PASSWORD_SIGN_IN", default=True)

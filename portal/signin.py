@@ -17,16 +17,25 @@ from __future__ import annotations
 
 import ipaddress
 
+from axes.handlers.database import AxesDatabaseHandler
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.contrib.auth.views import LoginView, redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Sum
+from django.dispatch import receiver
 from django.http import HttpRequest
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from licensing import audit
+from portal.oidc import configured
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -61,8 +70,8 @@ class AddressThrottleBackend:
     session's backend."""
 
     def authenticate(self, request, **credentials):
-        if request is None:
-            return None
+        if request is None or "password" not in credentials:
+            return None  # not a password sign-in (the organization's account)
         ip = client_ip(request)
         if ip and address_failures(ip) >= settings.SIGNIN_ADDRESS_LIMIT:
             # django-axes' middleware turns this flag into its lockout page.
@@ -90,3 +99,91 @@ class SignInForm(BoundedUserNameMixin, AuthenticationForm):
 
 class AdminSignInForm(BoundedUserNameMixin, AdminAuthenticationForm):
     pass
+
+
+class PasswordAttemptsHandler(AxesDatabaseHandler):
+    """django-axes counts failed *password* sign-ins only: an organization account the portal
+    refuses is not a guessed password, and must not lock an address out of the password
+    form."""
+
+    def user_login_failed(self, sender, credentials: dict, request=None, **kwargs):
+        if "username" not in credentials:
+            return None
+        return super().user_login_failed(sender, credentials, request, **kwargs)
+
+
+def _method(backend: str) -> str:
+    return "organization account" if backend.endswith("PortalOIDCBackend") else "password"
+
+
+@receiver(user_logged_in)
+def _audit_sign_in(sender, request, user, **kwargs):
+    audit.event(
+        tenant=None,
+        actor=user,
+        activity=audit.SIGN_IN,
+        target=user.get_username(),
+        target_type="Account",
+        details={"method": _method(getattr(user, "backend", "")), "result": "success"},
+    )
+
+
+@receiver(user_login_failed)
+def _audit_failed_sign_in(sender, credentials, request=None, **kwargs):
+    password = "username" in credentials
+    who = credentials.get("username") if password else ""
+    if not password and request is not None:
+        who = request.session.get("signin_refused", "")
+    audit.event(
+        tenant=None,
+        actor=None,
+        activity=audit.SIGN_IN,
+        target=str(who or "")[:150],
+        target_type="Account",
+        details={
+            "method": "password" if password else "organization account",
+            "result": "failure",
+        },
+    )
+
+
+class PortalLoginView(LoginView):
+    """The sign-in page: the organization account's button when it is configured, the
+    password form unless ``PASSWORD_SIGN_IN=0`` (then a posted password is refused)."""
+
+    redirect_authenticated_user = True
+    authentication_form = SignInForm
+
+    def post(self, request, *args, **kwargs):
+        if not settings.PASSWORD_SIGN_IN:
+            return _password_refused(request)
+        return super().post(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return {
+            **super().get_context_data(**kwargs),
+            "organization_sign_in": configured(),
+            "password_sign_in": settings.PASSWORD_SIGN_IN,
+        }
+
+
+def _password_refused(request):
+    return render(
+        request,
+        "registration/refused.html",
+        {"password_off": True},
+        status=403,
+    )
+
+
+def admin_login(request, extra_context=None):
+    """The Django admin's sign-in follows the portal's: with password sign-in off it sends
+    people to the portal's sign-in page and refuses a posted password."""
+    if not settings.PASSWORD_SIGN_IN:
+        if request.method == "POST":
+            return _password_refused(request)
+        return redirect_to_login(request.GET.get("next") or "/admin/")
+    return _admin_login(request, extra_context)
+
+
+_admin_login = admin.site.login

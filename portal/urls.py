@@ -4,20 +4,18 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from portal.signin import AdminSignInForm, SignInForm
+from portal import oidc
+from portal.signin import AdminSignInForm, PortalLoginView, admin_login
 from portal.views import home
 
 admin.site.login_form = AdminSignInForm
+admin.site.login = admin_login
 
 urlpatterns = [
     path("", home, name="home"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(
-            redirect_authenticated_user=True, authentication_form=SignInForm
-        ),
-        name="login",
-    ),
+    path("accounts/login/", PortalLoginView.as_view(), name="login"),
+    path("accounts/refused/", oidc.refused, name="signin_refused"),
+    path("oidc/", include(oidc.urlpatterns)),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("portal.graph.urls")),
     path("", include("portal.portal_urls")),

@@ -250,8 +250,7 @@ def _licensing(rows: list[tuple], wanted: set[str], catalog: Catalog | None) -> 
         # The common walk: one seat row per product, nothing to merge.
         return {
             "assignedLicenses": [
-                {"disabledPlans": sorted(row[4]) if row[4] else [], "skuId": row[1]}
-                for row in rows
+                {"disabledPlans": sorted(row[4]) if row[4] else [], "skuId": row[1]} for row in rows
             ]
         }
     held = _held(rows)

@@ -53,6 +53,7 @@ def page(browser, live_server):
         lambda message: problems.append(message.text) if message.type == "error" else None,
     )
     page.on("pageerror", lambda error: problems.append(str(error)))
+    page.console_problems = problems  # a test expecting an error answer takes it out
     yield page
     context.close()
     assert problems == [], problems

@@ -1,0 +1,157 @@
+"""Sign-in with the organization's account against a real OpenID Connect provider
+(oidc-provider-mock on loopback): the portal's side of the flow, request by request."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import requests
+from axes.models import AccessAttempt
+from django.contrib.auth import SESSION_KEY, get_user_model
+from django.test import override_settings
+
+from licensing.models import AuditEvent, Role, RoleAssignment
+from tests import oidc
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def provider():
+    with oidc.provider() as base:
+        yield base
+
+
+@pytest.fixture
+def configured(provider):
+    with override_settings(**oidc.configured(provider)):
+        yield provider
+
+
+@pytest.fixture
+def admin_account(tenant):
+    account = get_user_model().objects.create_user(
+        "admin", email="admin@contoso.onmicrosoft.com", password="not-used"
+    )
+    RoleAssignment.objects.create(account=account, tenant=tenant, role=Role.GLOBAL_ADMINISTRATOR)
+    return account
+
+
+def sign_in(client, provider: str, sub: str, claims: dict | None = None):
+    """Start at the portal, choose ``sub`` on the provider's page, come back to the callback."""
+    claims = claims or {"email": sub, "email_verified": True}
+    requests.put(f"{provider}/users/{sub}", json=claims, timeout=10).raise_for_status()
+    start = client.get("/oidc/authenticate/")
+    assert start.status_code == 302 and start["Location"].startswith(provider)
+    query = parse_qs(urlparse(start["Location"]).query)
+    assert query["code_challenge_method"] == ["S256"] and query["nonce"]  # PKCE and a nonce
+    chosen = requests.post(start["Location"], data={"sub": sub}, allow_redirects=False, timeout=10)
+    assert chosen.status_code == 302, chosen.text
+    return client.get(chosen.headers["Location"].removeprefix("http://testserver"))
+
+
+def test_an_account_with_a_role_signs_in_and_it_is_audited(client, configured, admin_account):
+    response = sign_in(client, configured, "admin@contoso.onmicrosoft.com")
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert int(client.session[SESSION_KEY]) == admin_account.id
+    admin_account.refresh_from_db()
+    assert admin_account.last_login is not None
+    event = AuditEvent.objects.get(activity="Sign-in activity")
+    assert event.details == {"method": "organization account", "result": "success"}
+    assert event.actor_id == admin_account.id
+    assert client.get("/licenses/").status_code == 200
+
+
+def test_an_expired_id_token_goes_back_to_the_provider_silently(client, configured, admin_account):
+    sign_in(client, configured, "admin@contoso.onmicrosoft.com")
+    session = client.session
+    session["oidc_id_token_expiration"] = 0
+    session.save()
+    again = client.get("/licenses/")
+    assert again.status_code == 302 and again["Location"].startswith(configured)
+    assert parse_qs(urlparse(again["Location"]).query)["prompt"] == ["none"]
+    # htmx fragments are not sent away: the next full page is.
+    assert client.get("/licenses/", headers={"HX-Request": "true"}).status_code == 200
+
+
+@pytest.mark.parametrize("case", ["unknown", "no role", "unverified"])
+def test_a_refused_identity_gets_the_refusal_page_and_no_session(
+    client, configured, admin_account, case
+):
+    sub, claims = "admin@contoso.onmicrosoft.com", None
+    if case == "unknown":
+        sub = "stranger@fabrikam.example"
+    elif case == "no role":
+        RoleAssignment.objects.all().delete()
+    else:
+        claims = {"email": sub, "email_verified": False}
+    response = sign_in(client, configured, sub, claims)
+    assert response.status_code == 302 and response["Location"] == "/accounts/refused/"
+    assert SESSION_KEY not in client.session
+    page = client.get("/accounts/refused/")
+    assert page.status_code == 200
+    if case != "unverified":
+        assert sub in page.content.decode()
+    event = AuditEvent.objects.get(activity="Sign-in activity")
+    assert event.details == {"method": "organization account", "result": "failure"}
+    # Not a password failure: nobody at this address is locked out of the password form.
+    assert not AccessAttempt.objects.exists()
+    assert client.get("/").status_code == 302  # still signed out
+
+
+def test_a_tampered_state_is_refused(client, configured, admin_account):
+    start = client.get("/oidc/authenticate/")
+    chosen = requests.post(
+        start["Location"], data={"sub": "admin@contoso.onmicrosoft.com"}, allow_redirects=False
+    )
+    callback = chosen.headers["Location"].removeprefix("http://testserver")
+    query = parse_qs(urlparse(callback).query)
+    forged = f"/oidc/callback/?code={query['code'][0]}&state=forged{query['state'][0]}"
+    assert client.get(forged).status_code == 400
+    assert SESSION_KEY not in client.session
+
+
+def test_a_tampered_nonce_is_refused(client, configured, admin_account):
+    start = client.get("/oidc/authenticate/")
+    session = client.session
+    for state in session["oidc_states"].values():
+        state["nonce"] = "not-the-nonce-the-provider-signed"
+    session.save()
+    chosen = requests.post(
+        start["Location"], data={"sub": "admin@contoso.onmicrosoft.com"}, allow_redirects=False
+    )
+    response = client.get(chosen.headers["Location"].removeprefix("http://testserver"))
+    assert response.status_code == 400
+    assert SESSION_KEY not in client.session
+
+
+def test_without_configuration_there_is_no_organization_sign_in(client):
+    assert client.get("/oidc/authenticate/").status_code == 404
+    page = client.get("/accounts/login/").content.decode()
+    assert "Sign in with your organization account" not in page
+    assert 'name="password"' in page
+
+
+def test_with_password_sign_in_off_only_the_organization_account_signs_in(
+    client, configured, admin_account, settings
+):
+    settings.PASSWORD_SIGN_IN = False
+    page = client.get("/accounts/login/").content.decode()
+    assert "Sign in with your organization account" in page
+    assert 'name="password"' not in page
+    posted = client.post("/accounts/login/", {"username": "admin", "password": "not-used"})
+    assert posted.status_code == 403 and SESSION_KEY not in client.session
+    admin_posted = client.post("/admin/login/", {"username": "admin", "password": "not-used"})
+    assert admin_posted.status_code == 403 and SESSION_KEY not in client.session
+    assert client.get("/admin/login/")["Location"].startswith("/accounts/login/")
+    assert sign_in(client, configured, "admin@contoso.onmicrosoft.com")["Location"] == "/"
+
+
+def test_a_password_sign_in_is_audited_with_its_method(client, admin_account):
+    client.post("/accounts/login/", {"username": "admin", "password": "wrong"})
+    client.post("/accounts/login/", {"username": "admin", "password": "not-used"})
+    assert [e.details for e in AuditEvent.objects.order_by("id")] == [
+        {"method": "password", "result": "failure"},
+        {"method": "password", "result": "success"},
+    ]
