@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpRequest
 from django.shortcuts import render
 from django.urls import path
@@ -29,6 +30,7 @@ from mozilla_django_oidc.views import (
     OIDCLogoutView,
 )
 
+from licensing import audit
 from licensing.models import RoleAssignment
 
 REFUSED = "signin_refused"
@@ -85,7 +87,24 @@ def _configured_only(view):
     def wrapped(request, *args, **kwargs):
         if not configured():
             raise Http404("Sign-in with an organization account is not configured.")
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except SuspiciousOperation:
+            # A state or nonce that is not the one this browser was given: refused (400),
+            # and recorded like every other failed sign-in.
+            audit.event(
+                tenant=None,
+                actor=None,
+                activity=audit.SIGN_IN,
+                target="",
+                target_type="Account",
+                details={
+                    "method": "organization account",
+                    "result": "failure",
+                    "reason": "state or nonce does not match",
+                },
+            )
+            raise
 
     return wrapped
 

@@ -110,6 +110,7 @@ def test_a_tampered_state_is_refused(client, configured, admin_account):
     forged = f"/oidc/callback/?code={query['code'][0]}&state=forged{query['state'][0]}"
     assert client.get(forged).status_code == 400
     assert SESSION_KEY not in client.session
+    assert AuditEvent.objects.get(activity="Sign-in activity").details["result"] == "failure"
 
 
 def test_a_tampered_nonce_is_refused(client, configured, admin_account):
@@ -124,6 +125,7 @@ def test_a_tampered_nonce_is_refused(client, configured, admin_account):
     response = client.get(chosen.headers["Location"].removeprefix("http://testserver"))
     assert response.status_code == 400
     assert SESSION_KEY not in client.session
+    assert AuditEvent.objects.get(activity="Sign-in activity").details["result"] == "failure"
 
 
 def test_without_configuration_there_is_no_organization_sign_in(client):
