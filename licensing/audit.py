@@ -14,6 +14,7 @@ FINISH_GROUP_APPLY = "Finish applying group based license to users"
 ADD_MEMBER = "Add member to group"
 REMOVE_MEMBER = "Remove member from group"
 DELETE_GROUP = "Delete group"
+UPDATE_GROUP = "Update group"
 UPDATE_USER = "Update user"
 DELETE_USER = "Delete user"
 RESTORE_USER = "Restore user"
@@ -31,6 +32,8 @@ REMOVE_ROLE_MEMBER = "Remove member from role"
 ADD_APPLICATION = "Add application"
 REVOKE_APPLICATION = "Remove service principal credentials"
 SIGN_IN = "Sign-in activity"
+ADD_PROVISIONING_TOKEN = "Add provisioning credentials"
+REVOKE_PROVISIONING_TOKEN = "Remove provisioning credentials"
 
 
 # Group processing runs are the system's own doing (Azure: "Microsoft Entra group-Based

@@ -165,6 +165,8 @@ class DirectoryUser(models.Model):
     job_title = models.CharField(max_length=128, blank=True)
     # The on-premises anchor of a synced user (Azure AD Connect's sourceAnchor).
     on_premises_immutable_id = models.CharField(max_length=256, blank=True)
+    # The identity provider's own id of the user (SCIM ``externalId``).
+    external_id = models.CharField(max_length=256, blank=True)
     soft_deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -215,6 +217,8 @@ class Group(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="groups")
     name = models.CharField(max_length=256)
     description = models.TextField(blank=True)
+    # The identity provider's own id of the group (SCIM ``externalId``).
+    external_id = models.CharField(max_length=256, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     processing_state = models.CharField(
         max_length=24, choices=ProcessingState.choices, default=ProcessingState.COMPLETE
@@ -508,3 +512,23 @@ class AppRegistration(models.Model):
     def actor(self) -> str:
         """How the audit log names the app (as Entra names a service principal)."""
         return f"{self.name} (app {self.client_id})"
+
+
+class ScimToken(models.Model):
+    """The bearer token an identity provider uses to provision one tenant by SCIM
+    (docs/provisioning.md). Shown once; only its SHA-256 is kept. Issuing a new one (rotate)
+    revokes the tenant's previous token."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="scim_tokens")
+    token_sha256 = models.CharField(max_length=64, unique=True, editable=False)
+    token_hint = models.CharField(max_length=8, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=254, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["tenant", "-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.token_hint}…"

@@ -36,9 +36,11 @@ from licensing.services.groups import (
     group_licenses_change,
     group_remove_members,
     group_remove_products,
+    group_update,
     licenses_assign,
     reprocess_group,
 )
+from licensing.services.scim import scim_authenticate, scim_token_issue, scim_token_revoke
 from licensing.services.subscriptions import (
     subscription_create,
     subscription_delete,
@@ -62,6 +64,7 @@ __all__ = [
     "group_licenses_change",
     "group_remove_members",
     "group_remove_products",
+    "group_update",
     "licenses_assign",
     "product_assign_to_users",
     "product_remove_from_users",
@@ -71,6 +74,9 @@ __all__ = [
     "reprocess_user",
     "role_remove",
     "role_set",
+    "scim_authenticate",
+    "scim_token_issue",
+    "scim_token_revoke",
     "subscription_create",
     "subscription_delete",
     "subscription_update",

@@ -19,6 +19,18 @@ from licensing.services.base import check_tenant, parse_country, service
 RESTORE_WINDOW = timedelta(days=30)
 
 
+def _valid_upn(value, *, any_user_name: bool = False) -> str:
+    """A user principal name (name@domain). ``any_user_name``: an identity provider's
+    userName, which SCIM lets be any name without spaces (Entra's are UPNs anyway)."""
+    upn = str(value or "").strip()
+    malformed = not upn or any(c.isspace() for c in upn) or len(upn) > 113
+    if not any_user_name:
+        malformed = malformed or "@" not in upn or upn.startswith("@") or upn.endswith("@")
+    if malformed:
+        raise InvalidInput(_("“%(upn)s” is not a valid user principal name.") % {"upn": upn})
+    return upn
+
+
 @service
 def user_create(
     *,
@@ -31,11 +43,10 @@ def user_create(
     department: str = "",
     job_title: str = "",
     on_premises_immutable_id: str = "",
+    any_user_name: bool = False,
     actor,
 ) -> DirectoryUser:
-    upn = user_principal_name.strip()
-    if "@" not in upn or upn.startswith("@") or upn.endswith("@") or " " in upn:
-        raise InvalidInput(_("“%(upn)s” is not a valid user principal name.") % {"upn": upn})
+    upn = _valid_upn(user_principal_name, any_user_name=any_user_name)
     if DirectoryUser.objects.filter(tenant=tenant, user_principal_name__iexact=upn).exists():
         raise InvalidInput(_("A user named %(upn)s already exists.") % {"upn": upn})
     user = DirectoryUser.objects.create(
@@ -199,6 +210,8 @@ def reprocess_product(*, tenant: Tenant, product: Product, actor) -> None:
     )
 
 
+# What an identity provider also keeps in step (SCIM), besides the profile fields.
+IDENTITY_FIELDS = ("user_principal_name", "external_id")
 PROFILE_FIELDS = (
     "display_name",
     "account_enabled",
@@ -209,11 +222,13 @@ PROFILE_FIELDS = (
 
 
 @service
-def user_update_profile(*, tenant: Tenant, user: DirectoryUser, actor, **changes) -> None:
+def user_update_profile(
+    *, tenant: Tenant, user: DirectoryUser, actor, any_user_name: bool = False, **changes
+) -> None:
     """Profile fields that do not move licenses (display name, account enabled, department,
     job title, on-premises immutable id); audited like every other change."""
     check_tenant(tenant, user)
-    unknown = set(changes) - set(PROFILE_FIELDS)
+    unknown = set(changes) - set(PROFILE_FIELDS) - set(IDENTITY_FIELDS)
     if unknown:
         raise InvalidInput(_("Not a profile field: %(f)s") % {"f": ", ".join(sorted(unknown))})
     if "display_name" in changes:
@@ -222,6 +237,21 @@ def user_update_profile(*, tenant: Tenant, user: DirectoryUser, actor, **changes
             raise InvalidInput(_("A display name is required."))
     if "account_enabled" in changes:
         changes["account_enabled"] = bool(changes["account_enabled"])
+    if "user_principal_name" in changes:
+        upn = changes["user_principal_name"] = _valid_upn(
+            changes["user_principal_name"], any_user_name=any_user_name
+        )
+        if (
+            DirectoryUser.objects.filter(tenant=tenant, user_principal_name__iexact=upn)
+            .exclude(id=user.id)
+            .exists()
+        ):
+            raise InvalidInput(_("A user named %(upn)s already exists.") % {"upn": upn})
+    for field in ("external_id", "department", "job_title", "on_premises_immutable_id"):
+        if field in changes:
+            changes[field] = str(changes[field] or "").strip()[
+                : DirectoryUser._meta.get_field(field).max_length
+            ]
     current = DirectoryUser.objects.get(id=user.id)
     before = {f: getattr(current, f) for f in changes}
     after = {f: v for f, v in changes.items() if before[f] != v}

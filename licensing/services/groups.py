@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from licensing import audit
-from licensing.errors import AssignmentRefused, GroupStillLicensed, NotFound
+from licensing.errors import AssignmentRefused, GroupStillLicensed, InvalidInput, NotFound
 from licensing.models import (
     DirectoryUser,
     Group,
@@ -46,6 +46,33 @@ def group_create(*, tenant: Tenant, name: str, description: str = "", actor) -> 
     group = Group.objects.create(tenant=tenant, name=name, description=description)
     audit.event(tenant=tenant, actor=actor, activity="Add group", target=group, target_type="Group")
     return group
+
+
+@service
+def group_update(*, tenant: Tenant, group: Group, actor, **changes) -> None:
+    """A group's name, description or identity provider id; audited."""
+    check_tenant(tenant, group)
+    unknown = set(changes) - {"name", "description", "external_id"}
+    if unknown:
+        raise InvalidInput(_("Not a group field: %(f)s") % {"f": ", ".join(sorted(unknown))})
+    changes = {f: str(v or "").strip() for f, v in changes.items()}
+    if "name" in changes and not changes["name"]:
+        raise InvalidInput(_("A group needs a name."))
+    current = Group.objects.get(id=group.id)
+    after = {f: v for f, v in changes.items() if getattr(current, f) != v}
+    if not after:
+        return
+    Group.objects.filter(id=group.id).update(**after)
+    for field, value in after.items():
+        setattr(group, field, value)
+    audit.event(
+        tenant=tenant,
+        actor=actor,
+        activity=audit.UPDATE_GROUP,
+        target=group,
+        target_type="Group",
+        details={"after": after},
+    )
 
 
 @service

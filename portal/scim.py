@@ -1,0 +1,777 @@
+"""SCIM 2.0 provisioning (RFC 7643/7644) per tenant, as Entra ID and Okta speak it
+(docs/provisioning.md): ``/scim/v2/<tenant id>/`` with Users, Groups and discovery.
+
+Every change goes through the same services as the portal, in one transaction per request,
+audited with the provisioning client as actor. Filters are the forms identity providers send
+(``attr eq "value"`` joined by ``and``), parsed here: the SCIM filter library pins a parser
+version that the OData one cannot share (README, "Libraries").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
+
+from licensing import services
+from licensing.errors import LicensingError, NotFound
+from licensing.models import DirectoryUser, Group, GroupMembership, UserSource
+from licensing.services.scim import PROVISIONING_ACTOR
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+CONTENT_TYPE = "application/scim+json"
+MAX_COUNT = 1000
+# A group's PATCH answer leaves out members beyond this many (SPEC: not 50,000 each time).
+MEMBERS_IN_ANSWER = 1000
+
+
+class ScimError(Exception):
+    def __init__(self, status: int, detail: str, scim_type: str | None = None):
+        super().__init__(detail)
+        self.status, self.detail, self.scim_type = status, detail, scim_type
+
+
+def _json(body: dict, status: int = 200) -> JsonResponse:
+    return JsonResponse(body, status=status, content_type=CONTENT_TYPE)
+
+
+def _error(error: ScimError) -> JsonResponse:
+    body = {"schemas": [ERROR], "status": str(error.status), "detail": error.detail}
+    if error.scim_type:
+        body["scimType"] = error.scim_type
+    return _json(body, error.status)
+
+
+def _endpoint(**methods):
+    """A SCIM endpoint: the tenant's bearer token checked, the methods dispatched, every
+    refusal in SCIM's error schema, every change in one transaction."""
+
+    @csrf_exempt
+    def dispatch(request: HttpRequest, tenant_id, **kwargs) -> HttpResponse:
+        try:
+            scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+            token = (
+                services.scim_authenticate(tenant_id, raw.strip())
+                if scheme.lower() == "bearer"
+                else None
+            )
+            if token is None:
+                raise ScimError(401, "A valid bearer token of this tenant is required.")
+            request.tenant = token.tenant
+            view = methods.get(request.method)
+            if view is None:
+                raise ScimError(405, f"{request.method} is not supported here.")
+            if request.method == "GET":
+                return view(request, **kwargs)
+            with transaction.atomic():
+                return view(request, **kwargs)
+        except ScimError as error:
+            return _error(error)
+        except NotFound as error:
+            return _error(ScimError(404, str(error)))
+        except LicensingError as error:
+            return _error(ScimError(400, str(error), "invalidValue"))
+
+    return dispatch
+
+
+def _body(request: HttpRequest) -> dict:
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise ScimError(400, "The body is not valid JSON.", "invalidSyntax") from None
+    if not isinstance(data, dict):
+        raise ScimError(400, "The body must be a JSON object.", "invalidSyntax")
+    return data
+
+
+def _location(request: HttpRequest, kind: str, public_id) -> str:
+    return request.build_absolute_uri(f"/scim/v2/{request.tenant.public_id}/{kind}/{public_id}")
+
+
+def _meta(request, kind: str, obj, body: dict) -> dict:
+    version = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+    stamp = obj.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "resourceType": kind,
+        "created": stamp,
+        "lastModified": stamp,
+        "location": _location(request, f"{kind}s", obj.public_id),
+        "version": f'W/"{version}"',
+    }
+
+
+def _truthy(value) -> bool:
+    """SCIM booleans as identity providers send them: true, "True", "false", "False"."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ScimError(400, f"{value!r} is not a boolean.", "invalidValue")
+
+
+def _uuid(value) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise ScimError(404, f"No resource has the id {str(value)[:60]!r}.") from None
+
+
+# -- filters and paging -----------------------------------------------------------------------
+
+_COMPARISON = re.compile(r'\s*([\w:.$]+)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*', re.IGNORECASE)
+
+
+def _parse_filter(text: str, fields: dict[str, str]) -> dict[str, str]:
+    """``attr eq "value" [and attr eq "value" …]`` → {model field: value}."""
+    conditions = {}
+    for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
+        match = _COMPARISON.fullmatch(part)
+        if not match:
+            raise ScimError(
+                400,
+                'Only filters of the form attribute eq "value" (joined by and) are supported.',
+                "invalidFilter",
+            )
+        name = match.group(1).lower()
+        if name not in fields:
+            raise ScimError(
+                400, f"Filtering on {match.group(1)} is not supported.", "invalidFilter"
+            )
+        conditions[fields[name]] = json.loads(f'"{match.group(2)}"')
+    return conditions
+
+
+def _list(request: HttpRequest, found, render, fields: dict[str, str]) -> JsonResponse:
+    text = request.GET.get("filter")
+    if text:
+        for field, value in _parse_filter(text, fields).items():
+            if field == "public_id":
+                try:
+                    found = found.filter(public_id=uuid.UUID(value))
+                except ValueError:
+                    found = found.none()
+            else:
+                found = found.filter(**{f"{field}__iexact": value})
+    try:
+        start = max(1, int(request.GET.get("startIndex", 1)))
+        count = max(0, min(MAX_COUNT, int(request.GET.get("count", MAX_COUNT))))
+    except ValueError:
+        raise ScimError(400, "startIndex and count must be integers.", "invalidValue") from None
+    total = found.count()
+    page = list(found.order_by("id")[start - 1 : start - 1 + count])
+    resources = [_shape(request, render(request, obj)) for obj in page]
+    return _json(
+        {
+            "schemas": [LIST],
+            "totalResults": total,
+            "startIndex": start,
+            "itemsPerPage": len(resources),
+            "Resources": resources,
+        }
+    )
+
+
+def _shape(request: HttpRequest, resource: dict) -> dict:
+    """``attributes`` / ``excludedAttributes`` (top level, and the enterprise extension's)."""
+    wanted = [a.strip() for a in request.GET.get("attributes", "").split(",") if a.strip()]
+    unwanted = [a.strip() for a in request.GET.get("excludedAttributes", "").split(",") if a]
+    if wanted:
+        keep = {a.lower() for a in wanted} | {"id", "schemas", "meta"}
+        resource = {
+            k: v
+            for k, v in resource.items()
+            if k.lower() in keep or any(w.lower().startswith(k.lower() + ":") for w in wanted)
+        }
+    for name in unwanted:
+        for key in list(resource):
+            if key.lower() == name.lower() and key not in ("id", "schemas"):
+                del resource[key]
+    return resource
+
+
+# -- users ------------------------------------------------------------------------------------
+
+USER_FILTERS = {
+    "username": "user_principal_name",
+    "externalid": "external_id",
+    "displayname": "display_name",
+    "id": "public_id",
+}
+
+
+def user_resource(request: HttpRequest, user: DirectoryUser) -> dict:
+    body: dict = {
+        "schemas": [USER, ENTERPRISE],
+        "id": str(user.public_id),
+        "userName": user.user_principal_name,
+        "displayName": user.display_name,
+        "active": not user.is_soft_deleted,
+    }
+    if user.external_id:
+        body["externalId"] = user.external_id
+    if user.job_title:
+        body["title"] = user.job_title
+    if user.usage_location:
+        body["addresses"] = [{"type": "work", "country": str(user.usage_location), "primary": True}]
+    if user.department:
+        body[ENTERPRISE] = {"department": user.department}
+    body["meta"] = _meta(request, "User", user, body)
+    return body
+
+
+def _find_user(request, key) -> DirectoryUser:
+    user = DirectoryUser.objects.filter(tenant=request.tenant, public_id=_uuid(key)).first()
+    if user is None:
+        raise ScimError(404, f"No user has the id {key}.")
+    return user
+
+
+def _user_changes(values: dict) -> tuple[dict, str | None, bool | None]:
+    """Profile changes, usage location and active from SCIM attributes (full names, dotted
+    names and the enterprise extension's URN). Attributes we do not keep are ignored."""
+    profile: dict = {}
+    location, active = None, None
+    for key, value in values.items():
+        name = key.lower()
+        if name == ENTERPRISE.lower():
+            if isinstance(value, dict) and "department" in value:
+                profile["department"] = value["department"]
+            elif not value:
+                profile["department"] = ""
+            continue
+        name = name.removeprefix(ENTERPRISE.lower() + ":")
+        if name == "username":
+            profile["user_principal_name"] = value
+        elif name == "displayname":
+            profile["display_name"] = value
+        elif name == "externalid":
+            profile["external_id"] = value
+        elif name == "title":
+            profile["job_title"] = value
+        elif name == "department":
+            profile["department"] = value
+        elif name == "active":
+            active = _truthy(value)
+        elif name in ('addresses[type eq "work"].country', "addresses.country"):
+            location = value or ""
+        elif name == "addresses":
+            work = [
+                a
+                for a in (value if isinstance(value, list) else [])
+                if isinstance(a, dict) and a.get("type", "work") == "work"
+            ]
+            location = (work[0].get("country") if work else "") or ""
+    return profile, location, active
+
+
+def _apply_user(request, user: DirectoryUser, profile: dict, location, active) -> None:
+    tenant = request.tenant
+    if active is True and user.is_soft_deleted:
+        services.user_restore(tenant=tenant, user=user, actor=PROVISIONING_ACTOR)
+    if profile:
+        services.user_update_profile(
+            tenant=tenant, user=user, actor=PROVISIONING_ACTOR, any_user_name=True, **profile
+        )
+    if location is not None:
+        services.user_set_usage_location(
+            tenant=tenant, user=user, usage_location=location, actor=PROVISIONING_ACTOR
+        )
+    if active is False and not user.is_soft_deleted:
+        services.user_soft_delete(tenant=tenant, user=user, actor=PROVISIONING_ACTOR)
+
+
+def list_users(request):
+    found = DirectoryUser.objects.filter(tenant=request.tenant)
+    return _list(request, found, user_resource, USER_FILTERS)
+
+
+def create_user(request):
+    data = _body(request)
+    profile, location, active = _user_changes(data)
+    upn = profile.pop("user_principal_name", None)
+    if not upn:
+        raise ScimError(400, "userName is required.", "invalidValue")
+    if DirectoryUser.objects.filter(
+        tenant=request.tenant, user_principal_name__iexact=str(upn).strip()
+    ).exists():
+        raise ScimError(409, f"A user named {upn} already exists.", "uniqueness")
+    user = services.user_create(
+        tenant=request.tenant,
+        user_principal_name=str(upn),
+        display_name=str(profile.pop("display_name", "") or upn),
+        usage_location=location or "",
+        source=UserSource.SYNCED,
+        any_user_name=True,
+        actor=PROVISIONING_ACTOR,
+    )
+    _apply_user(request, user, profile, None, active)
+    user.refresh_from_db()
+    response = _json(user_resource(request, user), 201)
+    response["Location"] = _location(request, "Users", user.public_id)
+    return response
+
+
+def get_user(request, key):
+    return _json(_shape(request, user_resource(request, _find_user(request, key))))
+
+
+def replace_user(request, key):
+    user = _find_user(request, key)
+    profile, location, active = _user_changes(_body(request))
+    if not profile.get("user_principal_name"):
+        raise ScimError(400, "userName is required.", "invalidValue")
+    _apply_user(request, user, profile, location if location is not None else "", active)
+    user.refresh_from_db()
+    return _json(user_resource(request, user))
+
+
+def _operations(request) -> list[tuple[str, str, object]]:
+    data = _body(request)
+    operations = data.get("Operations")
+    if not isinstance(operations, list) or not operations:
+        raise ScimError(400, "A PATCH needs Operations.", "invalidSyntax")
+    found = []
+    for operation in operations:
+        if not isinstance(operation, dict):
+            raise ScimError(400, "Each operation must be an object.", "invalidSyntax")
+        op = str(operation.get("op", "")).lower()
+        if op not in ("add", "replace", "remove"):
+            raise ScimError(
+                400, f"{operation.get('op')!r} is not a PATCH operation.", "invalidSyntax"
+            )
+        found.append((op, str(operation.get("path") or ""), operation.get("value")))
+    return found
+
+
+def patch_user(request, key):
+    user = _find_user(request, key)
+    values: dict = {}
+    for op, where, value in _operations(request):
+        if not where:
+            if not isinstance(value, dict):
+                raise ScimError(400, "An operation without a path needs an object.", "invalidValue")
+            values.update(value)
+        elif op == "remove":
+            values[where] = "" if where.lower() != "active" else False
+        else:
+            values[where] = value
+    profile, location, active = _user_changes(values)
+    _apply_user(request, user, profile, location, active)
+    user.refresh_from_db()
+    return _json(user_resource(request, user))
+
+
+def delete_user(request, key):
+    user = _find_user(request, key)
+    services.user_delete_permanently(tenant=request.tenant, user=user, actor=PROVISIONING_ACTOR)
+    return HttpResponse(status=204)
+
+
+# -- groups -----------------------------------------------------------------------------------
+
+GROUP_FILTERS = {"displayname": "name", "externalid": "external_id", "id": "public_id"}
+
+
+def group_resource(request: HttpRequest, group: Group, *, members: bool = True) -> dict:
+    body: dict = {"schemas": [GROUP], "id": str(group.public_id), "displayName": group.name}
+    if group.external_id:
+        body["externalId"] = group.external_id
+    if members and "members" not in request.GET.get("excludedAttributes", ""):
+        body["members"] = [
+            {
+                "value": str(public_id),
+                "display": name,
+                "type": "User",
+                "$ref": _location(request, "Users", public_id),
+            }
+            for public_id, name in GroupMembership.objects.filter(group=group)
+            .order_by("added_at", "user_id")
+            .values_list("user__public_id", "user__display_name")
+        ]
+    body["meta"] = _meta(request, "Group", group, body)
+    return body
+
+
+def _find_group(request, key) -> Group:
+    group = Group.objects.filter(tenant=request.tenant, public_id=_uuid(key)).first()
+    if group is None:
+        raise ScimError(404, f"No group has the id {key}.")
+    return group
+
+
+def _members(request, values) -> list[DirectoryUser]:
+    if not isinstance(values, list):
+        values = [values]
+    ids = []
+    for item in values:
+        value = item.get("value") if isinstance(item, dict) else item
+        try:
+            ids.append(uuid.UUID(str(value)))
+        except ValueError:
+            raise ScimError(400, f"{str(value)[:60]!r} is not a user id.", "invalidValue") from None
+    found = list(DirectoryUser.objects.filter(tenant=request.tenant, public_id__in=ids))
+    if len(found) != len(set(ids)):
+        raise ScimError(400, "A member is not a user of this tenant.", "invalidValue")
+    return found
+
+
+def _set_members(request, group: Group, wanted: list[DirectoryUser]) -> None:
+    have = set(GroupMembership.objects.filter(group=group).values_list("user_id", flat=True))
+    add = [u for u in wanted if u.id not in have]
+    remove = list(DirectoryUser.objects.filter(id__in=have - {u.id for u in wanted}))
+    _change_members(request, group, add, remove)
+
+
+def _change_members(request, group, add, remove) -> None:
+    if remove:
+        services.group_remove_members(
+            tenant=request.tenant, group=group, users=remove, actor=PROVISIONING_ACTOR
+        )
+    have = set(GroupMembership.objects.filter(group=group).values_list("user_id", flat=True))
+    add = [u for u in add if u.id not in have]
+    if add:
+        services.group_add_members(
+            tenant=request.tenant, group=group, users=add, actor=PROVISIONING_ACTOR
+        )
+
+
+def list_groups(request):
+    return _list(
+        request, Group.objects.filter(tenant=request.tenant), group_resource, GROUP_FILTERS
+    )
+
+
+def create_group(request):
+    data = _body(request)
+    name = str(data.get("displayName") or "").strip()
+    if not name:
+        raise ScimError(400, "displayName is required.", "invalidValue")
+    group = services.group_create(tenant=request.tenant, name=name, actor=PROVISIONING_ACTOR)
+    if data.get("externalId"):
+        services.group_update(
+            tenant=request.tenant,
+            group=group,
+            external_id=data["externalId"],
+            actor=PROVISIONING_ACTOR,
+        )
+    if data.get("members"):
+        _change_members(request, group, _members(request, data["members"]), [])
+    response = _json(group_resource(request, group), 201)
+    response["Location"] = _location(request, "Groups", group.public_id)
+    return response
+
+
+def get_group(request, key):
+    return _json(_shape(request, group_resource(request, _find_group(request, key))))
+
+
+def replace_group(request, key):
+    group = _find_group(request, key)
+    data = _body(request)
+    name = str(data.get("displayName") or "").strip()
+    if not name:
+        raise ScimError(400, "displayName is required.", "invalidValue")
+    services.group_update(
+        tenant=request.tenant,
+        group=group,
+        name=name,
+        external_id=data.get("externalId") or "",
+        actor=PROVISIONING_ACTOR,
+    )
+    _set_members(request, group, _members(request, data.get("members") or []))
+    return _json(group_resource(request, group))
+
+
+_MEMBER_PATH = re.compile(r'members\[value eq "([^"]+)"\]', re.IGNORECASE)
+
+
+def patch_group(request, key):
+    group = _find_group(request, key)
+    for op, where, value in _operations(request):
+        target = where.lower()
+        if not where and isinstance(value, dict):
+            changes = {}
+            for k, v in value.items():
+                if k.lower() == "displayname":
+                    changes["name"] = v
+                elif k.lower() == "externalid":
+                    changes["external_id"] = v
+                elif k.lower() == "members":
+                    _patch_members(request, group, op, v)
+            if changes:
+                services.group_update(
+                    tenant=request.tenant, group=group, actor=PROVISIONING_ACTOR, **changes
+                )
+        elif target in ("displayname", "externalid"):
+            field = "name" if target == "displayname" else "external_id"
+            services.group_update(
+                tenant=request.tenant,
+                group=group,
+                actor=PROVISIONING_ACTOR,
+                **{field: "" if op == "remove" else value},
+            )
+        elif target == "members":
+            _patch_members(request, group, op, value)
+        elif match := _MEMBER_PATH.fullmatch(where.strip()):
+            if op != "remove":
+                raise ScimError(400, "Only remove takes a member filter path.", "invalidPath")
+            _change_members(request, group, [], _members(request, [match.group(1)]))
+        else:
+            raise ScimError(400, f"{where[:60]!r} is not a path of a group.", "invalidPath")
+    count = GroupMembership.objects.filter(group=group).count()
+    return _json(group_resource(request, group, members=count <= MEMBERS_IN_ANSWER))
+
+
+def _patch_members(request, group, op: str, value) -> None:
+    if op == "add":
+        _change_members(request, group, _members(request, value or []), [])
+    elif op == "replace":
+        _set_members(request, group, _members(request, value or []))
+    elif value:
+        _change_members(request, group, [], _members(request, value))
+    else:
+        _set_members(request, group, [])
+
+
+def delete_group(request, key):
+    group = _find_group(request, key)
+    services.group_delete(tenant=request.tenant, group=group, actor=PROVISIONING_ACTOR)
+    return HttpResponse(status=204)
+
+
+# -- discovery --------------------------------------------------------------------------------
+
+
+def _attribute(
+    name,
+    kind="string",
+    *,
+    required=False,
+    multi=False,
+    unique="none",
+    sub=None,
+    mutability="readWrite",
+    returned="default",
+    case_exact=False,
+):
+    attribute = {
+        "name": name,
+        "type": kind,
+        "multiValued": multi,
+        "description": name,
+        "required": required,
+        "caseExact": case_exact,
+        "mutability": mutability,
+        "returned": returned,
+        "uniqueness": unique,
+    }
+    if sub is not None:
+        attribute["subAttributes"] = sub
+    return attribute
+
+
+SCHEMAS = {
+    USER: {
+        "name": "User",
+        "description": "A user of the tenant's directory",
+        "attributes": [
+            _attribute("userName", required=True, unique="server"),
+            _attribute("displayName", required=True),
+            _attribute("active", "boolean"),
+            _attribute("title"),
+            _attribute(
+                "addresses",
+                "complex",
+                multi=True,
+                sub=[
+                    {**_attribute("type"), "canonicalValues": ["work"]},
+                    {**_attribute("country"), "canonicalValues": ["NL", "BE", "DE", "GB", "US"]},
+                    _attribute("primary", "boolean"),
+                ],
+            ),
+        ],
+    },
+    ENTERPRISE: {
+        "name": "EnterpriseUser",
+        "description": "Enterprise user",
+        "attributes": [_attribute("department")],
+    },
+    GROUP: {
+        "name": "Group",
+        "description": "A group of the tenant's directory",
+        "attributes": [
+            _attribute("displayName", required=True),
+            _attribute(
+                "members",
+                "complex",
+                multi=True,
+                sub=[
+                    _attribute("value", mutability="immutable"),
+                    _attribute("display", mutability="readOnly"),
+                    {**_attribute("type", mutability="immutable"), "canonicalValues": ["User"]},
+                    {
+                        **_attribute("$ref", "reference", mutability="immutable"),
+                        "referenceTypes": ["User"],
+                    },
+                ],
+            ),
+        ],
+    },
+}
+RESOURCE_TYPES = {
+    "User": {"endpoint": "/Users", "schema": USER, "extensions": [ENTERPRISE]},
+    "Group": {"endpoint": "/Groups", "schema": GROUP, "extensions": []},
+}
+
+
+def _base(request) -> str:
+    return request.build_absolute_uri(f"/scim/v2/{request.tenant.public_id}")
+
+
+def _schema(request, urn: str) -> dict:
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+        "id": urn,
+        **SCHEMAS[urn],
+        "meta": {"resourceType": "Schema", "location": f"{_base(request)}/Schemas/{urn}"},
+    }
+
+
+def _resource_type(request, name: str) -> dict:
+    kind = RESOURCE_TYPES[name]
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+        "id": name,
+        "name": name,
+        "endpoint": kind["endpoint"],
+        "schema": kind["schema"],
+        "schemaExtensions": [{"schema": e, "required": False} for e in kind["extensions"]],
+        "meta": {
+            "resourceType": "ResourceType",
+            "location": f"{_base(request)}/ResourceTypes/{name}",
+        },
+    }
+
+
+def _listed(items: list[dict]) -> JsonResponse:
+    return _json(
+        {
+            "schemas": [LIST],
+            "totalResults": len(items),
+            "startIndex": 1,
+            "itemsPerPage": len(items),
+            "Resources": items,
+        }
+    )
+
+
+def service_provider_config(request):
+    return _json(
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+            "documentationUri": request.build_absolute_uri("/"),
+            "patch": {"supported": True},
+            "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+            "filter": {"supported": True, "maxResults": MAX_COUNT},
+            "changePassword": {"supported": False},
+            "sort": {"supported": False},
+            "etag": {"supported": True},
+            "authenticationSchemes": [
+                {
+                    "type": "oauthbearertoken",
+                    "name": "Bearer token",
+                    "description": "The tenant's provisioning token (page Provisioning).",
+                    "primary": True,
+                }
+            ],
+            "meta": {
+                "resourceType": "ServiceProviderConfig",
+                "location": f"{_base(request)}/ServiceProviderConfig",
+            },
+        }
+    )
+
+
+def list_schemas(request):
+    return _listed([_schema(request, urn) for urn in SCHEMAS])
+
+
+def get_schema(request, key):
+    if key not in SCHEMAS:
+        raise ScimError(404, f"No schema {key[:80]}.")
+    return _json(_schema(request, key))
+
+
+def list_resource_types(request):
+    return _listed([_resource_type(request, name) for name in RESOURCE_TYPES])
+
+
+def get_resource_type(request, key):
+    if key not in RESOURCE_TYPES:
+        raise ScimError(404, f"No resource type {key[:80]}.")
+    return _json(_resource_type(request, key))
+
+
+def _searching(list_view):
+    """``POST …/.search`` (RFC 7644 §3.4.3): the query in the body instead of the URL."""
+
+    def search(request):
+        data = _body(request)
+        query = QueryDict(mutable=True)
+        for name in ("filter", "startIndex", "count"):
+            if data.get(name) is not None:
+                query[name] = str(data[name])
+        for name in ("attributes", "excludedAttributes"):
+            value = data.get(name)
+            if value:
+                query[name] = ",".join(value) if isinstance(value, list) else str(value)
+        request.GET = query
+        return list_view(request)
+
+    return search
+
+
+def search_everything(request):
+    raise ScimError(501, "Searching several resource types at once is not supported.")
+
+
+def _unknown(request, rest=""):
+    raise ScimError(404, "No such SCIM resource.")
+
+
+urlpatterns = [
+    path("Users", _endpoint(GET=list_users, POST=create_user)),
+    path(".search", _endpoint(POST=search_everything)),
+    path("Users/.search", _endpoint(POST=_searching(list_users))),
+    path("Groups/.search", _endpoint(POST=_searching(list_groups))),
+    path(
+        "Users/<str:key>",
+        _endpoint(GET=get_user, PUT=replace_user, PATCH=patch_user, DELETE=delete_user),
+    ),
+    path("Groups", _endpoint(GET=list_groups, POST=create_group)),
+    path(
+        "Groups/<str:key>",
+        _endpoint(GET=get_group, PUT=replace_group, PATCH=patch_group, DELETE=delete_group),
+    ),
+    path("ServiceProviderConfig", _endpoint(GET=service_provider_config)),
+    path("Schemas", _endpoint(GET=list_schemas)),
+    path("Schemas/<str:key>", _endpoint(GET=get_schema)),
+    path("ResourceTypes", _endpoint(GET=list_resource_types)),
+    path("ResourceTypes/<str:key>", _endpoint(GET=get_resource_type)),
+    path(
+        "<path:rest>",
+        _endpoint(GET=_unknown, POST=_unknown, PUT=_unknown, PATCH=_unknown, DELETE=_unknown),
+    ),
+]
