@@ -519,6 +519,7 @@ class ScimToken(models.Model):
     (docs/provisioning.md). Shown once; only its SHA-256 is kept. Issuing a new one (rotate)
     revokes the tenant's previous token."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="scim_tokens")
     token_sha256 = models.CharField(max_length=64, unique=True, editable=False)
     token_hint = models.CharField(max_length=8, editable=False)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from django.urls import path
 
-from portal.views import apps, audit, directory, groups, licenses, products, tenants, users
+from portal.views import (
+    apps,
+    audit,
+    directory,
+    groups,
+    licenses,
+    products,
+    provisioning,
+    tenants,
+    users,
+)
 
 app_name = "portal"
 
@@ -53,4 +63,6 @@ urlpatterns = [
     path("audit/", audit.audit_log, name="audit"),
     path("apps/", apps.app_list, name="apps"),
     path("apps/<uuid:client_id>/revoke/", apps.app_revoke, name="app_revoke"),
+    path("provisioning/", provisioning.provisioning, name="provisioning"),
+    path("provisioning/<uuid:token_id>/revoke/", provisioning.revoke, name="provisioning_revoke"),
 ]

@@ -53,8 +53,10 @@ def world(tenant):
     )
     services.user_soft_delete(tenant=tenant, user=deleted, actor=None)
     app, _ = services.app_register(tenant=tenant, name="Script", actor=None)
+    token, _ = services.scim_token_issue(tenant=tenant, actor=None)
     return {
         "client_id": app.client_id,
+        "token_id": token.public_id,
         "sku_id": product("AAD_PREMIUM").sku_id,
         "user_id": user.public_id,
         "group_id": group.public_id,

@@ -1,0 +1,49 @@
+"""Provisioning: the Global administrator connects the identity provider (SCIM,
+docs/provisioning.md): the endpoint to paste into Entra ID or Okta, a token shown once
+(issuing a new one rotates it), revoke, last used."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from licensing import services
+from licensing.models import ScimToken
+from portal.access import portal_view, require_directory_admin
+from portal.responses import HttpResponseSeeOther, command_done
+
+NEW_TOKEN = "portal_new_scim_token"
+
+
+@require_http_methods(["GET", "POST"])
+@portal_view
+def provisioning(request: HttpRequest) -> HttpResponse:
+    require_directory_admin(request)
+    if request.method == "POST":
+        _token, raw = services.scim_token_issue(tenant=request.tenant, actor=request.user)
+        # Shown once, on the next page, then gone from the session.
+        request.session[NEW_TOKEN] = raw
+        return HttpResponseSeeOther(reverse("portal:provisioning"))
+    context = {
+        "section": "provisioning",
+        "tokens": ScimToken.objects.filter(tenant=request.tenant),
+        "new": request.session.pop(NEW_TOKEN, None),
+        "endpoint": request.build_absolute_uri(f"/scim/v2/{request.tenant.public_id}/"),
+    }
+    return render(request, "portal/provisioning.html", context)
+
+
+@require_POST
+@portal_view
+def revoke(request: HttpRequest, token_id) -> HttpResponse:
+    require_directory_admin(request)
+    token = get_object_or_404(ScimToken, tenant=request.tenant, public_id=token_id)
+    services.scim_token_revoke(tenant=request.tenant, token=token, actor=request.user)
+    return command_done(
+        request,
+        _("Revoked the provisioning token; the identity provider can no longer provision."),
+        reverse("portal:provisioning"),
+    )
