@@ -28,6 +28,7 @@ from licensing.models import (
     Product,
     ProductServicePlan,
     RoleAssignment,
+    ScimToken,
     ServicePlan,
     Subscription,
     Tenant,
@@ -130,6 +131,25 @@ class AppRegistrationAdmin(ReadOnlyAdmin):
     search_fields = ["name", "client_id", "tenant__name"]
     list_select_related = ["tenant"]
     exclude = ["secret_sha256"]
+
+
+@admin.register(ScimToken)
+class ScimTokenAdmin(ReadOnlyAdmin):
+    """Provisioning tokens (docs/provisioning.md), for support to see; a tenant's Global
+    administrator issues and revokes them (the token is shown to them alone, once)."""
+
+    list_display = [
+        "token_hint",
+        "tenant",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["tenant"]
+    search_fields = ["tenant__name", "created_by"]
+    list_select_related = ["tenant"]
+    exclude = ["token_sha256"]
 
 
 @admin.register(TenantProduct)

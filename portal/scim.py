@@ -100,6 +100,12 @@ def _location(request: HttpRequest, kind: str, public_id) -> str:
     return request.build_absolute_uri(f"/scim/v2/{request.tenant.public_id}/{kind}/{public_id}")
 
 
+def _created(request: HttpRequest, kind: str, resource: dict) -> JsonResponse:
+    response = _json(resource, 201)
+    response["Location"] = _location(request, kind, resource["id"])
+    return response
+
+
 def _meta(request, kind: str, obj, body: dict) -> dict:
     version = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
     stamp = obj.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -318,9 +324,7 @@ def create_user(request):
     )
     _apply_user(request, user, profile, None, active)
     user.refresh_from_db()
-    response = _json(user_resource(request, user), 201)
-    response["Location"] = _location(request, "Users", user.public_id)
-    return response
+    return _created(request, "Users", user_resource(request, user))
 
 
 def get_user(request, key):
@@ -468,9 +472,7 @@ def create_group(request):
         )
     if data.get("members"):
         _change_members(request, group, _members(request, data["members"]), [])
-    response = _json(group_resource(request, group), 201)
-    response["Location"] = _location(request, "Groups", group.public_id)
-    return response
+    return _created(request, "Groups", group_resource(request, group))
 
 
 def get_group(request, key):
