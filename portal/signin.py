@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from licensing import audit
-from portal.oidc import configured
+from portal.oidc import REFUSED, configured
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -133,7 +133,7 @@ def _audit_failed_sign_in(sender, credentials, request=None, **kwargs):
     password = "username" in credentials
     who = credentials.get("username") if password else ""
     if not password and request is not None:
-        who = request.session.get("signin_refused", "")
+        who = request.session.get(REFUSED, "")
     audit.event(
         tenant=None,
         actor=None,

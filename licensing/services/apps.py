@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -64,6 +65,13 @@ def app_revoke(*, tenant: Tenant, app: AppRegistration, actor) -> None:
         target_type="Application",
         details={"client_id": str(app.client_id)},
     )
+
+
+def mark_used(obj, now) -> None:
+    """Write an app's or a token's "last used", to the minute: once a minute at most, not an
+    UPDATE per request."""
+    if obj.last_used_at is None or obj.last_used_at < now - timedelta(minutes=1):
+        type(obj).objects.filter(id=obj.id).update(last_used_at=now)
 
 
 def app_authenticate(tenant: Tenant, client_id, secret: str) -> AppRegistration | None:

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from licensing import audit
 from licensing.models import ScimToken, Tenant
-from licensing.services.apps import secret_digest
+from licensing.services.apps import mark_used, secret_digest
 from licensing.services.base import check_tenant, service
 
 # How the audit log names the identity provider's changes.
@@ -68,7 +68,5 @@ def scim_authenticate(tenant_public_id, raw: str) -> ScimToken | None:
     )
     if token is None:
         return None
-    now = timezone.now()
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        ScimToken.objects.filter(id=token.id).update(last_used_at=now)
+    mark_used(token, timezone.now())
     return token

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from licensing.models import AppRegistration, Tenant
 from licensing.services import app_authenticate
+from licensing.services.apps import mark_used
 from portal.graph.errors import FORBIDDEN, UNAUTHORIZED, GraphError
 
 GRAPH = "https://graph.microsoft.com"
@@ -214,9 +215,7 @@ def authenticate(request: HttpRequest, *, write: bool) -> AppRegistration:
     if write and not app.can_write:
         raise GraphError(403, FORBIDDEN, "Insufficient privileges to complete the operation.")
     _throttle(app)
-    # "Last used" to the minute: written once a minute at most, not on every request.
-    if app.last_used_at is None or app.last_used_at < now - datetime.timedelta(minutes=1):
-        AppRegistration.objects.filter(id=app.id).update(last_used_at=now)
+    mark_used(app, now)
     return app
 
 

@@ -1,5 +1,5 @@
 """SCIM provisioning: the request sequences Microsoft documents for Entra ID's provisioning
-service and Okta's PUT, and what they do to licenses (SPEC §8)."""
+service and Okta's PUT, and what they do to licenses (docs/provisioning.md)."""
 
 from __future__ import annotations
 
