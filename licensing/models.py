@@ -169,6 +169,9 @@ class DirectoryUser(models.Model):
     external_id = models.CharField(max_length=256, blank=True)
     soft_deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the services last changed the profile, usage location or deletion state (SCIM's
+    # ``meta.lastModified``); empty: not since it was created.
+    modified_at = models.DateTimeField(null=True, blank=True)
 
     objects = DirectoryUserQuerySet.as_manager()
 
@@ -220,6 +223,9 @@ class Group(models.Model):
     # The identity provider's own id of the group (SCIM ``externalId``).
     external_id = models.CharField(max_length=256, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the services last changed the name, description or members; empty: not since it
+    # was created.
+    modified_at = models.DateTimeField(null=True, blank=True)
     processing_state = models.CharField(
         max_length=24, choices=ProcessingState.choices, default=ProcessingState.COMPLETE
     )

@@ -107,22 +107,39 @@ def _settle(tenant: Tenant, locked: set[int]) -> None:
         run_group(group.id, group.processing_run)
 
 
-def queue_group(*, tenant: Tenant, group: Group, actor) -> dict | None:
+def queue_group(
+    *, tenant: Tenant, group: Group, actor, after: tuple | None = None, done: int = 0
+) -> dict | None:
     """Mark the group queued and enqueue a run. Call inside the transaction that changed the
     group's intent (after ``hold_seats``). Returns the run's outcome when it ran at once
-    (immediate backend), else None: the group page shows the progress."""
+    (immediate backend), else None: the group page shows the progress.
+
+    ``after`` (a member's ``(added_at, user_id)``) starts the run behind that member, with
+    ``done`` members counted as done: for members who joined a group whose run was complete,
+    whose claims all come after every member before them (``last_member``)."""
+    cursor_at, cursor_user = after or (None, None)
     Group.objects.filter(id=group.id).update(
         processing_run=F("processing_run") + 1,
         processing_state=ProcessingState.QUEUED,
-        processing_done=0,
+        processing_done=done,
         processing_total=GroupMembership.objects.filter(group=group).count(),
         processing_updated_at=timezone.now(),
-        processing_cursor_at=None,
-        processing_cursor_user=None,
+        processing_cursor_at=cursor_at,
+        processing_cursor_user=cursor_user,
         processing_withheld={},
     )
     group.refresh_from_db()
     return _enqueue(group)
+
+
+def last_member(group: Group) -> tuple | None:
+    """The group's last member in claim order, as ``(added_at, user_id)``."""
+    return (
+        GroupMembership.objects.filter(group=group)
+        .order_by("-added_at", "-user_id")
+        .values_list("added_at", "user_id")
+        .first()
+    )
 
 
 def _enqueue(group: Group) -> dict | None:

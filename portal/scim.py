@@ -108,11 +108,14 @@ def _created(request: HttpRequest, kind: str, resource: dict) -> JsonResponse:
 
 def _meta(request, kind: str, obj, body: dict) -> dict:
     version = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
-    stamp = obj.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def stamp(moment):
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
     return {
         "resourceType": kind,
-        "created": stamp,
-        "lastModified": stamp,
+        "created": stamp(obj.created_at),
+        "lastModified": stamp(obj.modified_at or obj.created_at),
         "location": _location(request, f"{kind}s", obj.public_id),
         "version": f'W/"{version}"',
     }
@@ -370,7 +373,9 @@ def patch_user(request, key):
                 raise ScimError(400, "An operation without a path needs an object.", "invalidValue")
             values.update(value)
         elif op == "remove":
-            values[where] = "" if where.lower() != "active" else False
+            if where.lower() in ("active", "username"):
+                raise ScimError(400, f"{where} is required and cannot be removed.", "mutability")
+            values[where] = ""
         else:
             values[where] = value
     profile, location, active = _user_changes(values)
@@ -468,11 +473,20 @@ def _change_members(request, group, add, remove) -> None:
         services.group_remove_members(
             tenant=request.tenant, group=group, users=remove, actor=PROVISIONING_ACTOR
         )
-    have = set(GroupMembership.objects.filter(group=group).values_list("user_id", flat=True))
+    have = set(
+        GroupMembership.objects.filter(group=group, user_id__in=[u.id for u in add]).values_list(
+            "user_id", flat=True
+        )
+    )
     add = [u for u in add if u.id not in have]
     if add:
+        # The provider's disabled users (active=false, soft-deleted here) stay in its groups.
         services.group_add_members(
-            tenant=request.tenant, group=group, users=add, actor=PROVISIONING_ACTOR
+            tenant=request.tenant,
+            group=group,
+            users=add,
+            actor=PROVISIONING_ACTOR,
+            deleted_too=True,
         )
 
 
@@ -495,6 +509,7 @@ def create_group(request):
         )
     if data.get("members"):
         _change_members(request, group, _members(request, data["members"]), [])
+    group.refresh_from_db()
     return _created(request, "Groups", group_resource(request, group))
 
 
@@ -516,6 +531,7 @@ def replace_group(request, key):
         actor=PROVISIONING_ACTOR,
     )
     _set_members(request, group, _members(request, data.get("members") or []))
+    group.refresh_from_db()
     return _json(group_resource(request, group))
 
 
@@ -556,6 +572,7 @@ def patch_group(request, key):
         else:
             raise ScimError(400, f"{where[:60]!r} is not a path of a group.", "invalidPath")
     count = GroupMembership.objects.filter(group=group).count()
+    group.refresh_from_db()
     return _json(group_resource(request, group, members=count <= MEMBERS_IN_ANSWER))
 
 
@@ -614,7 +631,9 @@ SCHEMAS = {
         "attributes": [
             _attribute("userName", required=True, unique="server"),
             _attribute("displayName", required=True),
-            _attribute("active", "boolean"),
+            # Every user here is active or deleted: active is never unassigned, so it is
+            # required, and removing it is refused (RFC 7644 §3.5.2.2).
+            _attribute("active", "boolean", required=True),
             _attribute("title"),
             _attribute(
                 "addresses",

@@ -75,7 +75,7 @@ def user_set_usage_location(
     if code == before:
         return
     locked = hold_seats(tenant, products_touching(tenant, users=[user.id]))
-    DirectoryUser.objects.filter(id=user.id).update(usage_location=code)
+    DirectoryUser.objects.filter(id=user.id).update(usage_location=code, modified_at=timezone.now())
     reconcile(tenant=tenant, user_ids=[user.id], locked_products=locked)
     audit.event(
         tenant=tenant,
@@ -102,7 +102,7 @@ def user_soft_delete(*, tenant: Tenant, user: DirectoryUser, actor, reason: str 
         raise InvalidInput(_("%(user)s is already deleted.") % {"user": user.user_principal_name})
     locked = hold_seats(tenant, products_touching(tenant, users=[user.id]))
     now = timezone.now()
-    DirectoryUser.objects.filter(id=user.id).update(soft_deleted_at=now)
+    DirectoryUser.objects.filter(id=user.id).update(soft_deleted_at=now, modified_at=now)
     reconcile(tenant=tenant, user_ids=[user.id], locked_products=locked)
     audit.event(
         tenant=tenant,
@@ -124,7 +124,9 @@ def user_restore(*, tenant: Tenant, user: DirectoryUser, actor) -> int:
     if _current(user, "soft_deleted_at") is None:
         raise InvalidInput(_("%(user)s is not deleted.") % {"user": user.user_principal_name})
     locked = hold_seats(tenant, products_touching(tenant, users=[user.id]))
-    DirectoryUser.objects.filter(id=user.id).update(soft_deleted_at=None)
+    DirectoryUser.objects.filter(id=user.id).update(
+        soft_deleted_at=None, modified_at=timezone.now()
+    )
     result = reconcile(
         tenant=tenant, user_ids=[user.id], locked_products=locked, restoring=[user.id]
     )
@@ -257,7 +259,7 @@ def user_update_profile(
     after = {f: v for f, v in changes.items() if before[f] != v}
     if not after:
         return
-    DirectoryUser.objects.filter(id=user.id).update(**after)
+    DirectoryUser.objects.filter(id=user.id).update(**after, modified_at=timezone.now())
     for field, value in after.items():
         setattr(user, field, value)
     audit.event(

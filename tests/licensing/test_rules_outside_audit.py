@@ -498,3 +498,80 @@ def test_seats_a_run_frees_from_conflicts_go_in_claim_order_whatever_the_batch_s
     model.check()
     assert ("EXCHANGESTANDARD", "Mail", "Active", "") in paths_of(b)
     assert ("EXCHANGESTANDARD", "Mail", "Error", "CountViolation") in paths_of(a)
+
+
+# -- Members joining a licensed group in bulk: the run starts behind the members before ------
+
+
+@pytest.mark.parametrize("worker", [False, True], ids=["at once", "with a worker"])
+def test_members_joining_in_bulk_take_seats_in_join_order_behind_the_members_before(
+    tenant, buy, settings, monkeypatch, model, worker
+):
+    """More than ``BULK_MEMBERS`` joiners of a licensed group are applied by the group's run,
+    which starts behind the members the group already had (their run is complete, and the
+    joiners' claims come after theirs). The rows must be those of one evaluation of all."""
+    from licensing.services import groups as group_services
+
+    monkeypatch.setattr(group_services, "BULK_MEMBERS", 1)
+    settings.GROUP_PROCESSING_BATCH = 2
+    if worker:
+        settings.TASKS = DATABASE_TASKS
+    buy("EMS", 5)
+    buy("AAD_PREMIUM", 1)
+    people = [person(tenant, f"p{i}") for i in range(9)]
+    g = GroupFactory(tenant=tenant, name="G")
+    waiting = GroupFactory(tenant=tenant, name="Waiting")
+    direct(tenant, "AAD_PREMIUM", people[0])
+    join(tenant, waiting, people[8])
+    give(tenant, waiting, "EMS", "AAD_PREMIUM")  # p8 waits for AAD_PREMIUM, so for EMS too
+    give(tenant, g, "EMS")
+    model.check()
+
+    def bulk(*who):
+        services.group_add_members(tenant=tenant, group=g, users=list(who), actor=None)
+        step()
+
+    bulk(people[1], people[2], people[3])
+    state = Group.objects.get(id=g.id)
+    if worker:  # queued behind the members before: none yet
+        assert (state.processing_done, state.processing_total) == (0, 3)
+    bulk(people[0], people[4], people[5])  # completes the pending run first
+    state = Group.objects.get(id=g.id)
+    if worker:
+        assert (state.processing_done, state.processing_total) == (3, 6)
+        processing.run_group(g.id, state.processing_run)
+    model.check()
+    held = {p.display_name for p in people if ("EMS", "G", "Active", "") in paths_of(p)}
+    # Five seats: the first three joiners, then p0 (joined with p4, p5 at the same moment,
+    # lowest id first) and p4; p5 waits, and p8's waiting claim keeps waiting too.
+    assert held == {"p1", "p2", "p3", "p0", "p4"}
+    assert paths_of(people[5]) == {("EMS", "G", "Error", "CountViolation")}
+    services.group_remove_members(tenant=tenant, group=g, users=[people[1]], actor=None)
+    step()
+    model.check()  # the freed seat goes to the earliest waiting claim
+    assert ("EMS", "G", "Active", "") in paths_of(people[5])
+
+
+def test_a_deleted_user_added_by_a_provider_is_licensed_only_when_restored(tenant, buy, model):
+    """An identity provider's disabled user (soft-deleted here) may join its groups: the
+    group's paths are not applied while the user is deleted (rules §7), restoring applies
+    them under the seat rules."""
+    buy("EMS", 1)
+    gone, other = person(tenant, "gone"), person(tenant, "other")
+    g = GroupFactory(tenant=tenant, name="G")
+    give(tenant, g, "EMS")
+    services.user_soft_delete(tenant=tenant, user=gone, actor=None)
+    step()
+    with pytest.raises(AssignmentRefused):  # the portal's rule, as in Azure
+        services.group_add_members(tenant=tenant, group=g, users=[gone], actor=None)
+    services.group_add_members(
+        tenant=tenant, group=g, users=[gone, other], actor=None, deleted_too=True
+    )
+    step()
+    model.check()
+    assert paths_of(gone) == set()
+    assert paths_of(other) == {("EMS", "G", "Active", "")}
+    services.user_restore(tenant=tenant, user=gone, actor=None)
+    step()
+    model.check()
+    assert paths_of(gone) == {("EMS", "G", "Error", "CountViolation")}

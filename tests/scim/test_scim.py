@@ -7,8 +7,10 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from licensing import services
+from licensing import processing, services
 from licensing.models import AuditEvent, DirectoryUser, Group, UserLicense
 from tests.factories import GroupFactory, TenantFactory, product
 from tests.helpers import DATABASE_TASKS, assert_consistent, paths_of, seats
@@ -213,3 +215,139 @@ def test_create_scim_token_prints_the_endpoint_and_the_token(tenant, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"SCIM endpoint: http://127.0.0.1:8000/scim/v2/{tenant.public_id}/"
     assert lines[1].startswith("Token: ") and len(lines[1]) > 40
+
+
+def patch(*operations) -> dict:
+    return {"schemas": [PATCH], "Operations": list(operations)}
+
+
+def test_meta_last_modified_follows_changes_and_created_stays(scim, tenant):
+    body = scim("POST", "/Users", entra_user()).json()
+    assert body["meta"]["lastModified"] >= body["meta"]["created"]
+    changed = scim(
+        "PATCH", f"/Users/{body['id']}", patch({"op": "Replace", "path": "title", "value": "CFO"})
+    ).json()
+    assert changed["meta"]["created"] == body["meta"]["created"]
+    assert changed["meta"]["lastModified"] > body["meta"]["created"]
+    assert changed["meta"]["version"] != body["meta"]["version"]
+    group = scim("POST", "/Groups", {"displayName": "Finance"}).json()
+    joined = scim(
+        "PATCH",
+        f"/Groups/{group['id']}",
+        patch({"op": "Add", "path": "members", "value": [{"value": body["id"]}]}),
+    ).json()
+    assert joined["meta"]["lastModified"] > group["meta"]["lastModified"]
+    again = scim("GET", f"/Groups/{group['id']}").json()
+    assert again["meta"]["lastModified"] == joined["meta"]["lastModified"]
+
+
+def test_active_and_user_name_cannot_be_removed(scim, tenant):
+    body = scim("POST", "/Users", entra_user()).json()
+    for path in ("active", "userName"):
+        refused = scim("PATCH", f"/Users/{body['id']}", patch({"op": "Remove", "path": path}))
+        assert (refused.status_code, refused.json()["scimType"]) == (400, "mutability")
+    user = DirectoryUser.objects.get(public_id=body["id"])
+    assert (user.is_soft_deleted, user.user_principal_name) == (False, body["userName"])
+    schema = scim("GET", f"/Schemas/{USER}").json()
+    active = next(a for a in schema["attributes"] if a["name"] == "active")
+    assert active["required"] is True
+
+
+def test_a_disabled_user_joins_a_licensed_group_and_is_licensed_when_enabled(scim, tenant, buy):
+    """A disabled user stays a member of the provider's groups: the membership is kept while
+    the user is soft-deleted here, the group's license is not applied to them (no seat, no
+    error), and enabling them applies it."""
+    buy("EMS", 1)
+    gone = scim("POST", "/Users", {**entra_user("gone@contoso.com", "g"), "active": False}).json()
+    alive = scim("POST", "/Users", entra_user("alive@contoso.com", "a")).json()
+    group = scim("POST", "/Groups", {"displayName": "Sales"}).json()
+    services.group_assign_products(
+        tenant=tenant,
+        group=Group.objects.get(public_id=group["id"]),
+        products={product("EMS"): []},
+        actor=None,
+    )
+    answer = scim(
+        "PATCH",
+        f"/Groups/{group['id']}",
+        patch(
+            {
+                "op": "Add",
+                "path": "members",
+                "value": [{"value": gone["id"]}, {"value": alive["id"]}],
+            }
+        ),
+    )
+    assert answer.status_code == 200
+    assert {m["value"] for m in answer.json()["members"]} == {gone["id"], alive["id"]}
+    disabled = DirectoryUser.objects.get(public_id=gone["id"])
+    enabled = DirectoryUser.objects.get(public_id=alive["id"])
+    assert paths_of(disabled) == set()
+    assert paths_of(enabled) == {("EMS", "Sales", "Active", "")}
+    scim(
+        "PATCH", f"/Users/{gone['id']}", patch({"op": "Replace", "path": "active", "value": "True"})
+    )
+    # The one seat is taken: enabled now, the user waits for it (claim order).
+    assert paths_of(disabled) == {("EMS", "Sales", "Error", "CountViolation")}
+    assert_consistent(tenant)
+
+
+def test_fifty_thousand_members_in_patches_of_a_thousand_are_applied_set_based(
+    scim, tenant, buy, settings
+):
+    """Entra adds a large group's members in PATCHes of (at most) 1,000. Each PATCH costs the
+    same few queries whatever the group's size, and the group's run processes the joiners
+    only: the members before them are done (docs/provisioning.md)."""
+    buy("EMS", 49_500)
+    users = DirectoryUser.objects.bulk_create(
+        [
+            DirectoryUser(
+                tenant=tenant,
+                user_principal_name=f"member{i:05}@contoso.com",
+                display_name=f"Member {i:05}",
+            )
+            for i in range(50_000)
+        ],
+        batch_size=5_000,
+    )
+    ids = [str(u.public_id) for u in users]
+    group = scim("POST", "/Groups", {"displayName": "Everyone"}).json()
+    stored = Group.objects.get(public_id=group["id"])
+    services.group_assign_products(
+        tenant=tenant, group=stored, products={product("EMS"): []}, actor=None
+    )
+    settings.TASKS = DATABASE_TASKS  # each PATCH queues the group's run; a worker runs it
+    from django_tasks_db.models import DBTaskResult
+
+    queries = []
+    for start in range(0, 50_000, 1_000):
+        values = [{"value": v} for v in ids[start : start + 1_000]]
+        with CaptureQueriesContext(connection) as done:
+            answer = scim(
+                "PATCH",
+                f"/Groups/{group['id']}",
+                patch({"op": "Add", "path": "members", "value": values}),
+            )
+        queries.append(len(done))
+        assert answer.status_code == 200, answer.content
+        if start:
+            assert "members" not in answer.json()  # not 50,000 values back each time
+        state = Group.objects.get(id=stored.id)
+        # Queued behind the members before: the run will process this PATCH's 1,000.
+        assert (state.processing_done, state.processing_total) == (start, start + 1_000)
+    # The same queries for the 2nd PATCH as for the 50th: nothing grows with the group (each
+    # completes the previous PATCH's pending run of 1,000 first).
+    assert max(queries[1:]) == min(queries[1:]) < 100, queries
+    state = Group.objects.get(id=stored.id)
+    task = DBTaskResult.objects.order_by("-enqueued_at").first()
+    assert task.args_kwargs["kwargs"]["run"] == state.processing_run
+    assert processing.run_group(stored.id, state.processing_run) == {
+        "assigned": 49_500,
+        "failed": 500,
+    }
+    assert seats(tenant, "EMS")["assigned"] == 49_500
+    waiting = UserLicense.objects.filter(product=product("EMS"), state="Error")
+    assert set(waiting.values_list("user__user_principal_name", flat=True)) == {
+        f"member{i:05}@contoso.com" for i in range(49_500, 50_000)
+    }
+    assert_consistent(tenant)

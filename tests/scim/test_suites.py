@@ -15,9 +15,6 @@ from licensing import services
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BIN = Path(sys.executable).parent
-# A removed `active` cannot be unassigned here: a user is active or soft-deleted, and Okta
-# wants the attribute in every answer (docs/provisioning.md).
-KNOWN = ["PATCH modify() did not remove attribute 'active'"]
 
 
 @pytest.fixture
@@ -31,7 +28,7 @@ def run(*command: str) -> str:
     return done.stdout + done.stderr
 
 
-def test_scim2_tester_finds_nothing_but_the_documented_deviation(endpoint):
+def test_scim2_tester_finds_nothing(endpoint):
     url, token = endpoint
     out = run(str(BIN / "scim2"), "--url", url, "-h", f"Authorization: Bearer {token}", "test")
     lines = out.splitlines()
@@ -41,7 +38,7 @@ def test_scim2_tester_finds_nothing_but_the_documented_deviation(endpoint):
         if line.startswith(("ERROR", "CRITICAL", "FAIL"))
     ]
     assert sum(line.startswith("SUCCESS") for line in lines) >= 60, out[-3000:]
-    assert [p for p in problems if p not in KNOWN] == [], out[-3000:]
+    assert problems == [], out[-3000:]
 
 
 def test_scim_sanity_probe_passes_everything(endpoint):
