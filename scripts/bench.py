@@ -120,10 +120,11 @@ def build() -> tuple[Tenant, Group, list[Product]]:
             """
             INSERT INTO licensing_directoryuser
               (public_id, tenant_id, user_principal_name, display_name, usage_location, source,
-               account_enabled, department, job_title, on_premises_immutable_id, created_at)
+               account_enabled, department, job_title, on_premises_immutable_id, external_id,
+               created_at)
             SELECT gen_random_uuid(), %s, 'user' || lpad(i::text, 6, '0') || '@bench.example',
                    'Bench User ' || lpad(i::text, 6, '0'),
-                   (ARRAY['NL', 'NL', 'BE', 'DE', ''])[1 + i %% 5], 'cloud', true, '', '', '',
+                   (ARRAY['NL', 'NL', 'BE', 'DE', ''])[1 + i %% 5], 'cloud', true, '', '', '', '',
                    now()
             FROM generate_series(1, %s) AS i
             """,
