@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format check clean screenshots serve load bench
+.PHONY: run test install messages lint format check clean screenshots serve load bench
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -15,10 +15,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The Dutch catalog, compiled from locale/nl/LC_MESSAGES/django.po (the .mo is not committed).
+MO := locale/nl/LC_MESSAGES/django.mo
+$(MO): locale/nl/LC_MESSAGES/django.po $(STAMP)
+	$(VENV)/bin/pybabel -q compile -d locale -D django
+messages: $(MO)
+
 # Quick start on SQLite with the demo tenant. `make run SSO=1` also starts a mock OpenID
 # Connect provider and signs in through it (scripts/run-with-sso).
 SSO ?= 0
-run: $(STAMP)
+run: $(STAMP) $(MO)
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py load_catalog
 	DEBUG=1 $(PY) manage.py load_demo --port $(PORT)
@@ -26,26 +32,26 @@ run: $(STAMP)
 	else DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT); fi
 
 # Production-style: gunicorn + WhiteNoise + the task worker, on DATABASE_URL (see README).
-serve: $(STAMP)
+serve: $(STAMP) $(MO)
 	scripts/serve
 
 # Load test: 20,000-user tenant, gunicorn on loopback, 50 admins (locust) for LOAD_TIME.
-load: $(STAMP)
+load: $(STAMP) $(MO)
 	$(PY) -m pip install --quiet -e '.[dev,load]'
 	scripts/with-postgres scripts/load/run
 
 # The scaling figures (100,000-user tenant, README) on a throwaway PostgreSQL cluster: `name: value` lines.
-bench: $(STAMP)
+bench: $(STAMP) $(MO)
 	scripts/with-postgres $(PY) scripts/bench.py
 
 # Every test, on a throwaway PostgreSQL cluster.
-test: $(STAMP)
+test: $(STAMP) $(MO)
 	scripts/ensure-chromium
 	scripts/with-postgres $(PY) -m pytest $(PYTEST_ARGS)
 
 # A PNG of every page of the demo tenant in screenshots/ (not committed).
 SCREENS_DB := build/screenshots.sqlite3
-screenshots: $(STAMP)
+screenshots: $(STAMP) $(MO)
 	scripts/ensure-chromium
 	mkdir -p build && rm -f $(SCREENS_DB)
 	DEBUG=1 DATABASE_URL=sqlite:///$(SCREENS_DB) $(PY) manage.py migrate --noinput -v0

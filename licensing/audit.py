@@ -8,6 +8,8 @@ from licensing.models import AuditEvent, Tenant
 
 # Activity names follow Azure AD's audit log.
 CHANGE_USER_LICENSE = "Change user license"
+ADD_USER = "Add user"
+ADD_GROUP = "Add group"
 SET_GROUP_LICENSE = "Set group license"
 START_GROUP_APPLY = "Start applying group based license to users"
 FINISH_GROUP_APPLY = "Finish applying group based license to users"

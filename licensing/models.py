@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Count, Q
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
 
@@ -92,10 +93,10 @@ class ProductServicePlan(models.Model):
 
 
 class SubscriptionStatus(models.TextChoices):
-    ENABLED = "Enabled", "Enabled"
-    WARNING = "Warning", "Warning"
-    SUSPENDED = "Suspended", "Suspended"
-    LOCKED_OUT = "LockedOut", "LockedOut"
+    ENABLED = "Enabled", _("Enabled")
+    WARNING = "Warning", _("Warning")
+    SUSPENDED = "Suspended", _("Suspended")
+    LOCKED_OUT = "LockedOut", _("LockedOut")
 
 
 COUNTING_STATUSES = (SubscriptionStatus.ENABLED, SubscriptionStatus.WARNING)
@@ -144,8 +145,8 @@ class TenantProduct(models.Model):
 
 
 class UserSource(models.TextChoices):
-    CLOUD = "cloud", "Cloud"
-    SYNCED = "synced", "Synced"
+    CLOUD = "cloud", _("Cloud")
+    SYNCED = "synced", _("Synced")
 
 
 class DirectoryUserQuerySet(models.QuerySet):
@@ -193,9 +194,9 @@ class DirectoryUser(models.Model):
 
 
 class ProcessingState(models.TextChoices):
-    QUEUED = "QueuedForProcessing", "Queued for processing"
-    IN_PROGRESS = "ProcessingInProgress", "Processing in progress"
-    COMPLETE = "ProcessingComplete", "Latest license changes have been applied to all users"
+    QUEUED = "QueuedForProcessing", _("Queued for processing")
+    IN_PROGRESS = "ProcessingInProgress", _("Processing in progress")
+    COMPLETE = "ProcessingComplete", _("Latest license changes have been applied to all users")
 
 
 class GroupQuerySet(models.QuerySet):
@@ -326,26 +327,26 @@ class LicenseAssignment(models.Model):
 
 
 class LicenseState(models.TextChoices):
-    ACTIVE = "Active", "Active"
-    ACTIVE_WITH_ERROR = "ActiveWithError", "Active with error"
-    ERROR = "Error", "Error"
-    SUSPENDED = "Suspended", "Suspended"
+    ACTIVE = "Active", _("Active")
+    ACTIVE_WITH_ERROR = "ActiveWithError", _("Active with error")
+    ERROR = "Error", _("Error")
+    SUSPENDED = "Suspended", _("Suspended")
 
 
 SEAT_STATES = (LicenseState.ACTIVE, LicenseState.ACTIVE_WITH_ERROR, LicenseState.SUSPENDED)
 
 
 class LicenseError(models.TextChoices):
-    NONE = "", "None"
-    COUNT = "CountViolation", "Not enough licenses"
-    MUTUALLY_EXCLUSIVE = "MutuallyExclusiveViolation", "Conflicting service plans"
-    DEPENDENCY = "DependencyViolation", "A required service plan is missing"
+    NONE = "", _("None")
+    COUNT = "CountViolation", _("Not enough licenses")
+    MUTUALLY_EXCLUSIVE = "MutuallyExclusiveViolation", _("Conflicting service plans")
+    DEPENDENCY = "DependencyViolation", _("A required service plan is missing")
     PROHIBITED_LOCATION = (
         "ProhibitedInUsageLocationViolation",
-        "Usage location isn't allowed",
+        _("Usage location isn't allowed"),
     )
-    UNIQUENESS = "UniquenessViolation", "Duplicate proxy addresses"
-    OTHER = "Other", "Other"
+    UNIQUENESS = "UniquenessViolation", _("Duplicate proxy addresses")
+    OTHER = "Other", _("Other")
 
 
 class UserLicenseQuerySet(models.QuerySet):
@@ -447,9 +448,9 @@ class AuditEvent(models.Model):
 
 
 class Role(models.TextChoices):
-    GLOBAL_ADMINISTRATOR = "GlobalAdministrator", "Global administrator"
-    LICENSE_ADMINISTRATOR = "LicenseAdministrator", "License administrator"
-    GLOBAL_READER = "GlobalReader", "Global reader"
+    GLOBAL_ADMINISTRATOR = "GlobalAdministrator", _("Global administrator")
+    LICENSE_ADMINISTRATOR = "LicenseAdministrator", _("License administrator")
+    GLOBAL_READER = "GlobalReader", _("Global reader")
 
 
 class RoleAssignment(models.Model):
@@ -482,8 +483,8 @@ class RoleAssignment(models.Model):
 class AppPermission(models.TextChoices):
     """Microsoft Graph's application permissions, as an app registration holds them."""
 
-    LICENSING = "LicenseAssignment.ReadWrite.All", "Read and write license assignments"
-    READ = "Directory.Read.All", "Read directory data"
+    LICENSING = "LicenseAssignment.ReadWrite.All", _("Read and write license assignments")
+    READ = "Directory.Read.All", _("Read directory data")
 
 
 class AppRegistration(models.Model):
@@ -539,3 +540,15 @@ class ScimToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.token_hint}…"
+
+
+class AccountPreferences(models.Model):
+    """What an account chose for itself: the portal's language (empty: the browser's)."""
+
+    account = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
+    )
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.account} ({self.language or 'browser'})"

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "django_countries",
     "django_htmx",
     "template_partials",
@@ -58,9 +59,12 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The account's own choice of language; the API and SCIM always answer in English.
+    "portal.language.AccountLanguageMiddleware",
     # Refuses control characters in any parameter; no-store and Vary: HX-Request.
     "portal.middleware.RequestHygieneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -112,7 +116,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# English and Dutch (Microsoft's own Dutch terms, locale/nl). The browser's language decides
+# (LocaleMiddleware), unless the account chose one in the top bar (portal.language).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("nl", "Nederlands")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -60,7 +60,9 @@ def user_create(
         job_title=job_title,
         on_premises_immutable_id=on_premises_immutable_id,
     )
-    audit.event(tenant=tenant, actor=actor, activity="Add user", target=user, target_type="User")
+    audit.event(
+        tenant=tenant, actor=actor, activity=audit.ADD_USER, target=user, target_type="User"
+    )
     return user
 
 

@@ -45,7 +45,9 @@ BULK_MEMBERS = 100
 @service
 def group_create(*, tenant: Tenant, name: str, description: str = "", actor) -> Group:
     group = Group.objects.create(tenant=tenant, name=name, description=description)
-    audit.event(tenant=tenant, actor=actor, activity="Add group", target=group, target_type="Group")
+    audit.event(
+        tenant=tenant, actor=actor, activity=audit.ADD_GROUP, target=group, target_type="Group"
+    )
     return group
 
 

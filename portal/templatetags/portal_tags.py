@@ -33,7 +33,9 @@ def sort_th(context, header: dict, target: str) -> str:
     ``aria-sort`` and an arrow on the current column. The link is Django's ``{% querystring %}``
     of the request: search and filters stay, the page goes back to the first. A tag, not an
     include: tables draw several, and an include per header cost more than the table's rows."""
-    arrow = {"ascending": " ▲", "descending": " ▼"}.get(header["aria_sort"], "")
+    # The arrow is for the eye; screen readers hear aria-sort ("Name, sorted ascending").
+    arrow = {"ascending": "▲", "descending": "▼"}.get(header["aria_sort"], "")
+    arrow = f' <span class="sort-arrow" aria-hidden="true">{arrow}</span>' if arrow else ""
     url = escape(querystring(context, sort=header["sort"], page=None))
     target = escape(target)
     numeric = ' class="num"' if header.get("numeric") else ""
