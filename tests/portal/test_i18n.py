@@ -47,13 +47,61 @@ MICROSOFT_TERMS = {
 }
 
 # English words of the portal's own vocabulary: none may be left on a Dutch page.
-ENGLISH_UI = (
-    "Licenses License Users Groups Total Assigned Available Expiring Assign Remove Search "
-    "Select Refresh Download Members Name Active Error Overview Sign Reprocess Save Cancel "
-    "Add Delete Deleted Restore Products Purchased Enabled Disabled Services Usage Location "
-    "Suspended Inherited Page Next Previous Apply Profile Processing Review Assignments "
-    "Options Description Source Created Revoke Permission Register Skip Switch"
-).split()
+ENGLISH_UI = [
+    "Licenses",
+    "License",
+    "Users",
+    "Groups",
+    "Total",
+    "Assigned",
+    "Available",
+    "Expiring",
+    "Assign",
+    "Remove",
+    "Search",
+    "Select",
+    "Refresh",
+    "Download",
+    "Members",
+    "Name",
+    "Active",
+    "Error",
+    "Overview",
+    "Sign",
+    "Reprocess",
+    "Save",
+    "Cancel",
+    "Add",
+    "Delete",
+    "Deleted",
+    "Restore",
+    "Products",
+    "Purchased",
+    "Enabled",
+    "Disabled",
+    "Services",
+    "Usage",
+    "Location",
+    "Suspended",
+    "Inherited",
+    "Page",
+    "Next",
+    "Previous",
+    "Apply",
+    "Profile",
+    "Processing",
+    "Review",
+    "Assignments",
+    "Options",
+    "Description",
+    "Source",
+    "Created",
+    "Revoke",
+    "Permission",
+    "Register",
+    "Skip",
+    "Switch",
+]
 
 
 def catalog():
