@@ -71,6 +71,7 @@ def assign(request: HttpRequest) -> HttpResponse:
     query = data.get("q", "").strip()
     found_users, found_groups = picker_results(request.tenant, query)
     counts = seat_counts(request.tenant)
+    options = [_options(p, picked, catalog) for p in picked.products]
     context = {
         "section": "licenses",
         "picked": picked,
@@ -78,7 +79,10 @@ def assign(request: HttpRequest) -> HttpResponse:
         "found_users": [u for u in found_users if u not in picked.users],
         "found_groups": [g for g in found_groups if g not in picked.groups],
         "all_products": products,
-        "options": [_options(p, picked, catalog, data.get("open", "")) for p in picked.products],
+        "options": options,
+        # Toggling a switch re-renders the form: the options dialog opens again, and stays
+        # open while a choice is refused.
+        "options_open": data.get("open") == "options" or any(o["error"] for o in options),
         "preview": picked.preview(counts),
         "default_location": picked.taking_tenant_location(),
     }
@@ -87,9 +91,9 @@ def assign(request: HttpRequest) -> HttpResponse:
     return render(request, template_for(request, "portal/licenses/assign.html", region), context)
 
 
-def _options(product, picked: AssignRequest, catalog: Catalog, open_sku: str) -> dict:
-    """One product's Assignment options dialog: a switch per service plan, its error, and
-    whether it stays open (it does while the admin toggles, until OK)."""
+def _options(product, picked: AssignRequest, catalog: Catalog) -> dict:
+    """One product's part of the Assignment options dialog: a switch per service plan, and
+    the error of the plans chosen."""
     off = picked.disabled.get(product.id, [])
     plans = [
         {"id": plan, "name": catalog.names[plan], "on": plan not in off}
@@ -101,5 +105,4 @@ def _options(product, picked: AssignRequest, catalog: Catalog, open_sku: str) ->
         "plans": plans,
         "on_count": sum(1 for p in plans if p["on"]),
         "error": error.removeprefix(f"{product.display_name}: "),
-        "open": open_sku == str(product.sku_id) or bool(error),
     }

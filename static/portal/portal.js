@@ -25,31 +25,96 @@
     });
   });
 
-  // Dialogs: closeModal empties the modal container; Escape closes an open dialog.
+  // One dialog pattern, the native <dialog> opened with showModal(): focus moves in and is
+  // trapped there, the rest of the page is inert, Escape closes, and focus returns to the
+  // element that opened it. Used by the dialogs the server sends into #modal (+ Assignments),
+  // the Assignment options of the Assign blade, and every confirmation (hx-confirm).
+  var opener = null;
+
+  function showDialog(dialog, from) {
+    if (!dialog || dialog.open) return;
+    dialog._opener = from || document.activeElement;
+    dialog.showModal();
+  }
+
+  function closeDialog(dialog) {
+    if (dialog && dialog.open) dialog.close();
+  }
+
+  // A dialog closes (Escape, Cancel, OK): a sent one is emptied, and focus goes back.
+  document.addEventListener("close", function (event) {
+    var dialog = event.target;
+    if (!(dialog instanceof HTMLDialogElement)) return;
+    var back = dialog._opener;
+    if (dialog.dataset.opener) back = document.getElementById(dialog.dataset.opener) || back;
+    var modal = document.getElementById("modal");
+    if (modal && modal.contains(dialog)) modal.innerHTML = "";
+    if (back && document.contains(back)) back.focus();
+  }, true);
+
+  // A command that asks for a dialog: remember it, to give the focus back.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "modal" && !target.contains(event.detail.elt)) {
+      opener = event.detail.elt;
+    }
+  });
+
+  // After a swap: a sent dialog opens; a dialog the server re-rendered while it was open
+  // (data-reopen: the options while switches are toggled) opens again, focus where it was.
+  var focusedId = null;
+  document.addEventListener("htmx:beforeSwap", function () {
+    focusedId = document.activeElement && document.activeElement.id;
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var root = event.detail.target || document;
+    if (root.id === "modal") showDialog(root.querySelector("dialog"), opener);
+    var scope = root.id === "modal" ? root : (root.parentNode || document);
+    scope.querySelectorAll("dialog[data-reopen]").forEach(function (dialog) {
+      showDialog(dialog, document.getElementById(dialog.dataset.opener));
+      var again = focusedId && document.getElementById(focusedId);
+      if (again && dialog.contains(again)) again.focus();
+    });
+  });
+
+  // Buttons that open a dialog of the page, and buttons that close theirs. Without script
+  // the same buttons submit the form or follow the link.
+  document.addEventListener("click", function (event) {
+    var opens = event.target.closest("[data-opens]");
+    if (opens) {
+      event.preventDefault();
+      showDialog(document.getElementById(opens.dataset.opens), opens);
+      return;
+    }
+    var closes = event.target.closest("dialog [data-close-dialog]");
+    if (closes) {
+      event.preventDefault();
+      closeDialog(closes.closest("dialog"));
+    }
+  });
+
+  // The server closes a sent dialog when its command is done (HX-Trigger: closeModal).
   document.addEventListener("closeModal", function () {
     var modal = document.getElementById("modal");
-    if (modal) modal.innerHTML = "";
+    if (!modal) return;
+    var dialog = modal.querySelector("dialog");
+    if (dialog && dialog.open) dialog.close();
+    modal.innerHTML = "";
   });
-  // Cancel in a dialog closes it without leaving the page (the link still works without JS).
-  document.addEventListener("click", function (event) {
-    var cancel = event.target.closest("#modal [data-close-modal]");
-    if (cancel) {
-      event.preventDefault();
-      document.getElementById("modal").innerHTML = "";
-    }
-  });
-  // A dialog that opens takes the focus, so the keyboard lands inside it.
-  document.addEventListener("htmx:afterSwap", function (event) {
-    if (event.detail.target && event.detail.target.id === "modal") {
-      var first = event.detail.target.querySelector("input:not([disabled]), button, a");
-      if (first) first.focus();
-    }
-  });
-  document.addEventListener("keydown", function (event) {
-    if (event.key === "Escape") {
-      document.querySelectorAll("details.options-dialog[open]").forEach(function (d) { d.open = false; });
-      var modal = document.getElementById("modal");
-      if (modal && modal.innerHTML) modal.innerHTML = "";
-    }
+
+  // Confirmations (hx-confirm) in a <dialog> of ours rather than the browser's confirm().
+  document.addEventListener("htmx:confirm", function (event) {
+    if (!event.detail.question) return;
+    var dialog = document.getElementById("confirm-dialog");
+    if (!dialog) return;
+    event.preventDefault();
+    dialog.querySelector("[data-confirm-text]").textContent = event.detail.question;
+    var ok = dialog.querySelector("[data-confirm-ok]");
+    ok.onclick = function () {
+      dialog.close();
+      event.detail.issueRequest(true);
+    };
+    showDialog(dialog, event.detail.elt);
+    ok.focus();
   });
 })();

@@ -9,7 +9,7 @@ import os
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
 # there are still synchronous, so Django's async-safety check would misfire.
@@ -44,7 +44,6 @@ def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(10_000)
-    page.on("dialog", lambda dialog: dialog.accept())  # "Remove ...?" confirmations
     # The portal must work under its Content-Security-Policy: a blocked script or style, or
     # any other error in the console, fails the test.
     problems: list[str] = []
@@ -83,6 +82,14 @@ def signed_in(page, tenant):
 
 
 AXE = Axe()
+
+
+def confirm(page, answer: str = "OK") -> None:
+    """Answer the portal's confirmation dialog ("Remove …?"): a native <dialog>, modal."""
+    dialog = page.locator("dialog#confirm-dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name=answer).click()
+    expect(dialog).to_be_hidden()
 
 
 def assert_accessible(page) -> None:

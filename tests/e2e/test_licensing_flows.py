@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from licensing import services
 from licensing.models import LicenseAssignment, UserLicense
-from tests.e2e.conftest import assert_accessible
+from tests.e2e.conftest import assert_accessible, confirm
 from tests.factories import (
     DirectoryUserFactory,
     GroupFactory,
@@ -37,8 +37,10 @@ def test_assign_a_product_to_a_user_with_a_plan_off(page, signed_in, contoso):
     page.get_by_placeholder("Search users and groups").fill("megan")
     page.locator("#picker").get_by_text("Megan Bowen").click()
     expect(page.locator("#preview")).to_contain_text("uses 1 licenses, 9 remain")
-    page.get_by_text("Office 365 E3: 8 of 8 services on").click()  # Assignment options
-    options = page.get_by_role("dialog", name="Assignment options: Office 365 E3")
+    expect(page.get_by_text("Office 365 E3: 8 of 8 services on")).to_be_visible()
+    page.get_by_role("button", name="Assignment options").click()
+    options = page.get_by_role("dialog", name="Assignment options")
+    expect(options.get_by_role("heading", name="Office 365 E3")).to_be_visible()
     options.get_by_role("switch", name="SharePoint Online (Plan 2)").uncheck()
     # Checked as you toggle: Office for the web needs SharePoint, and the dialog says so.
     expect(options.get_by_role("alert")).to_contain_text(
@@ -52,6 +54,7 @@ def test_assign_a_product_to_a_user_with_a_plan_off(page, signed_in, contoso):
     options.get_by_role("button", name="OK").click()
     expect(page.get_by_text("Office 365 E3: 7 of 8 services on")).to_be_visible()
     expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.get_by_role("button", name="Assignment options")).to_be_focused()
     page.get_by_role("button", name="Assign", exact=True).last.click()
     page.wait_for_url("**/licenses/products/")
     expect(page.locator("#notifications")).to_contain_text("Assigned Office 365 E3.")
@@ -95,6 +98,7 @@ def test_an_inherited_license_cannot_be_removed_from_the_user(page, signed_in, c
     page.goto(f"/users/{megan.public_id}/licenses/")
     page.get_by_label("Select Microsoft Entra ID P1").check()
     page.get_by_role("button", name="Remove license").click()
+    confirm(page)
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text(
         "User license is inherited from group membership and cannot be removed directly from the user"
@@ -115,6 +119,7 @@ def test_remove_a_direct_license(page, signed_in, contoso):
     assert_accessible(page)
     page.get_by_label("Select Microsoft Entra ID P1").check()
     page.get_by_role("button", name="Remove license").click()
+    confirm(page)
     expect(page.locator("#notifications")).to_contain_text(
         "Removed Microsoft Entra ID P1 from Megan Bowen."
     )
@@ -132,6 +137,7 @@ def test_remove_a_groups_license(page, signed_in, contoso):
     page.goto(f"/groups/{sales.public_id}/licenses/")
     page.get_by_label("Select Microsoft Entra ID P1").check()
     page.get_by_role("button", name="Remove license").click()
+    confirm(page)
     expect(page.locator("#group-licenses")).to_contain_text("This group has no licenses.")
     assert not UserLicense.objects.filter(via_group=sales).exists()
     page.goto(f"/groups/{sales.public_id}/")
