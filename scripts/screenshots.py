@@ -79,6 +79,27 @@ def ids() -> dict[str, str]:
     }
 
 
+def shoot(page, base: str, pages: dict, k: dict, out: Path, prefix: str) -> None:
+    for name, path in pages.items():
+        if name == "02-licenses-overview":
+            page.fill("#id_username", "support")
+            page.fill("#id_password", "contoso-demo-2026")
+            page.locator("button[type=submit]").click()
+            page.wait_for_url("**/licenses/")
+        page.goto(base + path)
+        page.screenshot(path=str(out / f"{prefix}{name}.png"))
+    page.goto(base + pages["07-assign"])
+    page.locator("#options-button").click()
+    page.locator("#options-dialog input[role=switch]").nth(4).uncheck()
+    # Drawn again with the choice, open again, the focus back on the switch.
+    page.locator("#options-dialog[open] input[role=switch]:focus").wait_for()
+    page.screenshot(path=str(out / f"{prefix}07-assign-options-dialog.png"))
+    page.goto(f"{base}/users/{k['user']}/licenses/")
+    page.locator("a.command[hx-target='#modal']").click()
+    page.locator("#modal dialog").wait_for()
+    page.screenshot(path=str(out / f"{prefix}16-assignments-dialog.png"))
+
+
 def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     k = ids()
@@ -114,26 +135,17 @@ def main(out: Path) -> None:
         }
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            for name, path in pages.items():
-                if name == "02-licenses-overview":
-                    page.fill("#id_username", "support")
-                    page.fill("#id_password", "contoso-demo-2026")
-                    page.click("button[type=submit]")
-                    page.wait_for_url("**/licenses/")
-                page.goto(base + path)
-                page.screenshot(path=str(out / f"{name}.png"))
-            page.goto(base + pages["07-assign"])
-            page.locator("details.options-dialog summary").first.click()
-            page.get_by_role("switch", name="Microsoft Teams").first.uncheck()
-            page.get_by_role("dialog").first.wait_for()
-            page.screenshot(path=str(out / "07-assign-options-dialog.png"))
-            page.goto(f"{base}/users/{k['user']}/licenses/")
-            page.get_by_role("link", name="Assignments").click()
-            page.get_by_role("dialog").wait_for()
-            page.screenshot(path=str(out / "16-assignments-dialog.png"))
+            # Every page in English, then in Dutch (a browser asking for Dutch): nl-*.png.
+            for language, prefix in (("en", ""), ("nl", "nl-")):
+                context = browser.new_context(
+                    viewport={"width": 1280, "height": 800},
+                    extra_http_headers={"Accept-Language": language},
+                )
+                page = context.new_page()
+                shoot(page, base, pages, k, out, prefix)
+                context.close()
             browser.close()
-        print(f"{len(pages) + 2} screenshots in {out}/")
+        print(f"{2 * (len(pages) + 2)} screenshots in {out}/")
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -179,13 +179,12 @@ def download(request: HttpRequest, sku_id) -> StreamingHttpResponse:
         .order_by("user__display_name", "user_id", "via_group__name")
     )
 
+    # In the request's language, read now: the rows are written after the view returns.
+    inherited, direct = _("Inherited (%(group)s)"), _("Direct")
+
     def cells():
         for row in rows.iterator(chunk_size=2000):
-            path = (
-                _("Inherited (%(group)s)") % {"group": row.via_group.name}
-                if row.via_group
-                else _("Direct")
-            )
+            path = inherited % {"group": row.via_group.name} if row.via_group else direct
             yield [
                 row.user.display_name,
                 row.user.user_principal_name,
@@ -195,7 +194,16 @@ def download(request: HttpRequest, sku_id) -> StreamingHttpResponse:
                 str(row.user.usage_location or ""),
             ]
 
-    header = ["Name", "User principal name", "Assignment path", "State", "Error", "Usage location"]
+    # The header in the page's language; states and errors are Azure's values (Active,
+    # CountViolation), as in Azure's own download.
+    header = [
+        _("Name"),
+        _("User principal name"),
+        _("Assignment path"),
+        _("State"),
+        _("Error"),
+        _("Usage location"),
+    ]
     response = StreamingHttpResponse(
         csv_lines(header, cells()), content_type="text/csv; charset=utf-8"
     )

@@ -322,3 +322,11 @@ def test_the_api_and_scim_answer_in_english_whatever_the_browser_or_account_says
     graph = client.get("/v1.0/subscribedSkus", HTTP_ACCEPT_LANGUAGE="nl")
     assert graph.status_code == 401
     assert graph.json()["error"]["message"].isascii()
+
+
+def test_the_csv_download_has_a_dutch_header_and_azures_values(demo_in_dutch, client):
+    e3 = Product.objects.get(sku_part_number="ENTERPRISEPACK")
+    answer = client.get(reverse("portal:product_download", args=[e3.sku_id]))
+    lines = b"".join(answer.streaming_content).decode().splitlines()
+    assert lines[0] == ("Naam,User principal name,Toewijzingspad,Status,Fout,Gebruikslocatie")
+    assert any(",Overgenomen (" in line and ",Active," in line for line in lines[1:])
