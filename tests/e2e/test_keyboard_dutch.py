@@ -154,11 +154,17 @@ def test_assign_a_license_to_a_group_by_keyboard(dutch, contoso):
     assert UserLicense.objects.filter(via_group=sales, state="Active").count() == 3
 
 
-def test_remove_a_license_by_keyboard_with_the_confirmation(dutch, contoso):
+@pytest.fixture
+def megan(contoso):
+    """Megan Bowen with a direct Microsoft Entra ID P1."""
     megan = DirectoryUserFactory(tenant=contoso, display_name="Megan Bowen")
     services.product_assign_to_users(
         tenant=contoso, product=product("AAD_PREMIUM"), users=[megan], actor=None
     )
+    return megan
+
+
+def test_remove_a_license_by_keyboard_with_the_confirmation(dutch, contoso, megan):
     page = dutch
     sign_in(page, contoso)
     page.goto(f"/users/{megan.public_id}/licenses/")
@@ -184,11 +190,7 @@ def test_remove_a_license_by_keyboard_with_the_confirmation(dutch, contoso):
     assert not UserLicense.objects.filter(user=megan).exists()
 
 
-def test_reprocess_a_product_by_keyboard(dutch, contoso):
-    megan = DirectoryUserFactory(tenant=contoso, display_name="Megan Bowen")
-    services.product_assign_to_users(
-        tenant=contoso, product=product("AAD_PREMIUM"), users=[megan], actor=None
-    )
+def test_reprocess_a_product_by_keyboard(dutch, contoso, megan):
     page = dutch
     sign_in(page, contoso)
     page.goto(f"/licenses/products/{product('AAD_PREMIUM').sku_id}/")
