@@ -71,6 +71,7 @@
     if (root.id === "modal") showDialog(root.querySelector("dialog"), opener);
     var scope = root.id === "modal" ? root : (root.parentNode || document);
     scope.querySelectorAll("dialog[data-reopen]").forEach(function (dialog) {
+      dialog.removeAttribute("data-reopen");  // once: a later swap elsewhere leaves it closed
       showDialog(dialog, document.getElementById(dialog.dataset.opener));
       var again = focusedId && document.getElementById(focusedId);
       if (again && dialog.contains(again)) again.focus();

@@ -70,6 +70,24 @@ def tab_to(page, name: str, *, back: bool = False, exact: bool = False, limit: i
     raise AssertionError(f"no focusable element named {name!r} within {limit} tabs")
 
 
+def focused(page, name: str, *, seconds: float = 5) -> None:
+    """The focus is on the element named ``name`` (now, or once the page settles: a dialog
+    gives the focus back when its close event runs)."""
+    for _ in range(int(seconds * 20)):
+        if page.evaluate(FOCUSED_NAME) == name:
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"the focus is on {page.evaluate(FOCUSED_NAME)!r}, not {name!r}")
+
+
+def answered(page, press) -> None:
+    """Press, type or toggle something htmx sends to the portal, and wait until the answer is
+    swapped in and settled (search as you type waits 250 ms before it asks)."""
+    with page.expect_response(lambda r: "/licenses/assign/" in r.url):
+        press()
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
+
+
 def sign_in(page, tenant) -> None:
     account = AccountFactory()
     RoleAssignmentFactory(account=account, tenant=tenant, role="GlobalAdministrator")
@@ -102,10 +120,10 @@ def test_assign_a_license_to_a_user_with_assignment_options_by_keyboard(dutch, c
     page.keyboard.press("Enter")
     page.wait_for_url("**/licenses/assign/**")
     tab_to(page, "Gebruikers en groepen zoeken")
-    page.keyboard.type("megan")
+    answered(page, lambda: page.keyboard.type("megan"))
     expect(page.locator("#picker")).to_contain_text("Megan Bowen")
     tab_to(page, "Megan Bowen")
-    page.keyboard.press("Space")
+    answered(page, lambda: page.keyboard.press("Space"))
     expect(page.locator("#preview")).to_contain_text("gebruikt 1 licenties, er blijven er 9 over")
     # The form was drawn again: the focus stayed on Megan's box.
     assert "Megan Bowen" in page.evaluate(FOCUSED_NAME)
@@ -114,19 +132,16 @@ def test_assign_a_license_to_a_user_with_assignment_options_by_keyboard(dutch, c
     options = page.get_by_role("dialog", name="Toewijzingsopties")
     expect(options).to_be_visible()
     tab_to(page, "Microsoft Teams")
-    page.keyboard.press("Space")
+    answered(page, lambda: page.keyboard.press("Space"))
     # Drawn again with the choice: still open, focus still on the switch.
     expect(page.get_by_text("Office 365 E3: 7 van 8 services ingeschakeld")).to_be_attached()
-    page.wait_for_function(
-        "document.getElementById('options-dialog').open"
-        " && document.activeElement.getAttribute('role') === 'switch'"
-    )
+    page.locator("#options-dialog[open] input[role=switch]:focus").wait_for()
     expect(options.get_by_role("switch", name="Microsoft Teams")).not_to_be_checked()
     expect(options).to_be_visible()
-    assert page.evaluate(FOCUSED_NAME) == "Microsoft Teams"
+    focused(page, "Microsoft Teams")
     page.keyboard.press("Escape")
     expect(page.get_by_role("dialog")).to_have_count(0)
-    assert page.evaluate(FOCUSED_NAME) == "Toewijzingsopties"
+    focused(page, "Toewijzingsopties")
     expect(page.get_by_text("Office 365 E3: 7 van 8 services ingeschakeld")).to_be_visible()
     tab_to(page, "Toewijzen", exact=True)  # the blade's own Assign button
     page.keyboard.press("Enter")
@@ -143,10 +158,10 @@ def test_assign_a_license_to_a_group_by_keyboard(dutch, contoso):
     sign_in(page, contoso)
     page.goto(f"/licenses/assign/?product={product('AAD_PREMIUM').sku_id}")
     tab_to(page, "Gebruikers en groepen zoeken")
-    page.keyboard.type("verkoop")
+    answered(page, lambda: page.keyboard.type("verkoop"))
     expect(page.locator("#picker")).to_contain_text("Verkoop")
     tab_to(page, "Verkoop")
-    page.keyboard.press("Space")
+    answered(page, lambda: page.keyboard.press("Space"))
     expect(page.locator("#preview")).to_contain_text("gebruikt 3 licenties, er blijven er 7 over")
     tab_to(page, "Toewijzen", exact=True)
     page.keyboard.press("Enter")
@@ -177,11 +192,11 @@ def test_remove_a_license_by_keyboard_with_the_confirmation(dutch, contoso, mega
     # Escape answers no: nothing changes, and the focus is back on the command.
     page.keyboard.press("Escape")
     expect(confirm).to_be_hidden()
-    assert page.evaluate(FOCUSED_NAME) == "Licentie verwijderen"
+    focused(page, "Licentie verwijderen")
     assert UserLicense.objects.filter(user=megan).exists()
     page.keyboard.press("Enter")
     expect(confirm).to_be_visible()
-    assert page.evaluate(FOCUSED_NAME) == "OK"  # the focus is in the dialog
+    focused(page, "OK")  # the focus is in the dialog
     page.keyboard.press("Enter")
     expect(page.locator("#notifications")).to_contain_text(
         "Microsoft Entra ID P1 verwijderd bij Megan Bowen."
