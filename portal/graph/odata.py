@@ -164,15 +164,21 @@ def skip_after(request: HttpRequest):
         raise bad_request("The $skiptoken is not valid. Start again from the first page.") from None
 
 
+def keyset_rows(request: HttpRequest, rows):
+    """``rows`` from where the ``$skiptoken`` points, in primary-key order, and the page size:
+    one more row than the size tells whether there is a next page."""
+    after = skip_after(request)
+    if after is not None:
+        rows = rows.filter(pk__gt=int(after))
+    return rows.order_by("pk"), top(request)
+
+
 def keyset_page(request: HttpRequest, rows, render) -> dict:
     """The page of ``rows`` (a queryset; model instances or ``.values()`` with ``id``) that
     the ``$skiptoken`` points at, ``$top`` long, in primary-key order, as ``render`` shapes
     them: keyset paging, so a walk sees every row that existed when it started once."""
-    size = top(request)
-    after = skip_after(request)
-    if after is not None:
-        rows = rows.filter(pk__gt=int(after))
-    found = list(rows.order_by("pk")[: size + 1])
+    rows, size = keyset_rows(request, rows)
+    found = list(rows[: size + 1])
     position = None
     if len(found) > size:
         found = found[:size]

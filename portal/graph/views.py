@@ -24,7 +24,7 @@ from licensing.models import (
 )
 from licensing.queries import tenant_products
 from licensing.services.base import parse_guid
-from portal.graph import errors, odata, shapes
+from portal.graph import errors, odata, shapes, sql_pages
 from portal.graph.auth import authenticate
 from portal.graph.errors import GraphError, bad_request
 
@@ -214,6 +214,8 @@ def list_users(request: HttpRequest) -> JsonResponse:
             people = people.filter(user_principal_name__iexact=condition.value)
         else:
             people = people.filter(usage_location=str(condition.value).upper())
+    if sql_pages.can_write(fields):
+        return sql_pages.users_page(request, people, fields)
     return JsonResponse(
         odata.keyset_page(
             request,
