@@ -62,6 +62,8 @@ def test_assign_a_product_to_a_user_with_a_plan_off(page, signed_in, contoso):
     row = page.locator("#licensed-users tr", has_text="Megan Bowen")
     expect(row).to_contain_text("Direct")
     expect(row).to_contain_text("7 / 8")
+    # The State column never breaks its word ("Acti ve") however narrow the column.
+    expect(row.locator(".state")).to_have_css("white-space", "nowrap")
     assert_accessible(page)
     assert LicenseAssignment.objects.get(user=megan).disabled_plans == [plan_id("TEAMS1")]
 
