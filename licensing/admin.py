@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from licensing import services
 from licensing.errors import LicensingError
 from licensing.models import (
+    AccountPreferences,
     AppRegistration,
     AuditEvent,
     DirectoryUser,
@@ -150,6 +151,17 @@ class ScimTokenAdmin(ReadOnlyAdmin):
     search_fields = ["tenant__name", "created_by"]
     list_select_related = ["tenant"]
     exclude = ["token_sha256"]
+
+
+@admin.register(AccountPreferences)
+class AccountPreferencesAdmin(admin.ModelAdmin):
+    """What accounts chose for themselves (the portal's language); support may reset it."""
+
+    list_display = ["account", "language"]
+    list_filter = ["language"]
+    search_fields = ["account__username", "account__email"]
+    list_select_related = ["account"]
+    raw_id_fields = ["account"]
 
 
 @admin.register(TenantProduct)
