@@ -25,8 +25,15 @@ _SEATS = ", ".join(f"'{state}'" for state in SEAT_STATES)
 # assignedLicenses as shapes._licensing writes it: one entry per product the user holds a
 # seat of (several paths of one product are one entry), in product order; a plan is off only
 # where every path has it off; disabled plans in code-point order (COLLATE "C").
-ASSIGNED_LICENSES = f"""coalesce((
-  SELECT json_agg(json_build_object(
+# Per (user, product) of the page: how many paths hold a seat, and whether any has a plan off.
+HELD = f"""
+    SELECT l.user_id, l.product_id, count(*) AS paths,
+           bool_or(l.disabled_plans <> '[]'::jsonb) AS any_off
+    FROM licensing_userlicense l
+    WHERE l.user_id BETWEEN (SELECT min(id) FROM shown) AND (SELECT max(id) FROM shown)
+      AND l.state IN ({_SEATS})
+    GROUP BY l.user_id, l.product_id"""
+ASSIGNED_LICENSES = f"""coalesce(json_agg(json_build_object(
       'disabledPlans', CASE WHEN h.any_off THEN coalesce((
           SELECT json_agg(o.plan ORDER BY o.plan COLLATE "C") FROM (
             SELECT x.plan FROM licensing_userlicense l2
@@ -35,13 +42,8 @@ ASSIGNED_LICENSES = f"""coalesce((
               AND l2.state IN ({_SEATS})
             GROUP BY x.plan HAVING count(*) = h.paths) o), '[]'::json)
         ELSE '[]'::json END,
-      'skuId', (SELECT p.sku_id::text FROM licensing_product p WHERE p.id = h.product_id))
-    ORDER BY h.product_id)
-  FROM (
-    SELECT l.product_id, count(*) AS paths, bool_or(l.disabled_plans <> '[]'::jsonb) AS any_off
-    FROM licensing_userlicense l
-    WHERE l.user_id = u.id AND l.state IN ({_SEATS})
-    GROUP BY l.product_id) h), '[]'::json)"""
+      'skuId', p.sku_id::text) ORDER BY h.product_id) FILTER (WHERE h.product_id IS NOT NULL),
+    '[]'::json)"""
 
 # Each property the page can write: its SQL over ``u`` (licensing_directoryuser).
 PROPERTIES = {
@@ -77,6 +79,10 @@ def users_page(request: HttpRequest, people: QuerySet, fields: list[str]) -> Htt
     ids_sql, ids_params = people.values("id")[: size + 1].query.sql_with_params()
     ordered = [f for f in fields if f not in LICENSING] + [f for f in fields if f in LICENSING]
     pairs = ", ".join(f"'{name}', {PROPERTIES[name]}" for name in ordered)
+    joins = ""
+    if LICENSING.intersection(fields):
+        joins = f"""LEFT JOIN ({HELD}) h ON h.user_id = u.id
+                  LEFT JOIN licensing_product p ON p.id = h.product_id"""
     sql = f"""
         WITH page AS ({ids_sql}),
              shown AS (SELECT id FROM page ORDER BY id LIMIT %s)
@@ -85,8 +91,10 @@ def users_page(request: HttpRequest, people: QuerySet, fields: list[str]) -> Htt
                   SELECT u.id, json_build_object({pairs}) AS item
                   FROM licensing_directoryuser u
                   JOIN shown ON shown.id = u.id
+                  {joins}
                   -- the page's id range, so that the users are read by index, not scanned
                   WHERE u.id BETWEEN (SELECT min(id) FROM shown) AND (SELECT max(id) FROM shown)
+                  GROUP BY u.id
                  ) t)
     """
     with connection.cursor() as cursor:
