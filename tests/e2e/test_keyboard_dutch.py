@@ -88,6 +88,15 @@ def answered(page, press) -> None:
     expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
 
 
+def pick(page, query: str, name: str) -> None:
+    """In the Assign blade's Users and groups: search by typing, then tick ``name``."""
+    tab_to(page, "Gebruikers en groepen zoeken")
+    answered(page, lambda: page.keyboard.type(query))
+    expect(page.locator("#picker")).to_contain_text(name)
+    tab_to(page, name)
+    answered(page, lambda: page.keyboard.press("Space"))
+
+
 def sign_in(page, tenant) -> None:
     account = AccountFactory()
     RoleAssignmentFactory(account=account, tenant=tenant, role="GlobalAdministrator")
@@ -119,11 +128,7 @@ def test_assign_a_license_to_a_user_with_assignment_options_by_keyboard(dutch, c
     tab_to(page, "Toewijzen", back=True)
     page.keyboard.press("Enter")
     page.wait_for_url("**/licenses/assign/**")
-    tab_to(page, "Gebruikers en groepen zoeken")
-    answered(page, lambda: page.keyboard.type("megan"))
-    expect(page.locator("#picker")).to_contain_text("Megan Bowen")
-    tab_to(page, "Megan Bowen")
-    answered(page, lambda: page.keyboard.press("Space"))
+    pick(page, "megan", "Megan Bowen")
     expect(page.locator("#preview")).to_contain_text("gebruikt 1 licenties, er blijven er 9 over")
     # The form was drawn again: the focus stayed on Megan's box.
     assert "Megan Bowen" in page.evaluate(FOCUSED_NAME)
@@ -157,11 +162,7 @@ def test_assign_a_license_to_a_group_by_keyboard(dutch, contoso):
     page = dutch
     sign_in(page, contoso)
     page.goto(f"/licenses/assign/?product={product('AAD_PREMIUM').sku_id}")
-    tab_to(page, "Gebruikers en groepen zoeken")
-    answered(page, lambda: page.keyboard.type("verkoop"))
-    expect(page.locator("#picker")).to_contain_text("Verkoop")
-    tab_to(page, "Verkoop")
-    answered(page, lambda: page.keyboard.press("Space"))
+    pick(page, "verkoop", "Verkoop")
     expect(page.locator("#preview")).to_contain_text("gebruikt 3 licenties, er blijven er 7 over")
     tab_to(page, "Toewijzen", exact=True)
     page.keyboard.press("Enter")
