@@ -18,6 +18,10 @@ class InvalidInput(LicensingError):
     """Malformed input: an id that is not a GUID, an unknown country code, a bad plan set."""
 
 
+class NameTaken(InvalidInput):
+    """A user principal name another user of the tenant has (SCIM answers 409 uniqueness)."""
+
+
 class ProductNotAssignable(LicensingError):
     pass
 

@@ -107,22 +107,27 @@ def _settle(tenant: Tenant, locked: set[int]) -> None:
         run_group(group.id, group.processing_run)
 
 
-def queue_group(
-    *, tenant: Tenant, group: Group, actor, after: tuple | None = None, done: int = 0
-) -> dict | None:
+def queue_group(*, tenant: Tenant, group: Group, actor, after: tuple | None = None) -> dict | None:
     """Mark the group queued and enqueue a run. Call inside the transaction that changed the
     group's intent (after ``hold_seats``). Returns the run's outcome when it ran at once
     (immediate backend), else None: the group page shows the progress.
 
-    ``after`` (a member's ``(added_at, user_id)``) starts the run behind that member, with
-    ``done`` members counted as done: for members who joined a group whose run was complete,
+    ``after`` (a member's ``(added_at, user_id)``) starts the run behind that member, the
+    members up to it counted as done: for members who joined a group whose run was complete,
     whose claims all come after every member before them (``last_member``)."""
     cursor_at, cursor_user = after or (None, None)
+    counts = {"total": Count("user_id")}
+    if after:
+        counts["done"] = Count(
+            "user_id",
+            filter=Q(added_at__lt=cursor_at) | Q(added_at=cursor_at, user_id__lte=cursor_user),
+        )
+    members = {"done": 0, **GroupMembership.objects.filter(group=group).aggregate(**counts)}
     Group.objects.filter(id=group.id).update(
         processing_run=F("processing_run") + 1,
         processing_state=ProcessingState.QUEUED,
-        processing_done=done,
-        processing_total=GroupMembership.objects.filter(group=group).count(),
+        processing_done=members["done"],
+        processing_total=members["total"],
         processing_updated_at=timezone.now(),
         processing_cursor_at=cursor_at,
         processing_cursor_user=cursor_user,

@@ -20,7 +20,7 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
 from licensing import services
-from licensing.errors import LicensingError, NotFound
+from licensing.errors import LicensingError, NameTaken, NotFound
 from licensing.models import DirectoryUser, Group, GroupMembership, UserSource
 from licensing.services.scim import PROVISIONING_ACTOR
 
@@ -96,8 +96,13 @@ def _body(request: HttpRequest) -> dict:
     return data
 
 
+def tenant_url(request: HttpRequest, tenant) -> str:
+    """The tenant's SCIM base URL, as an identity provider is given it."""
+    return request.build_absolute_uri(f"/scim/v2/{tenant.public_id}/")
+
+
 def _location(request: HttpRequest, kind: str, public_id) -> str:
-    return request.build_absolute_uri(f"/scim/v2/{request.tenant.public_id}/{kind}/{public_id}")
+    return f"{tenant_url(request, request.tenant)}{kind}/{public_id}"
 
 
 def _created(request: HttpRequest, kind: str, resource: dict) -> JsonResponse:
@@ -183,15 +188,7 @@ def _list(request: HttpRequest, found, render_page, fields: dict[str, str]) -> J
     total = found.count()
     page = list(found.order_by("id")[start - 1 : start - 1 + count])
     resources = [_shape(request, resource) for resource in render_page(request, page)]
-    return _json(
-        {
-            "schemas": [LIST],
-            "totalResults": total,
-            "startIndex": start,
-            "itemsPerPage": len(resources),
-            "Resources": resources,
-        }
-    )
+    return _listed(resources, total=total, start=start)
 
 
 def _shape(request: HttpRequest, resource: dict) -> dict:
@@ -314,19 +311,18 @@ def create_user(request):
     upn = profile.pop("user_principal_name", None)
     if not upn:
         raise ScimError(400, "userName is required.", "invalidValue")
-    if DirectoryUser.objects.filter(
-        tenant=request.tenant, user_principal_name__iexact=str(upn).strip()
-    ).exists():
-        raise ScimError(409, f"A user named {upn} already exists.", "uniqueness")
-    user = services.user_create(
-        tenant=request.tenant,
-        user_principal_name=str(upn),
-        display_name=str(profile.pop("display_name", "") or upn),
-        usage_location=location or "",
-        source=UserSource.SYNCED,
-        any_user_name=True,
-        actor=PROVISIONING_ACTOR,
-    )
+    try:
+        user = services.user_create(
+            tenant=request.tenant,
+            user_principal_name=str(upn),
+            display_name=str(profile.pop("display_name", "") or upn),
+            usage_location=location or "",
+            source=UserSource.SYNCED,
+            any_user_name=True,
+            actor=PROVISIONING_ACTOR,
+        )
+    except NameTaken as taken:
+        raise ScimError(409, str(taken), "uniqueness") from None
     _apply_user(request, user, profile, None, active)
     user.refresh_from_db()
     return _created(request, "Users", user_resource(request, user))
@@ -469,16 +465,11 @@ def _set_members(request, group: Group, wanted: list[DirectoryUser]) -> None:
 
 
 def _change_members(request, group, add, remove) -> None:
+    """Members who are already members are left as they are (the service skips them)."""
     if remove:
         services.group_remove_members(
             tenant=request.tenant, group=group, users=remove, actor=PROVISIONING_ACTOR
         )
-    have = set(
-        GroupMembership.objects.filter(group=group, user_id__in=[u.id for u in add]).values_list(
-            "user_id", flat=True
-        )
-    )
-    add = [u for u in add if u.id not in have]
     if add:
         # The provider's disabled users (active=false, soft-deleted here) stay in its groups.
         services.group_add_members(
@@ -679,7 +670,7 @@ RESOURCE_TYPES = {
 
 
 def _base(request) -> str:
-    return request.build_absolute_uri(f"/scim/v2/{request.tenant.public_id}")
+    return tenant_url(request, request.tenant).rstrip("/")
 
 
 def _schema(request, urn: str) -> dict:
@@ -707,12 +698,13 @@ def _resource_type(request, name: str) -> dict:
     }
 
 
-def _listed(items: list[dict]) -> JsonResponse:
+def _listed(items: list[dict], *, total: int | None = None, start: int = 1) -> JsonResponse:
+    """A ``ListResponse``: these items, page ``start`` of ``total`` (all of them)."""
     return _json(
         {
             "schemas": [LIST],
-            "totalResults": len(items),
-            "startIndex": 1,
+            "totalResults": len(items) if total is None else total,
+            "startIndex": start,
             "itemsPerPage": len(items),
             "Resources": items,
         }

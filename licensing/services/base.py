@@ -8,6 +8,7 @@ import functools
 import uuid
 from collections.abc import Iterable
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_countries import countries
 
@@ -290,3 +291,16 @@ def validate_group_prerequisites(
                 "needs": _(" or ").join(sorted(catalog.names.get(n, n) for n in needs)),
             }
         )
+
+
+def save_changed(obj, changes: dict) -> tuple[dict, dict]:
+    """Write the fields of ``changes`` that differ from the stored row, with ``modified_at``,
+    and set them on ``obj``. Returns the changed fields' values before and after; nothing
+    is written when nothing changed."""
+    current = type(obj).objects.values(*changes).get(id=obj.id)
+    after = {f: v for f, v in changes.items() if current[f] != v}
+    if after:
+        type(obj).objects.filter(id=obj.id).update(**after, modified_at=timezone.now())
+        for field, value in after.items():
+            setattr(obj, field, value)
+    return {f: current[f] for f in after}, after

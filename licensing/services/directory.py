@@ -9,12 +9,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from licensing import audit
-from licensing.errors import InvalidInput
+from licensing.errors import InvalidInput, NameTaken
 from licensing.models import DirectoryUser, LicenseError, Product, Tenant, UserSource
 from licensing.processing import hold_seats
 from licensing.reconcile import reconcile
 from licensing.seats import delete_with_paths, products_touching, recount_assigned
-from licensing.services.base import check_tenant, parse_country, service
+from licensing.services.base import check_tenant, parse_country, save_changed, service
 
 RESTORE_WINDOW = timedelta(days=30)
 
@@ -29,6 +29,15 @@ def _valid_upn(value, *, any_user_name: bool = False) -> str:
     if malformed:
         raise InvalidInput(_("“%(upn)s” is not a valid user principal name.") % {"upn": upn})
     return upn
+
+
+def _refuse_taken(tenant: Tenant, upn: str, *, user: DirectoryUser | None = None) -> None:
+    """User principal names are unique in a tenant, whatever their case."""
+    others = DirectoryUser.objects.filter(tenant=tenant, user_principal_name__iexact=upn)
+    if user is not None:
+        others = others.exclude(id=user.id)
+    if others.exists():
+        raise NameTaken(_("A user named %(upn)s already exists.") % {"upn": upn})
 
 
 @service
@@ -47,8 +56,7 @@ def user_create(
     actor,
 ) -> DirectoryUser:
     upn = _valid_upn(user_principal_name, any_user_name=any_user_name)
-    if DirectoryUser.objects.filter(tenant=tenant, user_principal_name__iexact=upn).exists():
-        raise InvalidInput(_("A user named %(upn)s already exists.") % {"upn": upn})
+    _refuse_taken(tenant, upn)
     user = DirectoryUser.objects.create(
         tenant=tenant,
         user_principal_name=upn,
@@ -245,30 +253,20 @@ def user_update_profile(
         upn = changes["user_principal_name"] = _valid_upn(
             changes["user_principal_name"], any_user_name=any_user_name
         )
-        if (
-            DirectoryUser.objects.filter(tenant=tenant, user_principal_name__iexact=upn)
-            .exclude(id=user.id)
-            .exists()
-        ):
-            raise InvalidInput(_("A user named %(upn)s already exists.") % {"upn": upn})
+        _refuse_taken(tenant, upn, user=user)
     for field in ("external_id", "department", "job_title", "on_premises_immutable_id"):
         if field in changes:
             changes[field] = str(changes[field] or "").strip()[
                 : DirectoryUser._meta.get_field(field).max_length
             ]
-    current = DirectoryUser.objects.get(id=user.id)
-    before = {f: getattr(current, f) for f in changes}
-    after = {f: v for f, v in changes.items() if before[f] != v}
+    before, after = save_changed(user, changes)
     if not after:
         return
-    DirectoryUser.objects.filter(id=user.id).update(**after, modified_at=timezone.now())
-    for field, value in after.items():
-        setattr(user, field, value)
     audit.event(
         tenant=tenant,
         actor=actor,
         activity=audit.UPDATE_USER,
         target=user,
         target_type="User",
-        details={"before": {f: before[f] for f in after}, "after": after},
+        details={"before": before, "after": after},
     )

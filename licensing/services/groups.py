@@ -32,6 +32,7 @@ from licensing.services.base import (
     check_tenant,
     group_assignment_ids,
     refuse_breaking,
+    save_changed,
     service,
     validate_disabled_plans,
     validate_group_prerequisites,
@@ -61,13 +62,9 @@ def group_update(*, tenant: Tenant, group: Group, actor, **changes) -> None:
     changes = {f: str(v or "").strip() for f, v in changes.items()}
     if "name" in changes and not changes["name"]:
         raise InvalidInput(_("A group needs a name."))
-    current = Group.objects.get(id=group.id)
-    after = {f: v for f, v in changes.items() if getattr(current, f) != v}
+    _before, after = save_changed(group, changes)
     if not after:
         return
-    Group.objects.filter(id=group.id).update(**after, modified_at=timezone.now())
-    for field, value in after.items():
-        setattr(group, field, value)
     audit.event(
         tenant=tenant,
         actor=actor,
@@ -241,6 +238,8 @@ def group_add_members(
         )
     )
     joining = [u for u in users if u.id not in already]
+    if not joining:
+        return
     bulk = len(joining) > BULK_MEMBERS and group.assignments.exists()
     locked = hold_seats(tenant, products_touching(tenant, users=user_ids, groups=[group.id]))
     now = timezone.now()
@@ -248,8 +247,7 @@ def group_add_members(
     GroupMembership.objects.bulk_create(
         [GroupMembership(group=group, user=u, added_at=now) for u in joining]
     )
-    if joining:
-        Group.objects.filter(id=group.id).update(modified_at=now)
+    Group.objects.filter(id=group.id).update(modified_at=now)
     if bulk:
         # Many joiners of a licensed group: the group's run applies it, in batches. Their
         # claims come after every member before them, whose run is complete (``hold_seats``
@@ -257,8 +255,7 @@ def group_add_members(
         # 1,000 members to a group of 50,000 processes 1,000 (docs/rules.md §8).
         state = Group.objects.filter(id=group.id).values_list("processing_state", flat=True)
         if before and before[0] < now and state.get() == ProcessingState.COMPLETE:
-            done = GroupMembership.objects.filter(group=group).count() - len(joining)
-            queue_group(tenant=tenant, group=group, actor=actor, after=before, done=done)
+            queue_group(tenant=tenant, group=group, actor=actor, after=before)
         else:
             queue_group(tenant=tenant, group=group, actor=actor)
     else:

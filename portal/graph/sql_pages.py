@@ -22,9 +22,6 @@ from portal.graph import odata
 
 _SEATS = ", ".join(f"'{state}'" for state in SEAT_STATES)
 
-# assignedLicenses as shapes._licensing writes it: one entry per product the user holds a
-# seat of (several paths of one product are one entry), in product order; a plan is off only
-# where every path has it off; disabled plans in code-point order (COLLATE "C").
 # Per (user, product) of the page: how many paths hold a seat, and whether any has a plan off.
 HELD = f"""
     SELECT l.user_id, l.product_id, count(*) AS paths,
@@ -33,6 +30,9 @@ HELD = f"""
     WHERE l.user_id BETWEEN (SELECT min(id) FROM shown) AND (SELECT max(id) FROM shown)
       AND l.state IN ({_SEATS})
     GROUP BY l.user_id, l.product_id"""
+# assignedLicenses as shapes._licensing writes it: one entry per product the user holds a
+# seat of (several paths of one product are one entry), in product order; a plan is off only
+# where every path has it off; disabled plans in code-point order (COLLATE "C").
 ASSIGNED_LICENSES = f"""coalesce(json_agg(json_build_object(
       'disabledPlans', CASE WHEN h.any_off THEN coalesce((
           SELECT json_agg(o.plan ORDER BY o.plan COLLATE "C") FROM (

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from licensing import services
 from licensing.models import ScimToken
+from portal import scim
 from portal.access import portal_view, require_directory_admin
 from portal.responses import HttpResponseSeeOther, command_done
 
@@ -31,7 +32,7 @@ def provisioning(request: HttpRequest) -> HttpResponse:
         "section": "provisioning",
         "tokens": ScimToken.objects.filter(tenant=request.tenant),
         "new": request.session.pop(NEW_TOKEN, None),
-        "endpoint": request.build_absolute_uri(f"/scim/v2/{request.tenant.public_id}/"),
+        "endpoint": scim.tenant_url(request, request.tenant),
     }
     return render(request, "portal/provisioning.html", context)
 

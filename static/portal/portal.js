@@ -98,8 +98,7 @@
   document.addEventListener("closeModal", function () {
     var modal = document.getElementById("modal");
     if (!modal) return;
-    var dialog = modal.querySelector("dialog");
-    if (dialog && dialog.open) dialog.close();
+    closeDialog(modal.querySelector("dialog"));
     modal.innerHTML = "";
   });
 

@@ -135,7 +135,7 @@ def test_microsofts_own_dutch_terms_are_used():
     assert {k: translated.get(k) for k in MICROSOFT_TERMS} == MICROSOFT_TERMS
 
 
-def test_the_catalog_holds_every_marked_string_of_the_code(tmp_path, settings):
+def test_the_catalog_holds_every_marked_string_of_the_code(settings):
     """makemessages over the code finds no message the catalog lacks: a string marked since
     is translated before it ships."""
     from babel.messages.extract import extract_from_dir
@@ -268,22 +268,16 @@ def test_dates_and_numbers_follow_the_language(demo_in_dutch, client):
     assert re.search(r"\b\d{2}/\d{2}/20\d\d\b", english)
 
 
-def test_thousands_are_grouped_as_the_language_groups_them(client, tenant, buy, actor):
-    from licensing.models import Role, RoleAssignment
-
-    RoleAssignment.objects.create(account=actor, tenant=tenant, role=Role.GLOBAL_READER)
+def test_thousands_are_grouped_as_the_language_groups_them(client, as_role, buy):
     buy("ENTERPRISEPACK", 12_500)
-    client.force_login(actor)
+    as_role("GlobalReader")
     dutch = client.get(reverse("portal:products"), HTTP_ACCEPT_LANGUAGE="nl").content.decode()
     english = client.get(reverse("portal:products"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "12.500" in visible(dutch) and "12,500" in visible(english)
 
 
-def test_the_language_switch_is_remembered_for_the_account(client, tenant, actor):
-    from licensing.models import Role, RoleAssignment
-
-    RoleAssignment.objects.create(account=actor, tenant=tenant, role=Role.GLOBAL_READER)
-    client.force_login(actor)
+def test_the_language_switch_is_remembered_for_the_account(client, as_role):
+    actor = as_role("GlobalReader")
     page = client.get(reverse("portal:products"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert 'name="language" value="nl"' in page and "All products" in page
     answer = client.post(
