@@ -31,7 +31,7 @@ FILTERS = [
 
 @pytest.fixture
 def directory(tenant, buy):
-    """Users with no license, one, several; a product held through two paths with different
+    """Users with no license, one, several; names JSON must escape; a product held through two paths with different
     plans off (a plan is off only where both have it off); a waiting license; a deleted
     user."""
     buy("ENTERPRISEPACK", 20)
@@ -46,6 +46,10 @@ def directory(tenant, buy):
         )
         for i in range(11)
     ]
+    # Text JSON must escape: quotes, backslashes, control characters, non-ASCII.
+    people[1].display_name = 'Zoë "Q" O\'Neil \\ tab\there\nnext \u2028 🙂'
+    people[1].department = 'R&D "Noord" \\'
+    people[1].save()
     e3 = product("ENTERPRISEPACK")
     services.product_assign_to_users(
         tenant=tenant,
