@@ -17,9 +17,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from licensing.models import AccountPreferences
+from portal import graph
 from portal.responses import HttpResponseSeeOther
 
-ENGLISH_ONLY = ("/v1.0/", "/scim/")
+ENGLISH_ONLY = (graph.PREFIX, "/scim/")
 SESSION_LANGUAGE = "portal_language"
 
 

@@ -23,6 +23,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.translation import gettext as _
 
+from portal.graph import is_api
 from portal.responses import bad_request
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -79,7 +80,7 @@ class RequestHygieneMiddleware:
             request.GET["page"] = "1"
         response = self.get_response(request)
         patch_vary_headers(response, ("HX-Request",))
-        if request.path.startswith("/v1.0/"):
+        if is_api(request):
             # The API answers bearer tokens, never the browser's session: nothing to look up.
             add_never_cache_headers(response)
             return response

@@ -32,6 +32,7 @@ from mozilla_django_oidc.views import (
 
 from licensing import audit
 from licensing.models import RoleAssignment
+from portal.graph import is_api
 
 REFUSED = "signin_refused"
 
@@ -78,7 +79,7 @@ class SessionRefresh(OIDCSessionRefresh):
     def is_refreshable_url(self, request: HttpRequest) -> bool:
         # htmx fragments and the API cannot follow a redirect to the provider: the next full
         # page does it.
-        if request.headers.get("HX-Request") or request.path.startswith("/v1.0/"):
+        if request.headers.get("HX-Request") or is_api(request):
             return False
         return super().is_refreshable_url(request)
 

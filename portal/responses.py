@@ -9,6 +9,8 @@ from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
+from portal.graph import is_api
+
 
 def template_for(request: HttpRequest, template: str, partial: str) -> str:
     """The page for a normal request; only the partial for htmx. A fragment URL opened
@@ -51,7 +53,7 @@ def command_done(
 def bad_request(request: HttpRequest, message: str) -> HttpResponse:
     """A 400 that says what was wrong; the request changed nothing. Under ``/v1.0/`` it is
     Graph's JSON envelope, as every answer of the API."""
-    if request.path.startswith("/v1.0/"):
+    if is_api(request):
         from portal.graph import errors
 
         return errors.response(request, errors.bad_request(message))

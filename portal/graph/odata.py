@@ -17,6 +17,7 @@ from odata_query import ast
 from odata_query.exceptions import ODataException
 from odata_query.grammar import ODataLexer, ODataParser
 
+from portal.graph import PREFIX
 from portal.graph.errors import UNSUPPORTED_QUERY, GraphError, bad_request
 
 DEFAULT_TOP, MAX_TOP = 100, 999
@@ -205,11 +206,11 @@ def page(request: HttpRequest, items: list, position) -> dict:
 def context(request: HttpRequest, *, entity: bool = False) -> str:
     """``@odata.context`` as Graph writes it: the metadata URL, the resource path (for one
     entity, its collection) and the ``$select`` shape."""
-    path = request.path.removeprefix("/v1.0/")
+    path = request.path.removeprefix(PREFIX)
     if entity:
         path = path.split("/")[0]
     select = request.GET.get("$select")
     shape = f"({select})" if select else ""
     return request.build_absolute_uri(
-        f"/v1.0/$metadata#{path}{shape}{'/$entity' if entity else ''}"
+        f"{PREFIX}$metadata#{path}{shape}{'/$entity' if entity else ''}"
     )
