@@ -72,6 +72,21 @@ def event(
     )
 
 
+def sign_in(*, actor, who: str, method: str, success: bool, reason: str = "") -> AuditEvent:
+    """A sign-in to the portal, successful or not (no tenant: the account's, not a tenant's)."""
+    details = {"method": method, "result": "success" if success else "failure"}
+    if reason:
+        details["reason"] = reason
+    return event(
+        tenant=None,
+        actor=actor,
+        activity=SIGN_IN,
+        target=str(who or "")[:150],
+        target_type="Account",
+        details=details,
+    )
+
+
 def events(*, tenant, actor, activity: str, targets, target_type: str, details_for) -> None:
     """One event per target, in one INSERT (assigning 1,000 users writes 1,000 events)."""
     AuditEvent.objects.bulk_create(

@@ -93,17 +93,12 @@ def _configured_only(view):
         except SuspiciousOperation:
             # A state or nonce that is not the one this browser was given: refused (400),
             # and recorded like every other failed sign-in.
-            audit.event(
-                tenant=None,
+            audit.sign_in(
                 actor=None,
-                activity=audit.SIGN_IN,
-                target="",
-                target_type="Account",
-                details={
-                    "method": "organization account",
-                    "result": "failure",
-                    "reason": "state or nonce does not match",
-                },
+                who="",
+                method="organization account",
+                success=False,
+                reason="state or nonce does not match",
             )
             raise
 

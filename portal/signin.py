@@ -118,13 +118,11 @@ def _method(backend: str) -> str:
 
 @receiver(user_logged_in)
 def _audit_sign_in(sender, request, user, **kwargs):
-    audit.event(
-        tenant=None,
+    audit.sign_in(
         actor=user,
-        activity=audit.SIGN_IN,
-        target=user.get_username(),
-        target_type="Account",
-        details={"method": _method(getattr(user, "backend", "")), "result": "success"},
+        who=user.get_username(),
+        method=_method(getattr(user, "backend", "")),
+        success=True,
     )
 
 
@@ -134,16 +132,11 @@ def _audit_failed_sign_in(sender, credentials, request=None, **kwargs):
     who = credentials.get("username") if password else ""
     if not password and request is not None:
         who = request.session.get(REFUSED, "")
-    audit.event(
-        tenant=None,
+    audit.sign_in(
         actor=None,
-        activity=audit.SIGN_IN,
-        target=str(who or "")[:150],
-        target_type="Account",
-        details={
-            "method": "password" if password else "organization account",
-            "result": "failure",
-        },
+        who=who,
+        method="password" if password else "organization account",
+        success=False,
     )
 
 
