@@ -22,6 +22,7 @@ from licensing.models import (
     AccountPreferences,
     AppRegistration,
     AuditEvent,
+    CatalogStamp,
     DirectoryUser,
     Group,
     GroupMembership,
@@ -187,6 +188,14 @@ class SeatsAdmin(ReadOnlyAdmin):
     @admin.display(description=_("Available"))
     def available(self, obj) -> int:
         return obj.total - obj.assigned
+
+
+@admin.register(CatalogStamp)
+class CatalogStampAdmin(ReadOnlyAdmin):
+    """The value database triggers change on every write to the catalog; a process keeps the
+    catalog it read until it differs. Nothing to edit: shown for support's curiosity."""
+
+    list_display = ["value"]
 
 
 @admin.register(Tenant)

@@ -92,6 +92,18 @@ class ProductServicePlan(models.Model):
         return f"{self.product_id}: {self.service_plan_id} (#{self.position})"
 
 
+class CatalogStamp(models.Model):
+    """One row whose value changes with every write to the catalog's tables (products, plans,
+    their links, dependencies, exclusions): database triggers set it to a value never used
+    before, so a process may keep the catalog it read until the stamp differs
+    (``licensing.rules.Catalog.load``), whoever changed the catalog and however."""
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"catalog stamp {self.value}"
+
+
 class SubscriptionStatus(models.TextChoices):
     ENABLED = "Enabled", _("Enabled")
     WARNING = "Warning", _("Warning")

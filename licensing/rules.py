@@ -20,6 +20,7 @@ from datetime import datetime
 from licensing.models import (
     COUNTING_STATUSES,
     SEAT_STATES,
+    CatalogStamp,
     LicenseError,
     LicenseState,
     ProductServicePlan,
@@ -39,6 +40,9 @@ LOCATION = str(LicenseError.PROHIBITED_LOCATION)
 
 # -- the catalog -------------------------------------------------------------------------
 
+
+# The catalog this process read last, with the stamp it had then (``Catalog.load``).
+_last_read: tuple[int, Catalog] | None = None
 
 # The catalog read by the service running in this context (``Catalog.remembered``).
 _remembered: contextvars.ContextVar[list | None] = contextvars.ContextVar(
@@ -60,13 +64,29 @@ class Catalog:
     @classmethod
     def load(cls) -> Catalog:
         """The catalog as the rules read it. Inside a service (``Catalog.remembered``) it is
-        read once: nothing changes the catalog while a service runs."""
+        read once: nothing changes the catalog while a service runs. Across requests the
+        process keeps the catalog it read while the catalog's stamp (``CatalogStamp``, changed
+        by database triggers on every write to the catalog's tables) stays the same."""
         memo = _remembered.get()
         if memo is None:
-            return cls._read()
+            return cls._current()
         if not memo:
-            memo.append(cls._read())
+            memo.append(cls._current())
         return memo[0]
+
+    @classmethod
+    def _current(cls) -> Catalog:
+        global _last_read
+        stamp = CatalogStamp.objects.filter(id=1).values_list("value", flat=True).first()
+        if stamp is None:
+            # The row is gone (a test database flushed between tests): nothing to trust.
+            return cls._read()
+        last = _last_read
+        if last is not None and last[0] == stamp:
+            return last[1]
+        catalog = cls._read()
+        _last_read = (stamp, catalog)
+        return catalog
 
     @staticmethod
     @contextlib.contextmanager

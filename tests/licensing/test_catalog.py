@@ -62,3 +62,64 @@ def test_product_plans_keep_their_published_order():
         "EXCHANGE_S_FOUNDATION",
         "MFA_PREMIUM",
     ]
+
+
+@pytest.fixture
+def stamped():
+    """The stamp row (flushing the database between transactional tests removes it), with a
+    fresh value: PostgreSQL's statement trigger fires even for an update of no row."""
+    from licensing.models import CatalogStamp
+
+    CatalogStamp.objects.get_or_create(id=1)
+    Product.objects.filter(id=-1).update(display_name="")
+
+
+def test_a_process_keeps_the_catalog_until_any_write_to_it(stamped, django_assert_num_queries):
+    """Catalog.load reads one stamp row while nothing changed; any write to the catalog's
+    tables, by any means (here a queryset update and raw SQL, which send no signals), makes
+    the next load read the catalog again."""
+    from django.db import connection
+
+    from licensing.rules import Catalog
+
+    first = Catalog.load()
+    with django_assert_num_queries(1):
+        assert Catalog.load() is first
+    teams = ServicePlan.objects.get(service_plan_name="TEAMS1")
+    ServicePlan.objects.filter(id=teams.id).update(not_offered_in="CN")
+    second = Catalog.load()
+    assert second is not first
+    assert second.not_offered_in[str(teams.service_plan_id)] == frozenset({"CN"})
+    exchange1 = ServicePlan.objects.get(service_plan_name="EXCHANGE_S_STANDARD")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM licensing_serviceplan_exclusive_with WHERE from_serviceplan_id = %s",
+            [exchange1.id],
+        )
+    assert str(exchange1.service_plan_id) not in Catalog.load().exclusive_with
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_catalog_change_that_rolled_back_is_forgotten():
+    """A stamp is never handed out twice, so a catalog read inside a transaction that rolled
+    back is never taken for the catalog after it."""
+    from django.db import transaction
+
+    from licensing.models import CatalogStamp
+    from licensing.rules import Catalog
+
+    call_command("load_catalog", verbosity=0)
+    CatalogStamp.objects.get_or_create(id=1)
+    before = Catalog.load()
+    assert Catalog.load() is before  # kept: the stamp row is there
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo), transaction.atomic():
+        ServicePlan.objects.filter(service_plan_name="TEAMS1").update(display_name="Gone soon")
+        assert "Gone soon" in Catalog.load().names.values()
+        raise Undo
+    after = Catalog.load()
+    assert "Gone soon" not in after.names.values()
+    assert after.names == before.names
