@@ -499,7 +499,20 @@ class AppPermission(models.TextChoices):
     READ = "Directory.Read.All", _("Read directory data")
 
 
-class AppRegistration(models.Model):
+class IssuedCredential(models.Model):
+    """What an app registration and a provisioning token share: who issued it and when, when
+    it was revoked, and when it was last used (``licensing.services.apps.mark_used``)."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=254, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class AppRegistration(IssuedCredential):
     """A script's identity for the Graph-compatible API, in one tenant (docs/api.md).
 
     The client secret is shown once, when the app is registered; only its SHA-256 is kept (a
@@ -512,10 +525,6 @@ class AppRegistration(models.Model):
     secret_sha256 = models.CharField(max_length=64, editable=False)
     secret_hint = models.CharField(max_length=8, editable=False)
     permission = models.CharField(max_length=40, choices=AppPermission.choices)
-    created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.CharField(max_length=254, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["tenant", "name", "id"]
@@ -533,7 +542,7 @@ class AppRegistration(models.Model):
         return f"{self.name} (app {self.client_id})"
 
 
-class ScimToken(models.Model):
+class ScimToken(IssuedCredential):
     """The bearer token an identity provider uses to provision one tenant by SCIM
     (docs/provisioning.md). Shown once; only its SHA-256 is kept. Issuing a new one (rotate)
     revokes the tenant's previous token."""
@@ -542,10 +551,6 @@ class ScimToken(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="scim_tokens")
     token_sha256 = models.CharField(max_length=64, unique=True, editable=False)
     token_hint = models.CharField(max_length=8, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.CharField(max_length=254, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["tenant", "-created_at", "-id"]
