@@ -5,6 +5,7 @@ They fail (never skip) when Chromium is missing: `make test` installs it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
@@ -39,13 +40,16 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+@contextlib.contextmanager
+def watched_page(browser, live_server, **options):
+    """A page of a new browser context on the live server (``options`` for the context, such
+    as a locale). The portal must work under its Content-Security-Policy: a blocked script
+    or style, or any other error in the console, fails the test."""
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 900}, **options
+    )
     page = context.new_page()
     page.set_default_timeout(10_000)
-    # The portal must work under its Content-Security-Policy: a blocked script or style, or
-    # any other error in the console, fails the test.
     problems: list[str] = []
     page.on(
         "console",
@@ -56,6 +60,12 @@ def page(browser, live_server):
     yield page
     context.close()
     assert problems == [], problems
+
+
+@pytest.fixture
+def page(browser, live_server):
+    with watched_page(browser, live_server) as page:
+        yield page
 
 
 @pytest.fixture(autouse=True)

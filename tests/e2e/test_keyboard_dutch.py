@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from licensing import services
 from licensing.models import LicenseAssignment, UserLicense
-from tests.e2e.conftest import PASSWORD
+from tests.e2e.conftest import PASSWORD, watched_page
 from tests.factories import (
     AccountFactory,
     DirectoryUserFactory,
@@ -40,23 +40,13 @@ FOCUSED_NAME = """() => {
 @pytest.fixture
 def dutch(browser, live_server):
     """A page of a Dutch browser; any error in its console fails the test."""
-    context = browser.new_context(
-        base_url=live_server.url,
-        viewport={"width": 1280, "height": 900},
+    with watched_page(
+        browser,
+        live_server,
         locale="nl-NL",
         extra_http_headers={"Accept-Language": "nl-NL,nl;q=0.9"},
-    )
-    dutch_page = context.new_page()
-    dutch_page.set_default_timeout(10_000)
-    problems: list[str] = []
-    dutch_page.on("pageerror", lambda error: problems.append(str(error)))
-    dutch_page.on(
-        "console",
-        lambda message: problems.append(message.text) if message.type == "error" else None,
-    )
-    yield dutch_page
-    context.close()
-    assert problems == [], problems
+    ) as page:
+        yield page
 
 
 def tab_to(page, name: str, *, back: bool = False, exact: bool = False, limit: int = 80) -> None:
