@@ -44,16 +44,23 @@ def lock_seats(tenant: Tenant, product_ids: Iterable[int]) -> set[int]:
     ids = sorted(set(product_ids) | extra_locks.get())
     if not ids:
         return set()
-    ensure_seat_rows(tenant, ids)
     # The race this prevents: two transactions each count the last free seat as available
     # and both take it. Whoever holds these rows counts and writes; the other one waits.
-    list(
-        TenantProduct.objects.select_for_update()
-        .filter(tenant=tenant, product_id__in=ids)
-        .order_by("product_id")
-        .values_list("id", flat=True)
-    )
+    locked = _lock_rows(tenant, ids)
+    if missing := [p for p in ids if p not in locked]:
+        # A product this tenant never had a seat row for (its first subscription or claim).
+        ensure_seat_rows(tenant, missing)
+        _lock_rows(tenant, missing)
     return set(ids)
+
+
+def _lock_rows(tenant: Tenant, product_ids: list[int]) -> set[int]:
+    return set(
+        TenantProduct.objects.select_for_update()
+        .filter(tenant=tenant, product_id__in=product_ids)
+        .order_by("product_id")
+        .values_list("product_id", flat=True)
+    )
 
 
 def ensure_seat_rows(tenant: Tenant, product_ids: list[int]) -> None:

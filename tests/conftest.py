@@ -95,8 +95,12 @@ def transactional_catalog(transactional_db):
     """The catalog for a test that commits (live server, real threads).
 
     A transactional test empties every table when it ends, the catalog the data migration
-    loaded included; whichever runs next loads it again (idempotent).
+    loaded and its stamp row included; whichever runs next makes them again (idempotent). The
+    stamp row first, so that loading the catalog gives it a value never used before.
     """
     from django.core.management import call_command
 
+    from licensing.models import CatalogStamp
+
+    CatalogStamp.objects.get_or_create(id=1)
     call_command("load_catalog", verbosity=0)

@@ -150,11 +150,13 @@ def direct_licenses_change(
     LicenseAssignment.objects.bulk_update(changed, ["disabled_plans"], batch_size=2000)
 
     result = reconcile(tenant=tenant, user_ids=user_ids, locked_products=locked)
-    changed_intent = set(
-        LicenseAssignment.objects.filter(user_id__in=user_ids, product__in=list(add)).values_list(
-            "id", flat=True
-        )
-    ) | set(to_delete)
+    # The users' assignments of the added products (bulk_create gave the new ones their ids).
+    added_ids = {p.id for p in add}
+    changed_intent = (
+        {a.id for a in new}
+        | {a.id for (_, p_id), a in existing.items() if p_id in added_ids}
+        | set(to_delete)
+    )
     # Direct assignment is immediate: a target that would not end up working refuses it all;
     # and no other license of the targets may stop working because of it (rules §3, §5).
     refuse_failures(result, changed_intent, catalog)

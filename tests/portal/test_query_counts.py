@@ -39,13 +39,14 @@ PAGES = {
     ),
     # + count, page, activities
     "audit": (lambda w: reverse("portal:audit"), 6),
-    # + catalog (4), tenant products, groups, their members, seat holders, users without a
-    # usage location, picker users, picker groups, seats (2)
+    # + catalog stamp (the catalog itself was read before), tenant products, groups, their
+    # members, seat holders, users without a usage location, picker users, picker groups,
+    # seats (2)
     "assign": (
         lambda w: (
             reverse("portal:assign") + f"?product={w['p1'].sku_id}&group={w['group'].public_id}"
         ),
-        16,
+        13,
     ),
 }
 
