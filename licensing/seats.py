@@ -101,40 +101,27 @@ def products_touching(
     """
     groups = list(groups)
     groups += pending_sharing_members(tenant, groups)
-    found = set(products)
-    found |= set(
-        LicenseAssignment.objects.filter(tenant=tenant, group_id__in=groups).values_list(
-            "product_id", flat=True
-        )
-    )
+    products = list(products)
     if not isinstance(users, QuerySet):
         users = list(users)
+    # One query: the products of the groups and of the users (intent and rows), and one hop
+    # further, the products of every group holding any of those.
+    intent = Q(group_id__in=groups)
     if isinstance(users, QuerySet) or users:
-        found |= set(
-            LicenseAssignment.objects.filter(
-                Q(user_id__in=users)
-                | Q(
-                    group_id__in=GroupMembership.objects.filter(user_id__in=users).values(
-                        "group_id"
-                    )
-                )
-            ).values_list("product_id", flat=True)
-        )
-        found |= set(
-            UserLicense.objects.filter(tenant=tenant, user_id__in=users)
-            .order_by()
-            .values_list("product_id", flat=True)
-            .distinct()
-        )
-    found |= set(
-        LicenseAssignment.objects.filter(
-            tenant=tenant,
-            group_id__in=LicenseAssignment.objects.filter(
-                tenant=tenant, group__isnull=False, product_id__in=found
-            ).values("group_id"),
-        ).values_list("product_id", flat=True)
+        memberships = GroupMembership.objects.filter(user_id__in=users).values("group_id")
+        intent |= Q(user_id__in=users) | Q(group_id__in=memberships)
+    near = LicenseAssignment.objects.filter(intent, tenant=tenant).values_list("product_id")
+    held = UserLicense.objects.filter(tenant=tenant, user_id__in=users).values_list("product_id")
+    holding = LicenseAssignment.objects.filter(tenant=tenant, group__isnull=False).filter(
+        Q(product_id__in=products)
+        | Q(product_id__in=near.values("product_id"))
+        | Q(product_id__in=held.values("product_id"))
     )
-    return found
+    hop = LicenseAssignment.objects.filter(
+        tenant=tenant, group_id__in=holding.values("group_id")
+    ).values_list("product_id")
+    found = near.order_by().union(held.order_by(), hop.order_by())
+    return set(products) | {product_id for (product_id,) in found}
 
 
 def pending_sharing_members(tenant: Tenant, group_ids: list[int]) -> list[int]:
