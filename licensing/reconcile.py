@@ -240,7 +240,12 @@ def compute(
         )
         if not hand_out:
             return desired, existing, released
-        waiting = waiting_users(tenant, free(total, assigned))
+        # Users waiting for a seat that is free now, or that this evaluation let go: a seat
+        # let go went to the claims in scope, but a claim waiting out of scope may come
+        # first (docs/rules.md §6). With them in scope, the next evaluation decides in claim
+        # order.
+        let_go = [p for p, n in released.items() if n > 0 and p not in reserved]
+        waiting = waiting_users(tenant, set(free(total, assigned)) | set(let_go))
         if not waiting - scope:
             return desired, existing, released
         scope |= waiting

@@ -500,6 +500,36 @@ def test_seats_a_run_frees_from_conflicts_go_in_claim_order_whatever_the_batch_s
     assert ("EXCHANGESTANDARD", "Mail", "Error", "CountViolation") in paths_of(a)
 
 
+@pytest.mark.parametrize("batch", [1, 50_000])
+def test_a_seat_let_go_goes_to_the_earliest_waiting_claim_not_to_one_the_change_touches(
+    tenant, buy, settings, model, batch
+):
+    """Found by the state machine: a change let a seat go, and a waiting claim of a user the
+    change was about took it, ahead of an earlier claim of a user it was not about."""
+    settings.GROUP_PROCESSING_BATCH = batch
+    buy("ENTERPRISEPACK", 1)
+    buy("EXCHANGESTANDARD", 0)
+    buy("AAD_PREMIUM", 5)
+    holder, early, late = person(tenant, "holder"), person(tenant, "early"), person(tenant, "late")
+    direct(tenant, "AAD_PREMIUM", holder)  # a license of its own: the run decides it in Python
+    first, second = (
+        GroupFactory(tenant=tenant, name="First"),
+        GroupFactory(tenant=tenant, name="Second"),
+    )
+    join(tenant, first, holder, late)
+    give(tenant, first, "ENTERPRISEPACK")  # holder takes the seat; late waits
+    join(tenant, second, early, late)
+    give(tenant, second, "ENTERPRISEPACK")  # both wait; early's claim comes first
+    model.check()
+    # First also gives Exchange (Plan 1): its claim conflicts inside itself and fails for
+    # holder and late. The seat holder lets go is early's, though the change is about late.
+    with contextlib.suppress(LicensingError):
+        give(tenant, first, "EXCHANGESTANDARD")
+    model.check()
+    assert ("ENTERPRISEPACK", "Second", "Active", "") in paths_of(early)
+    assert ("ENTERPRISEPACK", "Second", "Error", "CountViolation") in paths_of(late)
+
+
 # -- Members joining a licensed group in bulk: the run starts behind the members before ------
 
 
