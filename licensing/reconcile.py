@@ -17,26 +17,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Sum
 from django.utils import timezone
 
 from licensing.locking import NeedsMoreLocks
 from licensing.models import (
-    COUNTING_STATUSES,
     SEAT_STATES,
     DirectoryUser,
     GroupMembership,
     LicenseAssignment,
     LicenseError,
     LicenseState,
-    Subscription,
     Tenant,
-    TenantProduct,
     UserLicense,
 )
 from licensing.rules import Catalog, Outcome, Path, UserFacts, claim_key, effective_location
 from licensing.rules import evaluate as evaluate_rules
-from licensing.seats import adjust_assigned
+from licensing.seats import adjust_assigned, seat_figures
 
 CHUNK = 5000
 
@@ -97,20 +93,8 @@ def _intent(user_ids: list[int]) -> list[tuple]:
 
 def seat_totals(tenant: Tenant, product_ids: set[int]) -> tuple[dict[int, int], dict[int, int]]:
     """Total (rules.seat_total, summed in SQL) and the Assigned counters of these products."""
-    total = dict(
-        Subscription.objects.filter(
-            tenant=tenant, product_id__in=product_ids, status__in=COUNTING_STATUSES
-        )
-        .values("product_id")
-        .annotate(n=Sum("units"))
-        .values_list("product_id", "n")
-    )
-    assigned = dict(
-        TenantProduct.objects.filter(tenant=tenant, product_id__in=product_ids).values_list(
-            "product_id", "assigned"
-        )
-    )
-    return total, assigned
+    totals, assigned = seat_figures(tenant, product_ids)
+    return {p: total for p, (total, _) in totals.items()}, assigned
 
 
 def _evaluate(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db import connection
 from django.db.models import (
     Count,
     Exists,
@@ -142,28 +143,53 @@ def pending_sharing_members(tenant: Tenant, group_ids: list[int]) -> list[int]:
     )
 
 
-def seat_counts(tenant: Tenant, product_ids: Iterable[int] | None = None) -> dict[int, dict]:
-    """Per product id: total, expiring, assigned, available (docs/rules.md §1). Two queries.
+def seat_figures(
+    tenant: Tenant, product_ids: Iterable[int] | None = None
+) -> tuple[dict[int, tuple[int, int]], dict[int, int]]:
+    """Per product: (Total, Expiring soon) of its subscriptions, and its Assigned counter
+    where that is not zero, in one query (docs/rules.md §1). Total counts units of Enabled
+    and Warning subscriptions (``rules.seat_total``, pinned by a test), Expiring the Warning
+    units."""
+    counting = ", ".join("%s" for _ in COUNTING_STATUSES)
+    params: list = [str(SubscriptionStatus.WARNING), tenant.id, *map(str, COUNTING_STATUSES)]
+    only = ""
+    if product_ids is not None:
+        ids = [int(p) for p in product_ids]
+        if not ids:
+            return {}, {}
+        only = f"AND product_id IN ({', '.join('%s' for _ in ids)})"
+    subs_params = [*params, *(ids if only else [])]
+    held_params = [tenant.id, *(ids if only else [])]
+    sql = f"""
+        SELECT 0, product_id, SUM(units), SUM(CASE WHEN status = %s THEN units ELSE 0 END)
+        FROM licensing_subscription
+        WHERE tenant_id = %s AND status IN ({counting}) {only}
+        GROUP BY product_id
+        UNION ALL
+        SELECT 1, product_id, assigned, 0
+        FROM licensing_tenantproduct
+        WHERE tenant_id = %s AND assigned > 0 {only}
+    """
+    totals: dict[int, tuple[int, int]] = {}
+    assigned: dict[int, int] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*subs_params, *held_params])
+        for kind, product_id, n, expiring in cursor.fetchall():
+            if kind == 0:
+                totals[product_id] = (n or 0, expiring or 0)
+            else:
+                assigned[product_id] = n
+    return totals, assigned
 
-    Total counts units of Enabled and Warning subscriptions; Expiring soon the Warning units;
+
+def seat_counts(tenant: Tenant, product_ids: Iterable[int] | None = None) -> dict[int, dict]:
+    """Per product id: total, expiring, assigned, available (docs/rules.md §1). One query.
+
     Assigned counts distinct users holding the product through at least one path in a
     seat-holding state, so a user licensed directly and through two groups uses one seat:
     read from the counters the writers keep (``adjust_assigned``), not counted per page.
     """
-    subs = Subscription.objects.filter(tenant=tenant, status__in=COUNTING_STATUSES)
-    held = TenantProduct.objects.filter(tenant=tenant, assigned__gt=0)
-    if product_ids is not None:
-        product_ids = list(product_ids)
-        subs = subs.filter(product_id__in=product_ids)
-        held = held.filter(product_id__in=product_ids)
-    totals = {
-        row["product_id"]: (row["total"] or 0, row["expiring"] or 0)
-        for row in subs.values("product_id").annotate(
-            total=Sum("units"),
-            expiring=Sum("units", filter=Q(status=SubscriptionStatus.WARNING)),
-        )
-    }
-    assigned = dict(held.values_list("product_id", "assigned"))
+    totals, assigned = seat_figures(tenant, product_ids)
     return {
         p: seat_row(*totals.get(p, (0, 0)), assigned.get(p, 0))
         for p in totals.keys() | assigned.keys()
