@@ -281,7 +281,8 @@ def _process_batch(*, group_id: int, run: int) -> str | None:
             locked_products=locked,
             products=group_products | set(withheld) | set(contended),
             hand_out=last,
-            withheld=None if last else withheld + contended,
+            withheld=None if last else withheld,
+            contended=None if last else contended,
             waiting_first=last,
             reserved=reserved,
         )

@@ -98,7 +98,16 @@ def seat_totals(tenant: Tenant, product_ids: set[int]) -> tuple[dict[int, int], 
 
 
 def _evaluate(
-    tenant, user_ids, catalog, restoring, also_products, hand_out, withheld, frozen, reserved
+    tenant,
+    user_ids,
+    catalog,
+    restoring,
+    also_products,
+    hand_out,
+    withheld,
+    contended,
+    frozen,
+    reserved,
 ):
     users: dict[int, UserFacts] = {}
     for chunk in _chunks(user_ids):
@@ -165,6 +174,7 @@ def _evaluate(
         catalog,
         hand_out=hand_out,
         withheld=withheld,
+        contended=contended,
         reserved=reserved,
     )
     desired: dict[tuple[int, int], Desired] = {}
@@ -191,6 +201,7 @@ def compute(
     products: Iterable[int] = (),
     hand_out: bool = True,
     withheld: Counter | None = None,
+    contended: Counter | None = None,
     frozen: Iterable[int] = (),
     waiting_first: bool = False,
     reserved: Iterable[int] = (),
@@ -220,7 +231,16 @@ def compute(
         scope |= waiting_users(tenant, free(*seat_totals(tenant, also)))
     while True:
         desired, existing, total, assigned, released = _evaluate(
-            tenant, sorted(scope), catalog, restoring, also, hand_out, withheld, frozen, reserved
+            tenant,
+            sorted(scope),
+            catalog,
+            restoring,
+            also,
+            hand_out,
+            withheld,
+            contended,
+            frozen,
+            reserved,
         )
         if not hand_out:
             return desired, existing, released
@@ -279,6 +299,7 @@ def reconcile(
     products: Iterable[int] = (),
     hand_out: bool = True,
     withheld: Counter | None = None,
+    contended: Counter | None = None,
     frozen: Iterable[int] = (),
     waiting_first: bool = False,
     reserved: Iterable[int] = (),
@@ -302,6 +323,7 @@ def reconcile(
         products=products,
         hand_out=hand_out,
         withheld=withheld,
+        contended=contended,
         frozen=frozen,
         waiting_first=waiting_first,
         reserved=reserved,

@@ -370,6 +370,7 @@ def evaluate(
     *,
     hand_out: bool = True,
     withheld: Counter | None = None,
+    contended: Counter | None = None,
     reserved: frozenset[int] = frozenset(),
 ) -> Evaluation:
     """Decide every path of these users (rules §4–§7).
@@ -380,11 +381,18 @@ def evaluate(
     for every batch but its last, so that seats freed by one batch wait for the end of the run,
     where the whole run's freed seats go to waiting claims in claim order, as if every member
     had been decided at once. ``withheld``: seats such earlier batches freed; not available to
-    new claims until then. ``reserved``: products none of whose free seats this evaluation
+    new claims until then. ``contended``: free seats a claim outside the run may want, left
+    to the run's last batch. ``reserved``: products none of whose free seats this evaluation
     may give (a run completed inside another group's run leaves them to that run, rules §8).
+
+    A claim that would have its seats but for ``contended`` or ``reserved`` ones waits for
+    the last batch, where it is decided in claim order; until then the seats it would take
+    are held back for it (``deferred``), so that no later claim takes them first.
     """
     assigned = Counter(assigned)
     withheld = withheld or Counter()
+    contended = contended or Counter()
+    deferred: Counter = Counter()
     released: Counter = Counter()
     held = {u: set(held.get(u, ())) for u in users}
     outcomes: dict[tuple[int, int], Outcome | None] = {}
@@ -398,7 +406,14 @@ def evaluate(
         if product_id in reserved:
             return 0
         free = total.get(product_id, 0) - assigned[product_id]
-        return free - withheld[product_id] if new_only else free
+        if not new_only:
+            return free
+        return free - withheld[product_id] - contended[product_id] - deferred[product_id]
+
+    def held_back_only(missing: set[int]) -> bool:
+        """Whether each of these products has a seat for a new claim if nothing were held
+        back for the run's last batch (contended, reserved, deferred)."""
+        return all(total.get(p, 0) - assigned[p] - withheld[p] > 0 for p in missing)
 
     paths_of: dict[int, list[Path]] = defaultdict(list)
     for path in paths:
@@ -456,6 +471,8 @@ def evaluate(
                 held[claim.user_id].add(p)
                 assigned[p] += 1
             return True
+        if new_only and held_back_only(missing):
+            deferred.update(missing)
         waited, claim.status = claim.status, "waiting"
         return waited != "waiting"
 

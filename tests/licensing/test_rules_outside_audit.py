@@ -530,6 +530,32 @@ def test_a_seat_let_go_goes_to_the_earliest_waiting_claim_not_to_one_the_change_
     assert ("ENTERPRISEPACK", "Second", "Error", "CountViolation") in paths_of(late)
 
 
+@pytest.mark.parametrize("batch", [1, 2, 50_000])
+def test_a_claim_left_for_the_last_batch_keeps_its_place_for_every_product_it_needs(
+    tenant, buy, settings, model, batch
+):
+    """Found by the state machine: a member's claim waited for the run's last batch because
+    a seat it needed might belong to an earlier claim outside the run; a later member of the
+    same batch took the seat of its *other* product meanwhile."""
+    settings.GROUP_PROCESSING_BATCH = batch
+    buy("ENTERPRISEPACK", 2)
+    buy("EXCHANGEARCHIVE_ADDON", 1)
+    buy("AAD_PREMIUM", 1)
+    first, waiting = person(tenant, "first"), person(tenant, "waiting")
+    early, last = person(tenant, "early"), person(tenant, "last")
+    premium = GroupFactory(tenant=tenant, name="Premium")
+    join(tenant, premium, first, waiting)
+    give(tenant, premium, "AAD_PREMIUM", "ENTERPRISEPACK")  # waiting waits: no P1 seat
+    archive = GroupFactory(tenant=tenant, name="Archive")
+    join(tenant, archive, early, first, last)
+    give(tenant, archive, "EXCHANGEARCHIVE_ADDON", "ENTERPRISEPACK")
+    model.check()
+    # waiting's claim comes first but cannot work; early's comes next and takes the last E3
+    # seat and the one archive seat; first (E3 held already) and last wait for the archive.
+    assert ("EXCHANGEARCHIVE_ADDON", "Archive", "Active", "") in paths_of(early)
+    assert ("EXCHANGEARCHIVE_ADDON", "Archive", "Error", "CountViolation") in paths_of(first)
+
+
 # -- Members joining a licensed group in bulk: the run starts behind the members before ------
 
 
