@@ -12,6 +12,7 @@ from licensing.errors import (
     AssignmentRefused,
     InheritedLicense,
     InsufficientSeats,
+    InvalidInput,
     NotFound,
     ProductNotAssignable,
 )
@@ -80,6 +81,11 @@ def direct_licenses_change(
     """
     add = dict(add or {})
     remove = list(dict.fromkeys(remove))
+    if both := [p for p in remove if p in add]:
+        raise InvalidInput(
+            _("%(products)s cannot be added and removed in the same change.")
+            % {"products": ", ".join(p.display_name for p in both)}
+        )
     # The same user twice is one user: one seat, one assignment.
     users = list({u.id: u for u in users}.values())
     check_tenant(tenant, *users)

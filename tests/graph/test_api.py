@@ -204,6 +204,11 @@ def test_assign_license_bodies_graph_refuses(graph, buy, users):
         },
     )
     assert error_of(conflicting)[0] == 400
+    added_and_removed = call(
+        "POST", url, {"addLicenses": [{"skuId": sku(E3)}], "removeLicenses": [sku(E3)]}
+    )
+    assert error_of(added_and_removed)[:2] == (400, "Request_BadRequest")
+    assert "added and removed" in added_and_removed.json()["error"]["message"]
     not_json = call("POST", url, None)
     assert error_of(not_json)[0] in (400, 415)
     assert snapshot() == before

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from licensing import services
-from licensing.errors import AssignmentRefused, InsufficientSeats, NotFound
+from licensing.errors import AssignmentRefused, InsufficientSeats, InvalidInput, NotFound
 from licensing.models import AuditEvent, LicenseAssignment, UserLicense
 from tests.factories import DirectoryUserFactory, GroupFactory, TenantFactory, product
 from tests.helpers import assert_consistent, paths_of, seats
@@ -131,6 +131,25 @@ def test_swapping_products_is_one_step(tenant, buy, users, actor):
     )
     assert event.details["removed"] == ["STANDARDPACK"]
     assert_consistent(tenant)
+
+
+def test_adding_and_removing_the_same_product_in_one_change_is_refused(tenant, buy, users, actor):
+    buy("AAD_PREMIUM", 2)
+    (user,) = users(1)
+    services.product_assign_to_users(
+        tenant=tenant, product=product("AAD_PREMIUM"), users=[user], actor=actor
+    )
+    before = AuditEvent.objects.count()
+    with pytest.raises(InvalidInput, match="cannot be added and removed"):
+        services.direct_licenses_change(
+            tenant=tenant,
+            users=[user],
+            add={product("AAD_PREMIUM"): []},
+            remove=[product("AAD_PREMIUM")],
+            actor=actor,
+        )
+    assert paths_of(user) == {("AAD_PREMIUM", None, "Active", "")}
+    assert AuditEvent.objects.count() == before
 
 
 def test_removing_a_license_the_user_does_not_have_is_refused(tenant, buy, users, actor):
