@@ -151,15 +151,14 @@ def seat_figures(
     and Warning subscriptions (``rules.seat_total``, pinned by a test), Expiring the Warning
     units."""
     counting = ", ".join("%s" for _ in COUNTING_STATUSES)
-    params: list = [str(SubscriptionStatus.WARNING), tenant.id, *map(str, COUNTING_STATUSES)]
+    ids: list[int] = []
     only = ""
     if product_ids is not None:
         ids = [int(p) for p in product_ids]
         if not ids:
             return {}, {}
         only = f"AND product_id IN ({', '.join('%s' for _ in ids)})"
-    subs_params = [*params, *(ids if only else [])]
-    held_params = [tenant.id, *(ids if only else [])]
+    statuses = [str(SubscriptionStatus.WARNING), tenant.id, *map(str, COUNTING_STATUSES)]
     sql = f"""
         SELECT 0, product_id, SUM(units), SUM(CASE WHEN status = %s THEN units ELSE 0 END)
         FROM licensing_subscription
@@ -173,7 +172,7 @@ def seat_figures(
     totals: dict[int, tuple[int, int]] = {}
     assigned: dict[int, int] = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*subs_params, *held_params])
+        cursor.execute(sql, [*statuses, *ids, tenant.id, *ids])
         for kind, product_id, n, expiring in cursor.fetchall():
             if kind == 0:
                 totals[product_id] = (n or 0, expiring or 0)
