@@ -68,7 +68,7 @@ def event(
     details: dict | None = None,
 ) -> AuditEvent:
     return AuditEvent.objects.create(
-        **_fields(tenant, actor, activity, target, target_type, details)
+        **fields(tenant, actor, activity, target, target_type, details)
     )
 
 
@@ -91,14 +91,15 @@ def events(*, tenant, actor, activity: str, targets, target_type: str, details_f
     """One event per target, in one INSERT (assigning 1,000 users writes 1,000 events)."""
     AuditEvent.objects.bulk_create(
         [
-            AuditEvent(**_fields(tenant, actor, activity, t, target_type, details_for(t)))
+            AuditEvent(**fields(tenant, actor, activity, t, target_type, details_for(t)))
             for t in targets
         ],
         batch_size=2000,
     )
 
 
-def _fields(tenant, actor, activity, target, target_type, details) -> dict:
+def fields(tenant, actor, activity, target, target_type, details) -> dict:
+    """An event's fields (``AuditEvent`` keyword arguments) for one target."""
     public_id = getattr(target, "public_id", None) or getattr(target, "sku_id", None)
     name = getattr(target, "user_principal_name", None) or str(target)
     return {

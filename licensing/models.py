@@ -369,8 +369,9 @@ class UserLicenseQuerySet(models.QuerySet):
 class UserLicense(models.Model):
     """The materialized result per user, product and path (Graph's licenseAssignmentStates).
 
-    Derived data: written only by ``licensing.reconcile`` and ``licensing.fastpath`` from
-    intent, checked against a recomputation by ``licensing.consistency``. Its references are
+    Derived data: written only from intent, by ``licensing.reconcile`` and, deciding by the
+    same rules, ``licensing.fastpath`` (big groups) and ``licensing.single`` (one user's
+    direct change); checked against a recomputation by ``licensing.consistency``. Its references are
     Django relations without database constraints (``db_constraint=False``): Django still
     cascades deletions, and a group of 100,000 members is written at the speed of a plain
     ``INSERT … SELECT`` instead of paying five foreign-key checks per row (two thirds of the

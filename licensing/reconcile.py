@@ -1,4 +1,4 @@
-"""The one place that writes ``UserLicense`` rows from intent (docs/rules.md).
+"""The one place that decides ``UserLicense`` rows from intent (docs/rules.md).
 
 Intent is: direct ``LicenseAssignment`` rows, group assignments with the group's direct
 members, the users' usage locations and soft-deleted flags, and the tenant's subscriptions.
@@ -6,8 +6,11 @@ Every service that changes intent calls :func:`reconcile` for the users it affec
 locking the seats of every product it may touch (``licensing.processing.hold_seats``).
 
 This module loads those facts for a set of users, lets :func:`licensing.rules.evaluate`
-decide, and writes the difference. Seats it frees go to claims of other users waiting for
-them at once (docs/rules.md §6), so after every change the rows are what the rules give.
+decide (:func:`decide`), and writes the difference (:func:`row_changes`). Seats it frees go
+to claims of other users waiting for them at once (docs/rules.md §6), so after every change
+the rows are what the rules give. A change of one user's direct licenses reads the same facts
+and writes the same difference in fewer statements (``licensing.single``), deciding with
+:func:`decide`.
 """
 
 from __future__ import annotations
@@ -64,14 +67,39 @@ def _chunks(ids: list[int]) -> Iterable[list[int]]:
         yield ids[i : i + CHUNK]
 
 
+def direct_path(assignment_id, user_id, product_id, disabled, created) -> tuple:
+    """A direct assignment as a path of intent: (assignment id, user id, product id, group
+    id, disabled, claim key)."""
+    return (
+        assignment_id,
+        user_id,
+        product_id,
+        None,
+        disabled,
+        claim_key(created, None, user_id, assignment_id),
+    )
+
+
+def group_path(assignment_id, user_id, product_id, group_id, disabled, created, added) -> tuple:
+    """A group assignment for one member (who joined the group at ``added``) as a path."""
+    return (
+        assignment_id,
+        user_id,
+        product_id,
+        group_id,
+        disabled,
+        claim_key(created, added, user_id, assignment_id),
+    )
+
+
 def _intent(user_ids: list[int]) -> list[tuple]:
-    """(assignment id, user id, product id, group id, disabled, claim key) per path."""
+    """The paths of intent of these users (``direct_path``, ``group_path``)."""
     found = []
     for chunk in _chunks(user_ids):
         for a_id, u_id, p_id, disabled, created in LicenseAssignment.objects.filter(
             user_id__in=chunk
         ).values_list("id", "user_id", "product_id", "disabled_plans", "created_at"):
-            found.append((a_id, u_id, p_id, None, disabled, claim_key(created, None, u_id, a_id)))
+            found.append(direct_path(a_id, u_id, p_id, disabled, created))
         memberships = list(
             GroupMembership.objects.filter(user_id__in=chunk).values_list(
                 "user_id", "group_id", "added_at"
@@ -85,9 +113,7 @@ def _intent(user_ids: list[int]) -> list[tuple]:
                 by_group[row[1]].append(row)
         for u_id, g_id, added in memberships:
             for a_id, _, p_id, disabled, created in by_group.get(g_id, ()):
-                found.append(
-                    (a_id, u_id, p_id, g_id, disabled, claim_key(created, added, u_id, a_id))
-                )
+                found.append(group_path(a_id, u_id, p_id, g_id, disabled, created, added))
     return found
 
 
@@ -122,17 +148,60 @@ def _evaluate(
     intent = _intent(list(users))
     existing: dict[tuple[int, int], dict] = {}
     for chunk in _chunks(list(users)):
-        for row in UserLicense.objects.filter(user_id__in=chunk).values(
-            "id",
-            "assignment_id",
-            "user_id",
-            "product_id",
-            "via_group_id",
-            "disabled_plans",
-            "state",
-            "error",
-        ):
+        for row in UserLicense.objects.filter(user_id__in=chunk).values(*ROW_FIELDS):
             existing[(row["assignment_id"], row["user_id"])] = row
+    product_ids = {p for _, _, p, *_ in intent} | {r["product_id"] for r in existing.values()}
+    product_ids |= set(also_products)
+    total, assigned = seat_totals(tenant, product_ids)
+    desired, assigned, released = decide(
+        users,
+        intent,
+        existing,
+        total,
+        assigned,
+        catalog,
+        hand_out=hand_out,
+        withheld=withheld,
+        contended=contended,
+        frozen=frozen,
+        reserved=reserved,
+    )
+    return desired, existing, total, assigned, released
+
+
+# The columns of a UserLicense row the reconciler compares and writes.
+ROW_FIELDS = (
+    "id",
+    "assignment_id",
+    "user_id",
+    "product_id",
+    "via_group_id",
+    "disabled_plans",
+    "state",
+    "error",
+)
+
+
+def decide(
+    users: dict[int, UserFacts],
+    intent: list[tuple],
+    existing: dict[tuple[int, int], dict],
+    total: dict[int, int],
+    assigned: dict[int, int],
+    catalog: Catalog,
+    *,
+    hand_out: bool = True,
+    withheld: Counter | None = None,
+    contended: Counter | None = None,
+    frozen: Iterable[int] = (),
+    reserved: frozenset[int] = frozenset(),
+) -> tuple[dict[tuple[int, int], Desired], Counter, Counter]:
+    """The desired rows of these users from facts already read: their paths of intent
+    (``direct_path``, ``group_path``), their rows now (``ROW_FIELDS`` by (assignment id,
+    user id)), and Total and the Assigned counters of every product involved. Returns the
+    desired rows, Assigned after, and the seats let go (``licensing.rules.evaluate``).
+    Reads nothing."""
+    frozen = set(frozen)
     paths = []
     for a_id, u_id, p_id, g_id, disabled, key in intent:
         row = existing.get((a_id, u_id))
@@ -158,9 +227,6 @@ def _evaluate(
             held_any[row["user_id"]].add(row["product_id"])
             if key in alive:
                 held[row["user_id"]].add(row["product_id"])
-    product_ids = {p.product_id for p in paths} | {r["product_id"] for r in existing.values()}
-    product_ids |= set(also_products)
-    total, assigned = seat_totals(tenant, product_ids)
     # Seats of paths whose intent is gone are let go first (docs/rules.md §6).
     vanished = Counter(p for u, products in held_any.items() for p in products - held[u])
     assigned = Counter(assigned)
@@ -189,7 +255,7 @@ def _evaluate(
                 outcome.error,
                 outcome.reason,
             )
-    return desired, existing, total, decided.assigned, decided.released + vanished
+    return desired, decided.assigned, decided.released + vanished
 
 
 def compute(
@@ -330,51 +396,79 @@ def reconcile(
     )
     result = Result(users=len({u for _, u in desired} | {u for _, u in existing}))
     result.desired, result.existing, result.released = desired, existing, released
-    to_delete = [row["id"] for key, row in existing.items() if key not in desired]
-    to_create, to_update = [], []
-    for key, want in desired.items():
-        row = existing.get(key)
-        if row is None:
-            to_create.append(
-                UserLicense(
-                    tenant=tenant,
-                    user_id=key[1],
-                    assignment_id=key[0],
-                    product_id=want.product_id,
-                    via_group_id=want.group_id,
-                    disabled_plans=want.disabled,
-                    state=want.state,
-                    error=want.error,
-                    last_updated=now,
-                )
-            )
-            result.products.add(want.product_id)
-        elif (row["state"], row["error"], row["disabled_plans"]) != (
-            want.state,
-            want.error,
-            want.disabled,
-        ):
-            to_update.append(
-                UserLicense(
-                    id=row["id"],
-                    disabled_plans=want.disabled,
-                    state=want.state,
-                    error=want.error,
-                    last_updated=now,
-                )
-            )
-            result.products.add(want.product_id)
-    result.products |= {row["product_id"] for key, row in existing.items() if key not in desired}
+    changes = row_changes(existing, desired)
+    result.products = changes.products
     if not write:
         return result
     if locked_products is not None and result.products - locked_products:
         raise NeedsMoreLocks(result.products - locked_products)
     adjust_assigned(tenant, seat_deltas(existing, desired))
-    for chunk in _chunks(to_delete):
+    for chunk in _chunks(changes.delete):
         UserLicense.objects.filter(id__in=chunk).delete()
-    UserLicense.objects.bulk_create(to_create, batch_size=2000)
-    UserLicense.objects.bulk_update(
-        to_update, ["disabled_plans", "state", "error", "last_updated"], batch_size=2000
+    UserLicense.objects.bulk_create(
+        [
+            UserLicense(
+                tenant=tenant,
+                user_id=user_id,
+                assignment_id=assignment_id,
+                product_id=want.product_id,
+                via_group_id=want.group_id,
+                disabled_plans=want.disabled,
+                state=want.state,
+                error=want.error,
+                last_updated=now,
+            )
+            for (assignment_id, user_id), want in changes.create
+        ],
+        batch_size=2000,
     )
-    result.created, result.updated, result.deleted = len(to_create), len(to_update), len(to_delete)
+    UserLicense.objects.bulk_update(
+        [
+            UserLicense(
+                id=row_id,
+                disabled_plans=want.disabled,
+                state=want.state,
+                error=want.error,
+                last_updated=now,
+            )
+            for row_id, want in changes.update
+        ],
+        ["disabled_plans", "state", "error", "last_updated"],
+        batch_size=2000,
+    )
+    result.created = len(changes.create)
+    result.updated = len(changes.update)
+    result.deleted = len(changes.delete)
     return result
+
+
+@dataclass
+class RowChanges:
+    """What turns the rows there are into the desired ones."""
+
+    delete: list[int]  # row ids
+    create: list[tuple[tuple[int, int], Desired]]  # (assignment id, user id), row
+    update: list[tuple[int, Desired]]  # row id, new values
+    products: set[int]  # products of every row created, changed or deleted
+
+
+def row_changes(existing: dict, desired: dict) -> RowChanges:
+    changes = RowChanges([], [], [], set())
+    for key, row in existing.items():
+        if key not in desired:
+            changes.delete.append(row["id"])
+            changes.products.add(row["product_id"])
+    for key, want in desired.items():
+        row = existing.get(key)
+        if row is None:
+            changes.create.append((key, want))
+        elif (row["state"], row["error"], row["disabled_plans"]) != (
+            want.state,
+            want.error,
+            want.disabled,
+        ):
+            changes.update.append((row["id"], want))
+        else:
+            continue
+        changes.products.add(want.product_id)
+    return changes

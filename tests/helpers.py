@@ -31,7 +31,8 @@ def seats(tenant, sku: str) -> dict:
 
 
 def assert_consistent(tenant) -> None:
-    assert consistency_problems(tenant) == []
+    problems = consistency_problems(tenant)
+    assert not problems, problems
 
 
 def enabled_plan_ids(user, product, catalog) -> list[str]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from licensing import audit
+from licensing import audit, single
 from licensing.errors import (
     AssignmentRefused,
     InheritedLicense,
@@ -16,6 +17,7 @@ from licensing.errors import (
     NotFound,
     ProductNotAssignable,
 )
+from licensing.locking import NeedsMoreLocks
 from licensing.models import (
     SEAT_STATES,
     DirectoryUser,
@@ -27,8 +29,16 @@ from licensing.models import (
     UserLicense,
 )
 from licensing.processing import hold_seats, queue_group
-from licensing.reconcile import reconcile
-from licensing.rules import Catalog
+from licensing.reconcile import (
+    Result,
+    decide,
+    direct_path,
+    group_path,
+    reconcile,
+    row_changes,
+    seat_deltas,
+)
+from licensing.rules import Catalog, UserFacts, effective_location, seat_total
 from licensing.seats import delete_with_paths, products_touching, seat_counts
 from licensing.services.base import (
     check_tenant,
@@ -44,14 +54,23 @@ from licensing.services.base import (
 def check_assignable(tenant: Tenant, product: Product) -> None:
     """A Company product (Entra ID Free) and a product without an active subscription cannot
     be assigned (docs/rules.md §1)."""
+    refuse_unassignable(
+        product,
+        set(
+            Subscription.objects.filter(tenant=tenant, product=product).values_list(
+                "status", flat=True
+            )
+        ),
+    )
+
+
+def refuse_unassignable(product: Product, statuses: set[str]) -> None:
+    """``check_assignable`` given the statuses of the tenant's subscriptions of the product."""
     if not product.is_assignable:
         raise ProductNotAssignable(
             _("%(product)s applies to the whole organization and is not assigned to users.")
             % {"product": product.display_name}
         )
-    statuses = set(
-        Subscription.objects.filter(tenant=tenant, product=product).values_list("status", flat=True)
-    )
     if not statuses & {"Enabled", "Warning"}:
         if statuses:
             raise ProductNotAssignable(
@@ -89,8 +108,17 @@ def direct_licenses_change(
     # The same user twice is one user: one seat, one assignment.
     users = list({u.id: u for u in users}.values())
     check_tenant(tenant, *users)
-    catalog = Catalog.load()
+    facts = None
+    if len(users) == 1 and single.available():
+        # One user: the short path reads the seats, the user and the catalog's stamp at once.
+        facts = single.read(tenant, users[0].id, [p.id for p in [*add, *remove]], new=len(add))
+        catalog = Catalog.load(stamp=facts.catalog_stamp)
+    else:
+        catalog = Catalog.load()
     disabled = {p: validate_disabled_plans(p, d, catalog) for p, d in add.items()}
+    if facts and facts.decidable:
+        _change_one_user(tenant, users[0], facts, disabled, remove, actor, catalog)
+        return
     for product in add:
         check_assignable(tenant, product)
     soft_deleted = [u for u in users if u.is_soft_deleted]
@@ -129,9 +157,7 @@ def direct_licenses_change(
     )
     for product in add:
         needed = sum(1 for u in users if (u.id, product.id) not in holders)
-        available = counts.get(product.id, {}).get("available", 0)
-        if needed > available:
-            raise InsufficientSeats(product, needed, available)
+        refuse_short(product, needed, counts.get(product.id, {}).get("available", 0))
 
     now = timezone.now()
     new, changed = [], []
@@ -168,20 +194,117 @@ def direct_licenses_change(
     refuse_failures(result, changed_intent, catalog)
     refuse_breaking(result, changed_intent, catalog)
 
-    added = [p.sku_part_number for p in add]
-    removed = [p.sku_part_number for p in remove]
+    details = _change_details(disabled, remove)
     audit.events(
         tenant=tenant,
         actor=actor,
         activity=audit.CHANGE_USER_LICENSE,
         targets=users,
         target_type="User",
-        details_for=lambda u: {
-            "added": added,
-            "removed": removed,
-            "disabled_plans": {p.sku_part_number: d for p, d in disabled.items()},
-        },
+        details_for=lambda u: details,
     )
+
+
+def refuse_short(product: Product, needed: int, available: int) -> None:
+    if needed > available:
+        raise InsufficientSeats(product, needed, available)
+
+
+def _change_details(disabled: dict[Product, list[str]], remove: list[Product]) -> dict:
+    """What the audit event of a change of direct licenses records."""
+    return {
+        "added": [p.sku_part_number for p in disabled],
+        "removed": [p.sku_part_number for p in remove],
+        "disabled_plans": {p.sku_part_number: d for p, d in disabled.items()},
+    }
+
+
+def _change_one_user(
+    tenant: Tenant,
+    user: DirectoryUser,
+    facts: single.Facts,
+    disabled: dict[Product, list[str]],
+    remove: list[Product],
+    actor,
+    catalog: Catalog,
+) -> None:
+    """``direct_licenses_change`` for one user from the facts ``single.read`` found
+    decidable, with one more statement: the same checks in the same order, the same decision
+    (``reconcile.decide``), the same writes."""
+    for product in disabled:
+        refuse_unassignable(product, {status for status, _ in facts.subscriptions[product.id]})
+    gone = []
+    for product in remove:
+        if product.id not in facts.direct:
+            _raise_not_direct(user, product)
+        gone.append(facts.direct[product.id].id)
+    removed = {p.id for p in remove}
+    holding = {
+        row["product_id"]
+        for key, row in facts.rows.items()
+        if row["state"] in SEAT_STATES and key[0] not in gone
+    }
+    total = {p: seat_total(units) for p, units in facts.subscriptions.items()}
+    for product in disabled:
+        needed = 0 if product.id in holding else 1
+        refuse_short(product, needed, total.get(product.id, 0) - facts.assigned.get(product.id, 0))
+
+    now = timezone.now()
+    wanted = {p.id: plans for p, plans in disabled.items()}
+    intent = [
+        group_path(a_id, user.id, p_id, g_id, plans, created, added)
+        for a_id, p_id, g_id, plans, created, added in facts.group_paths
+    ]
+    made, changed = [], []
+    for product_id, assignment in facts.direct.items():
+        if product_id in removed:
+            continue
+        plans = wanted.get(product_id, assignment.disabled)
+        if plans != assignment.disabled:
+            changed.append((assignment.id, plans))
+        intent.append(direct_path(assignment.id, user.id, product_id, plans, assignment.created))
+    new_ids = iter(facts.new_ids)
+    for product_id, plans in wanted.items():
+        if product_id not in facts.direct:
+            assignment_id = next(new_ids)
+            made.append((assignment_id, str(uuid.uuid4()), product_id, plans))
+            intent.append(direct_path(assignment_id, user.id, product_id, plans, now))
+
+    users = {user.id: UserFacts(location=effective_location(facts.location, tenant.country))}
+    desired, _assigned, released = decide(users, intent, facts.rows, total, facts.assigned, catalog)
+    rows = row_changes(facts.rows, desired)
+    if rows.products - facts.locked:
+        raise NeedsMoreLocks(rows.products - facts.locked)
+    result = Result(users=1, desired=desired, existing=facts.rows, released=released)
+    # As in the general path: the assignments of the added products, and the removed ones.
+    changed_intent = (
+        {a_id for a_id, _, _, _ in made}
+        | {facts.direct[p].id for p in wanted if p in facts.direct}
+        | set(gone)
+    )
+    single.write(
+        tenant,
+        user.id,
+        now=now,
+        account_id=getattr(_account(actor), "pk", None),
+        gone_assignments=gone,
+        new_assignments=made,
+        changed_assignments=changed,
+        rows=rows,
+        deltas=seat_deltas(facts.rows, desired),
+        audit=audit.fields(
+            tenant,
+            actor,
+            audit.CHANGE_USER_LICENSE,
+            user,
+            "User",
+            _change_details(disabled, remove),
+        ),
+    )
+    # Refused after writing, as in the general path: the refusal names the licenses from
+    # what was written, and rolls it all back.
+    refuse_failures(result, changed_intent, catalog)
+    refuse_breaking(result, changed_intent, catalog)
 
 
 def product_assign_to_users(*, tenant, product, users, disabled_plans=(), actor) -> None:

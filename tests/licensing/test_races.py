@@ -68,7 +68,8 @@ def _one_round(n: int) -> None:
     services.subscription_update(tenant=tenant, subscription=sub, units=6 + FREE_SEATS, actor=None)
     assert seat_counts(tenant)[p1.id]["available"] == FREE_SEATS
 
-    direct_teams = [DirectoryUserFactory.create_batch(2, tenant=tenant) for _ in range(4)]
+    # Teams of two take the general path, users alone the short one (licensing.single).
+    direct_teams = [DirectoryUserFactory.create_batch(n, tenant=tenant) for n in (2, 2, 1, 1)]
     joiners = DirectoryUserFactory.create_batch(4, tenant=tenant)
     actions = {}
     for i, team in enumerate(direct_teams):
@@ -102,19 +103,22 @@ def _one_round(n: int) -> None:
     counts = seat_counts(tenant)[p1.id]
     assert counts["assigned"] <= counts["total"] == 9, (counts, outcomes)
     assert consistency_problems(tenant) == []
-    # No operation is half-applied: a direct assignment is there for both users or neither.
+    # No operation is half-applied: a direct assignment is there for the whole team or none.
     for i, team in enumerate(direct_teams):
         have = LicenseAssignment.objects.filter(user__in=team).count()
         active = UserLicense.objects.filter(user__in=team, state="Active").count()
-        assert (have, active) == ((2, 2) if outcomes[f"direct{i}"] == "ok" else (0, 0)), outcomes
-    succeeded = sum(1 for k, v in outcomes.items() if k.startswith("direct") and v == "ok")
+        size = len(team) if outcomes[f"direct{i}"] == "ok" else 0
+        assert (have, active) == (size, size), outcomes
+    succeeded = sum(
+        len(team) for i, team in enumerate(direct_teams) if outcomes[f"direct{i}"] == "ok"
+    )
     assert (
         AuditEvent.objects.filter(
             tenant=tenant,
             activity="Change user license",
             target_name__in=[u.user_principal_name for t in direct_teams for u in t],
         ).count()
-        == 2 * succeeded
+        == succeeded
     )
     # Joining and restoring always record the intent; the seat goes to whoever got the lock.
     assert all(outcomes[k] == "ok" for k in outcomes if not k.startswith("direct"))
@@ -127,3 +131,66 @@ def test_concurrent_requests_never_oversubscribe_and_never_half_apply(transactio
     assert connection.vendor == "postgresql"
     for n in range(ROUNDS):
         _one_round(n)
+
+
+def _short_path_round(n: int) -> None:
+    """Users alone (the short path, ``licensing.single``) racing for the last seats, while a
+    holder gives one back and another user is given and then changes options."""
+    p1 = product("AAD_PREMIUM")
+    tenant = TenantFactory()
+    services.subscription_create(
+        tenant=tenant, product=p1, units=4, start_date="2026-01-01", actor=None
+    )
+    holders = DirectoryUserFactory.create_batch(2, tenant=tenant)
+    services.product_assign_to_users(tenant=tenant, product=p1, users=holders, actor=None)
+    racers = DirectoryUserFactory.create_batch(5, tenant=tenant)
+    actions = {
+        f"racer{i}": lambda user=user: services.product_assign_to_users(
+            tenant=tenant, product=p1, users=[user], actor=None
+        )
+        for i, user in enumerate(racers)
+    }
+    actions["giver"] = lambda: services.product_remove_from_users(
+        tenant=tenant, product=p1, users=[holders[0]], actor=None
+    )
+    # The same user twice at once: one assignment, one seat.
+    actions["twice"] = actions["racer0"]
+    barrier = threading.Barrier(len(actions))
+    outcomes: dict[str, str] = {}
+    threads = [
+        threading.Thread(target=_in_thread, args=(barrier, outcomes, name, action))
+        for name, action in actions.items()
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert not {k: v for k, v in outcomes.items() if v.startswith("crash")}, outcomes
+    assert outcomes["giver"] == "ok"
+    counts = seat_counts(tenant)[p1.id]
+    assert counts["assigned"] <= counts["total"] == 4, (counts, outcomes)
+    assert consistency_problems(tenant) == []
+    won = {i for i in range(len(racers)) if outcomes[f"racer{i}"] == "ok"}
+    if outcomes["twice"] == "ok":
+        won.add(0)
+    holding = set(
+        UserLicense.objects.filter(user__in=racers, state="Active").values_list("user", flat=True)
+    )
+    assert holding == {racers[i].id for i in won}, outcomes
+    # Two seats were free and a third was given back while they raced: at most three won,
+    # and at least the two that were free went to someone.
+    assert 2 <= len(won) <= 3, outcomes
+    assert all(v in ("ok", "InsufficientSeats") for v in outcomes.values()), outcomes
+    assert AuditEvent.objects.filter(
+        tenant=tenant,
+        activity="Change user license",
+        target_name__in=[u.user_principal_name for u in racers],
+    ).count() == sum(1 for k, v in outcomes.items() if k != "giver" and v == "ok")
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_users_alone_racing_for_the_last_seats_never_oversubscribe(transactional_catalog):
+    for n in range(ROUNDS):
+        _short_path_round(n)
