@@ -343,7 +343,7 @@ def api_figures(tenant: Tenant, product: Product, client: Client) -> None:
             cursor.fetchall()
 
     walks, floors = [], []
-    for _ in range(3):
+    for _ in range(5):
         floors.append(timed(floor))
         start = time.perf_counter()
         check(walk() == USERS, "every user listed")

@@ -7,6 +7,7 @@ import json
 import logging
 import uuid
 
+from django.db import connection
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -112,15 +113,31 @@ def guid(value) -> uuid.UUID:
 
 
 def find_user(request: HttpRequest, key: str) -> DirectoryUser:
-    """A user of the app's tenant by id or userPrincipalName; deleted users are not found."""
-    people = DirectoryUser.objects.active().filter(tenant=request.tenant)
+    """A user of the app's tenant by id or userPrincipalName; deleted users are not found.
+    Every call about a user starts here, so it is one plain statement (the ORM's query
+    building cost three times the query)."""
     try:
-        found = people.filter(public_id=uuid.UUID(key)).first()
+        condition, value = "public_id = %s", _column(DirectoryUser, "public_id", uuid.UUID(key))
     except ValueError:
-        found = people.filter(user_principal_name__iexact=key).first()
+        condition, value = "UPPER(user_principal_name) = UPPER(%s)", key
+    found = next(
+        iter(
+            DirectoryUser.objects.raw(
+                f"SELECT * FROM {DirectoryUser._meta.db_table} WHERE tenant_id = %s "
+                f"AND {condition} AND soft_deleted_at IS NULL ORDER BY id LIMIT 1",
+                [request.tenant.id, value],
+            )
+        ),
+        None,
+    )
     if found is None:
         raise errors.not_found(key[:120])
     return found
+
+
+def _column(model, field: str, value):
+    """``value`` as the database stores it in this column (a UUID is text on SQLite)."""
+    return model._meta.get_field(field).get_db_prep_value(value, connection)
 
 
 def find_group(request: HttpRequest, key: str) -> Group:
@@ -131,7 +148,16 @@ def find_group(request: HttpRequest, key: str) -> Group:
 
 
 def products_by_sku(skus: list[uuid.UUID]) -> dict[uuid.UUID, Product]:
-    found = Product.objects.in_bulk(skus, field_name="sku_id")
+    if not skus:
+        return {}
+    found = {
+        p.sku_id: p
+        for p in Product.objects.raw(
+            f"SELECT * FROM {Product._meta.db_table} "
+            f"WHERE sku_id IN ({', '.join('%s' for _ in skus)})",
+            [_column(Product, "sku_id", sku) for sku in skus],
+        )
+    }
     missing = next((sku for sku in skus if sku not in found), None)
     if missing:
         raise bad_request(f"License {missing} does not correspond to a valid company License.")
