@@ -124,17 +124,14 @@ def seat_totals(tenant: Tenant, product_ids: set[int]) -> tuple[dict[int, int], 
 
 
 def _evaluate(
-    tenant,
-    user_ids,
-    catalog,
-    restoring,
-    also_products,
-    hand_out,
-    withheld,
-    contended,
-    frozen,
-    reserved,
+    tenant: Tenant,
+    user_ids: list[int],
+    catalog: Catalog,
+    restoring: set[int],
+    also_products: set[int],
+    options: dict,
 ):
+    """Load the facts of these users and ``decide`` with ``options`` (its keywords)."""
     users: dict[int, UserFacts] = {}
     for chunk in _chunks(user_ids):
         for u_id, location, deleted_at in DirectoryUser.objects.filter(
@@ -154,17 +151,7 @@ def _evaluate(
     product_ids |= set(also_products)
     total, assigned = seat_totals(tenant, product_ids)
     desired, assigned, released = decide(
-        users,
-        intent,
-        existing,
-        total,
-        assigned,
-        catalog,
-        hand_out=hand_out,
-        withheld=withheld,
-        contended=contended,
-        frozen=frozen,
-        reserved=reserved,
+        users, intent, existing, total, assigned, catalog, **options
     )
     return desired, existing, total, assigned, released
 
@@ -190,16 +177,14 @@ def decide(
     assigned: dict[int, int],
     catalog: Catalog,
     *,
-    hand_out: bool = True,
-    withheld: Counter | None = None,
-    contended: Counter | None = None,
     frozen: Iterable[int] = (),
-    reserved: frozenset[int] = frozenset(),
+    **options,
 ) -> tuple[dict[tuple[int, int], Desired], Counter, Counter]:
     """The desired rows of these users from facts already read: their paths of intent
     (``direct_path``, ``group_path``), their rows now (``ROW_FIELDS`` by (assignment id,
     user id)), and Total and the Assigned counters of every product involved. Returns the
-    desired rows, Assigned after, and the seats let go (``licensing.rules.evaluate``).
+    desired rows, Assigned after, and the seats let go. ``frozen``: groups whose paths stay as
+    they are (``Path.frozen``); ``options``: the keywords of ``licensing.rules.evaluate``.
     Reads nothing."""
     frozen = set(frozen)
     paths = []
@@ -231,18 +216,7 @@ def decide(
     vanished = Counter(p for u, products in held_any.items() for p in products - held[u])
     assigned = Counter(assigned)
     assigned.subtract(vanished)
-    decided = evaluate_rules(
-        users,
-        paths,
-        held,
-        total,
-        assigned,
-        catalog,
-        hand_out=hand_out,
-        withheld=withheld,
-        contended=contended,
-        reserved=reserved,
-    )
+    decided = evaluate_rules(users, paths, held, total, assigned, catalog, **options)
     desired: dict[tuple[int, int], Desired] = {}
     for path in paths:
         outcome: Outcome | None = decided.outcomes.get((path.assignment_id, path.user_id))
@@ -295,18 +269,16 @@ def compute(
 
     if waiting_first:
         scope |= waiting_users(tenant, free(*seat_totals(tenant, also)))
+    options = {
+        "hand_out": hand_out,
+        "withheld": withheld,
+        "contended": contended,
+        "frozen": frozen,
+        "reserved": reserved,
+    }
     while True:
         desired, existing, total, assigned, released = _evaluate(
-            tenant,
-            sorted(scope),
-            catalog,
-            restoring,
-            also,
-            hand_out,
-            withheld,
-            contended,
-            frozen,
-            reserved,
+            tenant, sorted(scope), catalog, restoring, also, options
         )
         if not hand_out:
             return desired, existing, released

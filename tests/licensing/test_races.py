@@ -36,6 +36,21 @@ def _in_thread(barrier, outcomes, name, action):
         connection.close()
 
 
+def _race(actions: dict) -> dict[str, str]:
+    """Start every action at once, each in its own thread and connection; their outcomes."""
+    barrier = threading.Barrier(len(actions))
+    outcomes: dict[str, str] = {}
+    threads = [
+        threading.Thread(target=_in_thread, args=(barrier, outcomes, name, action))
+        for name, action in actions.items()
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return outcomes
+
+
 def _one_round(n: int) -> None:
     p1, bi = product("AAD_PREMIUM"), product("POWER_BI_PRO")
     tenant = TenantFactory()
@@ -86,16 +101,7 @@ def _one_round(n: int) -> None:
             tenant=tenant, user=user, actor=None
         )
 
-    barrier = threading.Barrier(len(actions))
-    outcomes: dict[str, str] = {}
-    threads = [
-        threading.Thread(target=_in_thread, args=(barrier, outcomes, name, action))
-        for name, action in actions.items()
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    outcomes = _race(actions)
 
     crashes = {k: v for k, v in outcomes.items() if v.startswith("crash")}
     assert not crashes, crashes
@@ -155,16 +161,7 @@ def _short_path_round(n: int) -> None:
     )
     # The same user twice at once: one assignment, one seat.
     actions["twice"] = actions["racer0"]
-    barrier = threading.Barrier(len(actions))
-    outcomes: dict[str, str] = {}
-    threads = [
-        threading.Thread(target=_in_thread, args=(barrier, outcomes, name, action))
-        for name, action in actions.items()
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    outcomes = _race(actions)
 
     assert not {k: v for k, v in outcomes.items() if v.startswith("crash")}, outcomes
     assert outcomes["giver"] == "ok"
