@@ -18,7 +18,7 @@ from licensing.models import (
     Product,
     Tenant,
 )
-from licensing.processing import hold_seats, last_member, queue_group
+from licensing.processing import UNFINISHED, hold_seats, last_member, queue_group, run_group
 from licensing.reconcile import reconcile
 from licensing.rules import Catalog
 from licensing.seats import delete_with_paths, products_touching, recount_assigned
@@ -323,6 +323,11 @@ def group_delete(*, tenant: Tenant, group: Group, actor) -> None:
             )
             % {"group": group.name, "products": ", ".join(a.product.display_name for a in licensed)}
         )
+    if group.processing_state in UNFINISHED:
+        # The run of the group's last change (its products or options going) still waits:
+        # it is completed first, or the members' other licenses would never be decided
+        # again without the group's (docs/rules.md §8).
+        run_group(group.id, group.processing_run)
     audit.event(
         tenant=tenant,
         actor=actor,

@@ -32,7 +32,7 @@ from tests.factories import (
     TenantFactory,
     product,
 )
-from tests.helpers import DATABASE_TASKS, assert_consistent
+from tests.helpers import DATABASE_TASKS, assert_consistent, paths_of, seats
 
 pytestmark = pytest.mark.django_db
 
@@ -359,3 +359,38 @@ def test_soft_deleted_members_keep_their_suspended_seat_through_processing(actor
     assert UserLicense.objects.get(user=w.people[0]).state == "Suspended"
     assert DirectoryUser.objects.filter(tenant=w.tenant, soft_deleted_at__isnull=False).count() == 1
     assert_consistent(w.tenant)
+
+
+def test_deleting_a_group_whose_last_change_waits_completes_that_change_first(
+    tenant, buy, users, actor, settings
+):
+    """The group's products were removed and the run that takes them from the members still
+    waits for a worker when the group is deleted: the run is completed first, so that the
+    members' other licenses are decided again without the group (found by the state
+    machine: a license kept failing on a conflict with a group that was gone)."""
+    buy("EXCHANGESTANDARD", 2)
+    buy("ENTERPRISEPACK", 1)
+    (user,) = users(1)
+    mail = GroupFactory(tenant=tenant, name="Mail")
+    office = GroupFactory(tenant=tenant, name="Office")
+    for group, sku in ((mail, "EXCHANGESTANDARD"), (office, "ENTERPRISEPACK")):
+        services.group_add_members(tenant=tenant, group=group, users=[user], actor=actor)
+        services.group_assign_products(
+            tenant=tenant, group=group, products={product(sku): []}, actor=actor
+        )
+    # Exchange Online Plan 1 works; E3's Plan 2 excludes it.
+    assert paths_of(user) == {
+        ("EXCHANGESTANDARD", "Mail", "Active", ""),
+        ("ENTERPRISEPACK", "Office", "Error", "MutuallyExclusiveViolation"),
+    }
+    settings.TASKS = DATABASE_TASKS
+    services.group_remove_products(
+        tenant=tenant, group=mail, products=[product("EXCHANGESTANDARD")], actor=actor
+    )
+    mail.refresh_from_db()
+    assert mail.processing_state == ProcessingState.QUEUED
+    services.group_delete(tenant=tenant, group=mail, actor=actor)
+    assert paths_of(user) == {("ENTERPRISEPACK", "Office", "Active", "")}
+    assert seats(tenant, "EXCHANGESTANDARD")["assigned"] == 0
+    assert seats(tenant, "ENTERPRISEPACK")["assigned"] == 1
+    assert_consistent(tenant)
