@@ -394,3 +394,64 @@ def test_deleting_a_group_whose_last_change_waits_completes_that_change_first(
     assert seats(tenant, "EXCHANGESTANDARD")["assigned"] == 0
     assert seats(tenant, "ENTERPRISEPACK")["assigned"] == 1
     assert_consistent(tenant)
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        50_000,
+        pytest.param(
+            1,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known defect (docs/rules.md §8): a claim deferred to the run's last "
+                "batch lets go of a seat its member holds and it needs",
+            ),
+        ),
+    ],
+)
+def test_a_seat_a_member_holds_stays_with_their_other_claim_that_needs_it(
+    tenant, buy, users, actor, settings, batch
+):
+    """Decided at once: Mail's claim waits for a product without seats, so its Exchange no
+    longer works and the member's Office claim (E3 and EMS) becomes valid; it keeps the one
+    EMS seat the member holds and takes an E3 seat, ahead of earlier claims waiting for EMS."""
+    buy("EMS", 1)
+    buy("EXCHANGESTANDARD", 1)
+    buy("ENTERPRISEPACK", 3)
+    buy("AAD_PREMIUM", 0)
+    first, second, member, later, last = users(5)
+    mail, office = GroupFactory(tenant=tenant, name="Mail"), GroupFactory(tenant=tenant)
+    services.group_assign_products(
+        tenant=tenant,
+        group=mail,
+        products={product("EMS"): [], product("EXCHANGESTANDARD"): []},
+        actor=actor,
+    )
+    for user in (first, second, member):
+        services.group_add_members(tenant=tenant, group=office, users=[user], actor=actor)
+    for user in (member, later, last):
+        services.group_add_members(tenant=tenant, group=mail, users=[user], actor=actor)
+    services.group_assign_products(
+        tenant=tenant,
+        group=office,
+        products={product("ENTERPRISEPACK"): [], product("EMS"): []},
+        actor=actor,
+    )
+    assert ("EMS", "Mail", "Active", "") in paths_of(member)
+    settings.GROUP_PROCESSING_BATCH = batch
+    services.group_assign_products(
+        tenant=tenant, group=mail, products={product("AAD_PREMIUM"): []}, actor=actor
+    )
+    assert {(s, g, st) for s, g, st, _ in paths_of(member)} == {
+        ("EMS", "Mail", "Error"),
+        ("EXCHANGESTANDARD", "Mail", "Error"),
+        ("AAD_PREMIUM", "Mail", "Error"),
+        ("ENTERPRISEPACK", office.name, "Active"),
+        ("EMS", office.name, "Active"),
+    }
+    assert paths_of(first) == {
+        ("ENTERPRISEPACK", office.name, "Error", "CountViolation"),
+        ("EMS", office.name, "Error", "CountViolation"),
+    }
+    assert_consistent(tenant)
