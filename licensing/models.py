@@ -371,8 +371,8 @@ class UserLicense(models.Model):
 
     Derived data: written only from intent, by ``licensing.reconcile`` and, deciding by the
     same rules, ``licensing.fastpath`` (big groups) and ``licensing.single`` (one user's
-    direct change); checked against a recomputation by ``licensing.consistency``. Its references are
-    Django relations without database constraints (``db_constraint=False``): Django still
+    direct change); checked against a recomputation by ``licensing.consistency``. Its
+    references are Django relations without database constraints (``db_constraint=False``): Django still
     cascades deletions, and a group of 100,000 members is written at the speed of a plain
     ``INSERT … SELECT`` instead of paying five foreign-key checks per row (two thirds of the
     time, measured by ``make bench``). ``consistency_problems`` reports a dangling reference.

@@ -43,9 +43,9 @@ LOCATION = str(LicenseError.PROHIBITED_LOCATION)
 # -- the catalog -------------------------------------------------------------------------
 
 
-# The catalog's stamp (``Catalog.load``), and what stands for a missing stamp row.
+# The catalog's stamp (``Catalog.load``); UNREAD: the caller has not read it.
 STAMP_SQL = f"SELECT value FROM {CatalogStamp._meta.db_table} WHERE id = 1"
-MISSING = object()
+UNREAD = object()
 
 # The catalog this process read last, with the stamp it had then (``Catalog.load``).
 _last_read: tuple[int, Catalog] | None = None
@@ -68,13 +68,13 @@ class Catalog:
     product_names: dict[int, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, *, stamp: int | object | None = None) -> Catalog:
+    def load(cls, *, stamp: int | object | None = UNREAD) -> Catalog:
         """The catalog as the rules read it. Inside a service (``Catalog.remembered``) it is
         read once: nothing changes the catalog while a service runs. Across requests the
         process keeps the catalog it read while the catalog's stamp (``CatalogStamp``, changed
         by database triggers on every write to the catalog's tables) stays the same.
-        ``stamp``: the stamp as the caller read it just now (``STAMP_SQL``; ``MISSING`` when
-        the row is gone), saving the query."""
+        ``stamp``: the stamp as the caller read it just now (``STAMP_SQL``; None when the row
+        is gone), saving the query."""
         memo = _remembered.get()
         if memo is None:
             return cls._current(stamp)
@@ -83,14 +83,14 @@ class Catalog:
         return memo[0]
 
     @classmethod
-    def _current(cls, stamp: int | object | None = None) -> Catalog:
+    def _current(cls, stamp: int | object | None = UNREAD) -> Catalog:
         global _last_read
-        if stamp is None:
+        if stamp is UNREAD:
             with connection.cursor() as cursor:  # every service asks: one plain statement
                 cursor.execute(STAMP_SQL)
                 found = cursor.fetchone()
-            stamp = found[0] if found else MISSING
-        if stamp is MISSING:
+            stamp = found[0] if found else None
+        if stamp is None:
             # The row is gone (a test database flushed between tests): nothing to trust.
             return cls._read()
         last = _last_read

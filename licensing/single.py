@@ -11,9 +11,10 @@ decided is not restated here: the service turns the facts into paths of intent a
 with the general path's own checks.
 
 :func:`read` finds the facts not ``decidable`` when the general path would decide more than
-this one user, and the service then takes that path in the same transaction: the user is soft-deleted, a group run is
-pending on one of the products (the general path completes it first), or another user waits
-for a seat of one of them (the general path may hand a freed seat to that claim). The tests
+this one user, and the service then takes that path in the same transaction: the user is
+soft-deleted, a group run is pending on one of the products (the general path completes it
+first), or another user waits for a seat of one of them (the general path may hand a freed
+seat to that claim). The tests
 give both paths the same changes and compare what they wrote
 (tests/licensing/test_single_user_path.py).
 """
@@ -30,7 +31,6 @@ from django.db import connection
 from licensing.locking import extra_locks, lock_seats
 from licensing.models import LicenseError, LicenseState, ProcessingState, Tenant
 from licensing.reconcile import ROW_FIELDS, RowChanges
-from licensing.rules import MISSING
 
 
 def available() -> bool:
@@ -59,7 +59,7 @@ class Facts:
     )  # product id -> (status, units)
     assigned: dict[int, int] = field(default_factory=dict)
     new_ids: list[int] = field(default_factory=list)
-    catalog_stamp: object = MISSING  # for ``Catalog.load``
+    catalog_stamp: int | None = None  # for ``Catalog.load``; None: the row is gone
     # False: the general path must decide (see the module's docstring).
     decidable: bool = True
 

@@ -239,11 +239,7 @@ def _change_one_user(
             _raise_not_direct(user, product)
         gone.append(facts.direct[product.id].id)
     removed = {p.id for p in remove}
-    holding = {
-        row["product_id"]
-        for key, row in facts.rows.items()
-        if row["state"] in SEAT_STATES and key[0] not in gone
-    }
+    holding = {row["product_id"] for row in facts.rows.values() if row["state"] in SEAT_STATES}
     total = {p: seat_total(units) for p, units in facts.subscriptions.items()}
     for product in disabled:
         needed = 0 if product.id in holding else 1
