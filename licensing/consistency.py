@@ -14,16 +14,15 @@ from licensing.models import (
     TenantProduct,
     UserLicense,
 )
-from licensing.reconcile import compute
+from licensing.reconcile import Options, compute
 from licensing.seats import counted_assigned
 
 
 def consistency_problems(tenant: Tenant) -> list[str]:
     problems: list[str] = []
     user_ids = list(DirectoryUser.objects.filter(tenant=tenant).values_list("id", flat=True))
-    desired, existing, _released = compute(
-        tenant, user_ids, products=Product.objects.values_list("id", flat=True)
-    )
+    every_product = frozenset(Product.objects.values_list("id", flat=True))
+    desired, existing, _released = compute(tenant, user_ids, Options(products=every_product))
     for key in existing.keys() - desired.keys():
         problems.append(f"row without intent: assignment {key[0]}, user {key[1]}")
     for key in desired.keys() - existing.keys():

@@ -13,9 +13,9 @@ are *simple*: the group is their only path to any product. For them the rules re
   the batch's other members too), order does not matter and all are granted; when all of them
   miss the same products, the first N in claim order are granted, N being the seats left.
 
-Those members are written set-based, per batch: ``INSERT … SELECT`` for members without rows
-of the group, ``UPDATE … FROM`` (changed rows only) for members with all of them, and
-``INSERT … ON CONFLICT DO UPDATE`` for the rest.
+Those members are written set-based, in chunks of members: ``INSERT … SELECT`` for members
+without rows of the group, ``UPDATE … FROM`` (changed rows only) for members with all of
+them, and ``INSERT … ON CONFLICT DO UPDATE`` for the rest.
 Everything else (members with other paths, soft-deleted members, shortages of any other
 shape) is left to the reconciler, which the caller runs for the members returned. The tests
 check both give the same rows (tests/licensing/test_group_processing.py).
@@ -36,11 +36,13 @@ from licensing.models import (
     Tenant,
 )
 from licensing.reconcile import seat_totals
-from licensing.rules import Catalog, lone_group_claim
+from licensing.rules import COUNT, ERROR, Catalog, lone_group_claim
 from licensing.seats import adjust_assigned
 
 # rules.effective_location in SQL (a test pins the two together).
 EFFECTIVE_LOCATION_SQL = "COALESCE(NULLIF(u.usage_location, ''), %(country)s)"
+# A claim waiting for a seat, as the queries below ask for it: the rules' own values.
+WAITING = {"error": ERROR, "count": COUNT}
 
 _MEMBERS_SQL = """
 WITH batch AS MATERIALIZED (
@@ -49,7 +51,8 @@ WITH batch AS MATERIALIZED (
 held AS (
     SELECT l.user_id,
            array_agg(l.product_id) FILTER (WHERE l.state = ANY(%(seat)s::text[])) AS products,
-           array_agg(l.product_id) FILTER (WHERE l.error = 'CountViolation') AS waiting,
+           array_agg(l.product_id) FILTER (WHERE l.state = %(error)s AND l.error = %(count)s)
+               AS waiting,
            count(*) AS paths
     FROM batch JOIN licensing_userlicense l ON l.user_id = batch.user_id
     WHERE l.via_group_id = %(group)s
@@ -120,20 +123,20 @@ _WAITING_SQL = """
 SELECT product_id, count(DISTINCT user_id)
 FROM licensing_userlicense
 WHERE tenant_id = %(tenant)s AND product_id = ANY(%(products)s)
-  AND state = 'Error' AND error = 'CountViolation'
+  AND state = %(error)s AND error = %(count)s
 GROUP BY product_id
 """
 
 
 def apply_members(
-    *, tenant: Tenant, group: Group, user_ids: list[int], withheld: Counter
+    *, tenant: Tenant, group: Group, user_ids: list[int], chunk: int
 ) -> tuple[list[int], Counter]:
-    """Apply the group's licenses to these members (in claim order), with the seats locked.
+    """Apply the group's licenses to these members (in claim order: every member the run
+    has, decided at once), with the seats locked, writing ``chunk`` members per statement.
 
-    ``withheld``: seats earlier batches of the run freed, not available to new claims until
-    its end. Returns the members left to the reconciler, and the seats freed here (the run
-    hands them out at its end). On a database other than PostgreSQL every member is left to
-    the reconciler.
+    Returns the members left to the reconciler, and the seats freed here (the reconciler hands
+    them out, in the same evaluation as those members). On a database other than PostgreSQL
+    every member is left to the reconciler.
     """
     if connection.vendor != "postgresql" or not user_ids:
         return list(user_ids), Counter()
@@ -156,6 +159,7 @@ def apply_members(
                 "seat": _array(SEAT_STATES),
                 "users": _array(user_ids),
                 "tenant": tenant.id,
+                **WAITING,
             },
         )
         rows = cursor.fetchall()
@@ -179,9 +183,7 @@ def apply_members(
     outcomes = {loc: lone_group_claim(assignments, loc, catalog) for loc, _, _ in alike}
     needing = {key: products - key[1] for key in alike if outcomes[key[0]][0]}
     needing = {key: missing for key, missing in needing.items() if missing}
-    granted = _grant(
-        tenant, products, alike, needing, complex_members, user_ids, waiting_here, withheld
-    )
+    granted = _grant(tenant, products, alike, needing, complex_members, user_ids, waiting_here)
     if granted is None:
         return list(user_ids), Counter()
 
@@ -215,7 +217,7 @@ def apply_members(
         writes[sql][1].append(codes)
     for sql, (users, codes) in writes.items():
         if users:
-            _write(sql, tenant, group, ",".join(users), ",".join(codes), variants)
+            _write(sql, tenant, group, ",".join(users), ",".join(codes), variants, chunk)
     adjust_assigned(tenant, deltas)
     return _in_order(complex_members, user_ids), released
 
@@ -271,14 +273,13 @@ def _grant(
     complex_members: list[int],
     batch: list[int],
     waiting_here: Counter,
-    withheld: Counter,
 ) -> set[int] | object | None:
     """Which members needing seats get them (``ALL`` of them, or a set), or None when only the
     reconciler can say."""
     if not needing:
         return ALL
     total, assigned = seat_totals(tenant, products)
-    available = {p: total.get(p, 0) - assigned.get(p, 0) - withheld[p] for p in products}
+    available = {p: total.get(p, 0) - assigned.get(p, 0) for p in products}
     demand = Counter()
     for key, missing in needing.items():
         for p in missing:
@@ -302,7 +303,7 @@ def _grant(
 def _waiting(tenant: Tenant, products: frozenset[int]) -> Counter:
     """Users waiting for a seat of these products (CountViolation), per product."""
     with connection.cursor() as cursor:
-        cursor.execute(_WAITING_SQL, {"tenant": tenant.id, "products": sorted(products)})
+        cursor.execute(_WAITING_SQL, {"tenant": tenant.id, "products": sorted(products), **WAITING})
         return Counter(dict(cursor.fetchall()))
 
 
@@ -327,8 +328,24 @@ class _Variants:
         ]
 
 
-def _write(sql: str, tenant: Tenant, group: Group, users: str, codes: str, variants) -> None:
-    """Write the members (ids "17,18") with their outcomes (variant numbers "1,1")."""
+def _write(
+    sql: str, tenant: Tenant, group: Group, users: str, codes: str, variants, chunk: int
+) -> None:
+    """Write the members (ids "17,18") with their outcomes (variant numbers "1,1"),
+    ``chunk`` members per statement."""
+    users_list, codes_list = users.split(","), codes.split(",")
+    for i in range(0, len(users_list), chunk):
+        _write_chunk(
+            sql,
+            tenant,
+            group,
+            ",".join(users_list[i : i + chunk]),
+            ",".join(codes_list[i : i + chunk]),
+            variants,
+        )
+
+
+def _write_chunk(sql: str, tenant: Tenant, group: Group, users: str, codes: str, variants):
     params = {
         "tenant": tenant.id,
         "group": group.id,

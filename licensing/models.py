@@ -132,6 +132,11 @@ class Subscription(models.Model):
     def __str__(self) -> str:
         return f"{self.units} × {self.product} ({self.status})"
 
+    @property
+    def in_grace_period(self) -> bool:
+        """Expired and still usable: its units count towards Total as Expiring soon."""
+        return self.status == SubscriptionStatus.WARNING
+
 
 class TenantProduct(models.Model):
     """The row that guards one tenant's seats for one product.
@@ -245,14 +250,13 @@ class Group(models.Model):
     processing_total = models.PositiveIntegerField(default=0)
     processing_done = models.PositiveIntegerField(default=0)
     processing_updated_at = models.DateTimeField(null=True, blank=True)
-    # Each change that (re)processes the group starts a new run; an older run still going
-    # stops at its next batch (licensing.processing).
+    # Each change that (re)processes the group starts a new run; an older run not applied yet
+    # does nothing (licensing.processing).
     processing_run = models.PositiveIntegerField(default=0)
-    # Where the run is: the last member applied, in claim order (added_at, user id), and the
-    # seats its batches freed that wait for its last batch (product id → count).
+    # Where the run starts: members up to this one, in claim order (added_at, user id), were
+    # applied before it (members who joined a group whose run was complete).
     processing_cursor_at = models.DateTimeField(null=True, blank=True)
     processing_cursor_user = models.BigIntegerField(null=True, blank=True)
-    processing_withheld = models.JSONField(default=dict, blank=True)
 
     objects = GroupQuerySet.as_manager()
 
@@ -410,8 +414,14 @@ class UserLicense(models.Model):
             models.UniqueConstraint(fields=["assignment", "user"], name="uniq_path_per_user"),
             models.CheckConstraint(
                 condition=(
-                    Q(state__in=["Active", "Suspended"], error="")
-                    | (Q(state__in=["ActiveWithError", "Error"]) & ~Q(error=""))
+                    Q(
+                        state__in=[LicenseState.ACTIVE, LicenseState.SUSPENDED],
+                        error=LicenseError.NONE,
+                    )
+                    | (
+                        Q(state__in=[LicenseState.ACTIVE_WITH_ERROR, LicenseState.ERROR])
+                        & ~Q(error=LicenseError.NONE)
+                    )
                 ),
                 name="license_error_matches_state",
             ),

@@ -7,28 +7,28 @@ inside its transaction. That marks the group *queued*, starts a new *run*
 with the database backend the task row commits with the intent and a ``db_worker`` picks it
 up; with the immediate backend (quick start, tests) it runs at once, inside the service.
 
-A run walks the members in claim order (earliest membership first) in batches of
-``GROUP_PROCESSING_BATCH``; each batch is one transaction under the seat lock and moves the
-group's cursor. Three things make the result independent of how the work is split:
+A run decides every member it has not applied yet, and every claim waiting for a seat those
+members free or could take, **at once**: one evaluation in one transaction under the seat
+lock, exactly as if the change had been applied synchronously. Only the writing is split
+(``GROUP_PROCESSING_BATCH`` members per statement of the set-based path), so no batch can
+decide differently: there is no decision between batches to differ. Two more things keep
+the result independent of when the run happens:
 
 * **Nothing overtakes a run.** Every change locks its products with :func:`hold_seats`,
   which first completes the runs pending on them, so a change never sees a group half
   applied, and a queued change is decided as if it had run at once (``_settle``). A group's
   products include those of pending groups sharing a member with it
   (``licensing.seats.products_touching``): two pending runs never share a member.
-* **Freed seats wait for the end of the run.** Seats a batch frees (members whose claim now
-  fails) are withheld from later batches (``Group.processing_withheld``) and handed out by
-  the last batch to every waiting claim in claim order, as one evaluation of all members
-  would.
-* **A run completed inside another run's batch** (``_settle`` from its ``hold_seats``) gives
-  no free seat of the outer run's products (``_reserved``): the outer run has not reached its
-  later members, whose claims may come first.
+* **A run completed inside another run** (``_settle`` from the outer run's ``hold_seats``)
+  gives no free seat of the outer run's products (``_reserved``): the outer run has not
+  decided its members yet, whose claims may come first.
 
-A batch is applied by :func:`licensing.fastpath.apply_members` in set-based SQL where that
-gives exactly what the reconciler would, and by :func:`licensing.reconcile.reconcile`
-otherwise. A run whose worker died leaves its cursor; :func:`resume_stalled_groups` (every
-few minutes from a worker, or ``manage.py resume_group_processing``) continues it, and any
-change to the same products completes it. A newer run supersedes an older one.
+The members are applied by :func:`licensing.fastpath.apply_members` in set-based SQL where
+that gives exactly what the reconciler would, and by :func:`licensing.reconcile.reconcile`
+otherwise, in the same evaluation. A run whose worker died rolled back whole; the group stays
+in progress, and :func:`resume_stalled_groups` (every few minutes from a worker, or
+``manage.py resume_group_processing``) runs it again, as does any change to the same
+products. A newer run supersedes an older one.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ from licensing.models import (
     Tenant,
     UserLicense,
 )
-from licensing.reconcile import reconcile, seat_totals, waiting
+from licensing.reconcile import reconcile
 from licensing.seats import products_touching
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ _running: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
 
 
 def batch_size() -> int:
+    """Members written per statement of a run (the decision is always one, for all)."""
     return getattr(settings, "GROUP_PROCESSING_BATCH", 50_000)
 
 
@@ -131,7 +132,6 @@ def queue_group(*, tenant: Tenant, group: Group, actor, after: tuple | None = No
         processing_updated_at=timezone.now(),
         processing_cursor_at=cursor_at,
         processing_cursor_user=cursor_user,
-        processing_withheld={},
     )
     group.refresh_from_db()
     return _enqueue(group)
@@ -177,13 +177,7 @@ def run_group(group_id: int, run: int, *, actor=None) -> dict | None:
         if not _start(group, run):
             return None
         refresh_statistics()
-        while True:
-            step = _process_batch(group_id=group_id, run=run)
-            if step is None:
-                return None
-            if step == "last":
-                break
-        return _finish(group, run)
+        return _apply_run(group_id=group_id, run=run)
     finally:
         _running.reset(token)
 
@@ -227,10 +221,11 @@ def _start(group: Group, run: int) -> bool:
 
 
 @service
-def _process_batch(*, group_id: int, run: int) -> str | None:
-    """The next batch of members after the group's cursor, all or nothing. Returns "more",
-    "last" (the run's members are all applied and the freed seats handed out), or None when
-    this run is no longer the one to do it."""
+def _apply_run(*, group_id: int, run: int) -> dict | None:
+    """Apply the run: its members (after the group's cursor), the claims waiting for seats
+    they free or could take, and the Finish event, all decided at once and written in one
+    transaction. Returns the run's outcome, or None when this run is no longer the one to do
+    it."""
     group = Group.objects.select_related("tenant").filter(id=group_id).first()
     if group is None:
         return None
@@ -251,57 +246,32 @@ def _process_batch(*, group_id: int, run: int) -> str | None:
             Q(added_at__gt=group.processing_cursor_at)
             | Q(added_at=group.processing_cursor_at, user_id__gt=group.processing_cursor_user)
         )
-    # Plain ids straight from the cursor: 25,000 of them through the ORM cost more than the
-    # query. One more than a batch tells whether this batch is the last.
-    size = batch_size()
-    sql, params = members.values_list("user_id")[: size + 1].query.sql_with_params()
+    # Plain ids straight from the cursor: 100,000 of them through the ORM cost more than the
+    # query.
+    sql, params = members.values_list("user_id").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         user_ids = [row[0] for row in cursor.fetchall()]
-    last = len(user_ids) <= size
-    user_ids = user_ids[:size]
-    withheld = Counter({int(k): v for k, v in (group.processing_withheld or {}).items()})
-    contended = _contended(tenant, group, members, locked, withheld)
     reserved = _reserved(group)
     if reserved:
         # The set-based path knows no reserved products; a run inside another is rare.
         rest, released = user_ids, Counter()
     else:
         rest, released = apply_members(
-            tenant=tenant, group=group, user_ids=user_ids, withheld=withheld + contended
+            tenant=tenant, group=group, user_ids=user_ids, chunk=batch_size()
         )
-    withheld += released
-    if rest or last:
-        # Members the set-based path does not cover; and, at the end, every seat held back
-        # goes to the claims waiting for it and this batch's members, in claim order.
-        group_products = set(group.assignments.values_list("product_id", flat=True))
-        result = reconcile(
-            tenant=tenant,
-            user_ids=rest,
-            locked_products=locked,
-            products=group_products | set(withheld) | set(contended),
-            hand_out=last,
-            withheld=None if last else withheld,
-            contended=None if last else contended,
-            waiting_first=last,
-            reserved=reserved,
-        )
-        withheld += result.released
-    cursor_at, cursor_user = group.processing_cursor_at, group.processing_cursor_user
-    if user_ids:
-        cursor_at, cursor_user = (
-            GroupMembership.objects.filter(group=group, user_id=user_ids[-1])
-            .values_list("added_at", "user_id")
-            .get()
-        )
-    Group.objects.filter(id=group.id, processing_run=run).update(
-        processing_done=F("processing_done") + len(user_ids),
-        processing_updated_at=timezone.now(),
-        processing_cursor_at=cursor_at,
-        processing_cursor_user=cursor_user,
-        processing_withheld={} if last else {str(k): v for k, v in withheld.items() if v},
+    # Members the set-based path does not cover, with every claim waiting for a seat of the
+    # group's products or of those its members let go, in one evaluation (claim order).
+    group_products = set(group.assignments.values_list("product_id", flat=True))
+    reconcile(
+        tenant=tenant,
+        user_ids=rest,
+        locked_products=locked,
+        products=group_products | set(released),
+        waiting_first=True,
+        reserved=reserved,
     )
-    return "last" if last else "more"
+    return _finish(group, run)
 
 
 def _reserved(group: Group) -> set[int]:
@@ -318,33 +288,6 @@ def _reserved(group: Group) -> set[int]:
     )
 
 
-def _contended(tenant: Tenant, group: Group, members, products: set[int], withheld) -> Counter:
-    """Free seats a batch may not give to new claims: of products that a claim outside the
-    run's own order may also want. The run reaches its members in claim order, so among its
-    own claims the earlier come first; but a claim waiting anywhere (CountViolation), or a
-    failing claim of a member not yet done through another group or directly (which this run
-    may make valid), can come earlier in claim order than a member of a later batch. Those
-    products' free seats wait for the last batch, which gives them to every waiting claim in
-    claim order at once."""
-    total, assigned = seat_totals(tenant, products)
-    free = {p: total.get(p, 0) - assigned.get(p, 0) - withheld[p] for p in products}
-    free = {p: n for p, n in free.items() if n > 0}
-    if not free:
-        return Counter()
-    failing = UserLicense.objects.filter(
-        tenant=tenant, product_id__in=free, state=LicenseState.ERROR
-    ).exclude(via_group=group)
-    wanted = set(waiting(tenant, free).order_by().values_list("product_id", flat=True).distinct())
-    wanted |= set(
-        failing.filter(user_id__in=members.values("user_id"))
-        .order_by()
-        .values_list("product_id", flat=True)
-        .distinct()
-    )
-    return Counter({p: free[p] for p in wanted})
-
-
-@service
 def _finish(group: Group, run: int) -> dict | None:
     # Members holding a seat through the group, and members in error: one pass over its rows.
     counts = UserLicense.objects.filter(via_group=group).aggregate(

@@ -62,6 +62,25 @@ class Result:
     existing: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Options:
+    """How a reconciliation decides, beyond the users in scope (docs/rules.md §6–§8).
+
+    ``restoring``: users restored just now (seats of products over-assigned meanwhile are let
+    go). ``products``: products whose seats may have been freed or bought though no user in
+    scope holds them (a subscription change, a permanent deletion). ``frozen``: groups whose
+    change waits for its run: their paths stay exactly as they are. ``waiting_first``: users
+    waiting for a free seat of ``products`` join the scope from the start (a group run, which
+    decides its members and every waiting claim at once). ``reserved``: products none of whose
+    free seats may be given (``licensing.rules.evaluate``)."""
+
+    restoring: frozenset[int] = frozenset()
+    products: frozenset[int] = frozenset()
+    frozen: frozenset[int] = frozenset()
+    waiting_first: bool = False
+    reserved: frozenset[int] = frozenset()
+
+
 def _chunks(ids: list[int]) -> Iterable[list[int]]:
     for i in range(0, len(ids), CHUNK):
         yield ids[i : i + CHUNK]
@@ -123,15 +142,8 @@ def seat_totals(tenant: Tenant, product_ids: set[int]) -> tuple[dict[int, int], 
     return {p: total for p, (total, _) in totals.items()}, assigned
 
 
-def _evaluate(
-    tenant: Tenant,
-    user_ids: list[int],
-    catalog: Catalog,
-    restoring: set[int],
-    also_products: set[int],
-    options: dict,
-):
-    """Load the facts of these users and ``decide`` with ``options`` (its keywords)."""
+def _evaluate(tenant: Tenant, user_ids: list[int], catalog: Catalog, options: Options):
+    """Load the facts of these users and ``decide``."""
     users: dict[int, UserFacts] = {}
     for chunk in _chunks(user_ids):
         for u_id, location, deleted_at in DirectoryUser.objects.filter(
@@ -140,7 +152,7 @@ def _evaluate(
             users[u_id] = UserFacts(
                 location=effective_location(location, tenant.country),
                 soft_deleted=deleted_at is not None,
-                restoring=u_id in restoring,
+                restoring=u_id in options.restoring,
             )
     intent = _intent(list(users))
     existing: dict[tuple[int, int], dict] = {}
@@ -148,10 +160,10 @@ def _evaluate(
         for row in UserLicense.objects.filter(user_id__in=chunk).values(*ROW_FIELDS):
             existing[(row["assignment_id"], row["user_id"])] = row
     product_ids = {p for _, _, p, *_ in intent} | {r["product_id"] for r in existing.values()}
-    product_ids |= set(also_products)
+    product_ids |= options.products
     total, assigned = seat_totals(tenant, product_ids)
     desired, assigned, released = decide(
-        users, intent, existing, total, assigned, catalog, **options
+        users, intent, existing, total, assigned, catalog, options=options
     )
     return desired, existing, total, assigned, released
 
@@ -177,16 +189,13 @@ def decide(
     assigned: dict[int, int],
     catalog: Catalog,
     *,
-    frozen: Iterable[int] = (),
-    **options,
+    options: Options = Options(),
 ) -> tuple[dict[tuple[int, int], Desired], Counter, Counter]:
     """The desired rows of these users from facts already read: their paths of intent
     (``direct_path``, ``group_path``), their rows now (``ROW_FIELDS`` by (assignment id,
     user id)), and Total and the Assigned counters of every product involved. Returns the
-    desired rows, Assigned after, and the seats let go. ``frozen``: groups whose paths stay as
-    they are (``Path.frozen``); ``options``: the keywords of ``licensing.rules.evaluate``.
-    Reads nothing."""
-    frozen = set(frozen)
+    desired rows, Assigned after, and the seats let go (``options``: its ``frozen`` groups and
+    ``reserved`` products count here). Reads nothing."""
     paths = []
     for a_id, u_id, p_id, g_id, disabled, key in intent:
         row = existing.get((a_id, u_id))
@@ -201,7 +210,7 @@ def decide(
                 row_state=row["state"] if row else None,
                 row_error=row["error"] if row else "",
                 row_disabled=tuple(sorted(row["disabled_plans"])) if row else None,
-                frozen=g_id in frozen,
+                frozen=g_id in options.frozen,
             )
         )
     alive = {(p.assignment_id, p.user_id) for p in paths}
@@ -216,7 +225,9 @@ def decide(
     vanished = Counter(p for u, products in held_any.items() for p in products - held[u])
     assigned = Counter(assigned)
     assigned.subtract(vanished)
-    decided = evaluate_rules(users, paths, held, total, assigned, catalog, **options)
+    decided = evaluate_rules(
+        users, paths, held, total, assigned, catalog, reserved=options.reserved
+    )
     desired: dict[tuple[int, int], Desired] = {}
     for path in paths:
         outcome: Outcome | None = decided.outcomes.get((path.assignment_id, path.user_id))
@@ -235,53 +246,30 @@ def decide(
 def compute(
     tenant: Tenant,
     user_ids: Iterable[int],
+    options: Options = Options(),
     *,
     catalog: Catalog | None = None,
-    restoring: Iterable[int] = (),
-    products: Iterable[int] = (),
-    hand_out: bool = True,
-    withheld: Counter | None = None,
-    contended: Counter | None = None,
-    frozen: Iterable[int] = (),
-    waiting_first: bool = False,
-    reserved: Iterable[int] = (),
 ) -> tuple[dict[tuple[int, int], Desired], dict[tuple[int, int], dict], Counter]:
     """The desired rows for these users, the rows they have now, and the seats let go.
     Reads only.
 
-    ``products``: products whose seats may have been freed or bought even though no user in
-    scope holds them (a subscription change, a permanent deletion). With ``hand_out``, users
-    of other claims waiting for a seat that is free join the scope (docs/rules.md §6).
-    ``waiting_first``: users waiting for a seat of ``products`` that is free before the change
-    join from the start, so that those seats go in claim order to them and to the users in
-    scope alike (the last batch of a group run). ``reserved``: products none of whose free
-    seats may be given (``licensing.rules.evaluate``).
+    Users of other claims waiting for a seat that is free, or that this evaluation lets go,
+    join the scope until none is left out, so that every seat goes in claim order to the
+    earliest claim wherever it is (docs/rules.md §6).
     """
     catalog = catalog or Catalog.load()
     scope = set(user_ids)
-    restoring = set(restoring)
-    also = set(products)
-    frozen = set(frozen)
-    reserved = frozenset(reserved)
+    reserved = options.reserved
 
     def free(total, assigned) -> list[int]:
         return [p for p in total if p not in reserved and total[p] - assigned.get(p, 0) > 0]
 
-    if waiting_first:
-        scope |= waiting_users(tenant, free(*seat_totals(tenant, also)))
-    options = {
-        "hand_out": hand_out,
-        "withheld": withheld,
-        "contended": contended,
-        "frozen": frozen,
-        "reserved": reserved,
-    }
+    if options.waiting_first:
+        scope |= waiting_users(tenant, free(*seat_totals(tenant, set(options.products))))
     while True:
         desired, existing, total, assigned, released = _evaluate(
-            tenant, sorted(scope), catalog, restoring, also, options
+            tenant, sorted(scope), catalog, options
         )
-        if not hand_out:
-            return desired, existing, released
         # Users waiting for a seat that is free now, or that this evaluation let go: a seat
         # let go went to the claims in scope, but a claim waiting out of scope may come
         # first (docs/rules.md §6). With them in scope, the next evaluation decides in claim
@@ -335,9 +323,6 @@ def reconcile(
     locked_products: set[int] | None,
     restoring: Iterable[int] = (),
     products: Iterable[int] = (),
-    hand_out: bool = True,
-    withheld: Counter | None = None,
-    contended: Counter | None = None,
     frozen: Iterable[int] = (),
     waiting_first: bool = False,
     reserved: Iterable[int] = (),
@@ -348,24 +333,20 @@ def reconcile(
     free) in line with intent. The caller holds the seat locks of ``locked_products``; a
     write to any other product raises :class:`NeedsMoreLocks` so that the service retries
     with them. The result carries the rows before and after, for refusals to explain; with
-    ``write=False`` nothing is written (a service checks what a change would do).
+    ``write=False`` nothing is written (a service checks what a change would do). The other
+    keywords are those of :class:`Options`.
     """
     now = now or timezone.now()
     # Every locked product may have had seats freed (rows can go with deleted intent before
     # this runs), so waiting claims for all of them are considered.
-    products = set(products) | set(locked_products or ())
-    desired, existing, released = compute(
-        tenant,
-        user_ids,
-        restoring=restoring,
-        products=products,
-        hand_out=hand_out,
-        withheld=withheld,
-        contended=contended,
-        frozen=frozen,
+    options = Options(
+        restoring=frozenset(restoring),
+        products=frozenset(products) | frozenset(locked_products or ()),
+        frozen=frozenset(frozen),
         waiting_first=waiting_first,
-        reserved=reserved,
+        reserved=frozenset(reserved),
     )
+    desired, existing, released = compute(tenant, user_ids, options)
     result = Result(users=len({u for _, u in desired} | {u for _, u in existing}))
     result.desired, result.existing, result.released = desired, existing, released
     changes = row_changes(existing, desired)

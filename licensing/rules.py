@@ -380,31 +380,17 @@ def evaluate(
     assigned: dict[int, int],
     catalog: Catalog,
     *,
-    hand_out: bool = True,
-    withheld: Counter | None = None,
-    contended: Counter | None = None,
     reserved: frozenset[int] = frozenset(),
 ) -> Evaluation:
-    """Decide every path of these users (rules §4–§7).
+    """Decide every path of these users at once (rules §4–§7).
 
     ``held``: products each user holds a seat of now, through a path that still exists.
     ``assigned``: users holding a seat per product (all users of the tenant).
-    ``hand_out``: give seats freed here to waiting claims (pass 3). A group run passes False
-    for every batch but its last, so that seats freed by one batch wait for the end of the run,
-    where the whole run's freed seats go to waiting claims in claim order, as if every member
-    had been decided at once. ``withheld``: seats such earlier batches freed; not available to
-    new claims until then. ``contended``: free seats a claim outside the run may want, left
-    to the run's last batch. ``reserved``: products none of whose free seats this evaluation
-    may give (a run completed inside another group's run leaves them to that run, rules §8).
-
-    A claim that would have its seats but for ``contended`` or ``reserved`` ones waits for
-    the last batch, where it is decided in claim order; until then the seats it would take
-    are held back for it (``deferred``), so that no later claim takes them first.
+    ``reserved``: products none of whose free seats this evaluation may give (a group run
+    completed inside another group's run leaves them to that run, rules §8): a claim that
+    needs one waits.
     """
     assigned = Counter(assigned)
-    withheld = withheld or Counter()
-    contended = contended or Counter()
-    deferred: Counter = Counter()
     released: Counter = Counter()
     held = {u: set(held.get(u, ())) for u in users}
     outcomes: dict[tuple[int, int], Outcome | None] = {}
@@ -414,18 +400,10 @@ def evaluate(
         assigned[product_id] -= 1
         released[product_id] += 1
 
-    def available(product_id: int, *, new_only: bool) -> int:
+    def available(product_id: int) -> int:
         if product_id in reserved:
             return 0
-        free = total.get(product_id, 0) - assigned[product_id]
-        if not new_only:
-            return free
-        return free - withheld[product_id] - contended[product_id] - deferred[product_id]
-
-    def held_back_only(missing: set[int]) -> bool:
-        """Whether each of these products has a seat for a new claim if nothing were held
-        back for the run's last batch (contended, reserved, deferred)."""
-        return all(total.get(p, 0) - assigned[p] - withheld[p] > 0 for p in missing)
+        return total.get(product_id, 0) - assigned[product_id]
 
     paths_of: dict[int, list[Path]] = defaultdict(list)
     for path in paths:
@@ -467,24 +445,21 @@ def evaluate(
                 granted[user_id].append(claim)
     claims.sort(key=lambda c: c.key)
 
-    def seat(claim: _Claim, *, new_only: bool, may_take: bool = True) -> bool:
+    def seat(claim: _Claim) -> bool:
         """Judge the claim against the user's working claims; if it can work, give it the
-        seats it lacks when each is available (and ``may_take``). True if its status
-        changed."""
+        seats it lacks when each is available. True if its status changed."""
         problem = _judge(claim, granted[claim.user_id], catalog)
         if problem:
             claim.status, claim.error = "failed", problem
             return True
         missing = claim.products - held[claim.user_id]
-        if may_take and all(available(p, new_only=new_only) > 0 for p in missing):
+        if all(available(p) > 0 for p in missing):
             claim.status = "granted"
             granted[claim.user_id].append(claim)
             for p in missing:
                 held[claim.user_id].add(p)
                 assigned[p] += 1
             return True
-        if new_only and held_back_only(missing):
-            deferred.update(missing)
         waited, claim.status = claim.status, "waiting"
         return waited != "waiting"
 
@@ -492,7 +467,7 @@ def evaluate(
     # seated while seats last (seats freed by this evaluation are not handed out yet).
     for claim in claims:
         if not claim.status:
-            seat(claim, new_only=True)
+            seat(claim)
 
     def settle() -> bool:
         """Let go of seats no granted claim covers; fail granted claims whose prerequisite
@@ -519,14 +494,13 @@ def evaluate(
         return changed
 
     settle()
-    # Pass 3: waiting claims, in claim order, are judged again against what now works, and
-    # (with ``hand_out``) given the seats freed here. A batch that may not hand out still
-    # judges: a claim that can never work beside what the user now holds says so.
+    # Pass 3: waiting claims, in claim order, are judged again against what now works and
+    # given the seats freed here, until nothing moves.
     while True:
         moved = False
         for claim in claims:
             if claim.status == "waiting":
-                moved |= seat(claim, new_only=False, may_take=hand_out)
+                moved |= seat(claim)
         if not (settle() or moved):
             break
 

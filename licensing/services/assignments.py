@@ -19,6 +19,7 @@ from licensing.errors import (
 )
 from licensing.locking import NeedsMoreLocks
 from licensing.models import (
+    COUNTING_STATUSES,
     SEAT_STATES,
     DirectoryUser,
     Group,
@@ -47,7 +48,7 @@ from licensing.services.base import (
     refuse_failures,
     service,
     validate_disabled_plans,
-    validate_group_prerequisites,
+    validate_group_plans,
 )
 
 
@@ -65,13 +66,15 @@ def check_assignable(tenant: Tenant, product: Product) -> None:
 
 
 def refuse_unassignable(product: Product, statuses: set[str]) -> None:
-    """``check_assignable`` given the statuses of the tenant's subscriptions of the product."""
+    """``check_assignable`` given the statuses of the tenant's subscriptions of the product:
+    assignable while one of them counts towards Total (``COUNTING_STATUSES``, as
+    ``rules.seat_total``; docs/rules.md §1)."""
     if not product.is_assignable:
         raise ProductNotAssignable(
             _("%(product)s applies to the whole organization and is not assigned to users.")
             % {"product": product.display_name}
         )
-    if not statuses & {"Enabled", "Warning"}:
+    if not any(status in COUNTING_STATUSES for status in statuses):
         if statuses:
             raise ProductNotAssignable(
                 _("The subscriptions for %(product)s are suspended; it cannot be assigned.")
@@ -346,21 +349,12 @@ def assignment_set_disabled_plans(
     before = list(assignment.disabled_plans)
     if assignment.group_id:
         locked = hold_seats(tenant, products_touching(tenant, groups=[assignment.group_id]))
-        validate_group_prerequisites(
-            assignment.group, {assignment.product_id: plans}, catalog=catalog
-        )
+        validate_group_plans(assignment.group, {assignment.product_id: plans}, catalog=catalog)
         LicenseAssignment.objects.filter(id=assignment.id).update(disabled_plans=plans)
         # Members whose other licenses need a plan this change turns off refuse it (rules
         # §5). Only checked here; the group's run writes the rows.
-        refuse_breaking(
-            reconcile(
-                tenant=tenant,
-                user_ids=members_with_dependents(assignment.group),
-                locked_products=locked,
-                write=False,
-            ),
-            group_assignment_ids(assignment.group_id),
-            catalog,
+        refuse_breaking_members(
+            tenant=tenant, group=assignment.group, locked=locked, catalog=catalog
         )
         audit.event(
             tenant=tenant,
@@ -410,6 +404,28 @@ def _raise_not_direct(user: DirectoryUser, product: Product):
 
 def _account(actor):
     return actor if getattr(actor, "pk", None) else None
+
+
+def refuse_breaking_members(
+    *,
+    tenant: Tenant,
+    group: Group,
+    locked: set[int],
+    catalog: Catalog,
+    members: list[int] | None = None,
+    group_paths: set[int] | None = None,
+) -> None:
+    """Refuse a group change (its intent written, its rows not yet) that would stop another
+    license of a member working (rules §5). Only members holding a license with a plan that
+    requires another can be affected (``members_with_dependents``); they are decided without
+    writing. ``members`` and ``group_paths``: as they were before the change, when the change
+    removes them."""
+    if members is None:
+        members = members_with_dependents(group)
+    if group_paths is None:
+        group_paths = group_assignment_ids(group.id)
+    result = reconcile(tenant=tenant, user_ids=members, locked_products=locked, write=False)
+    refuse_breaking(result, group_paths, catalog)
 
 
 def members_with_dependents(group: Group) -> list[int]:

@@ -21,7 +21,15 @@ from licensing.errors import (
 )
 from licensing.locking import service
 from licensing.models import SEAT_STATES, DirectoryUser, Group, LicenseAssignment, Product, Tenant
-from licensing.rules import COUNT, DEPENDENCY, EXCLUSIVE, LOCATION, Catalog, missing_prerequisite
+from licensing.rules import (
+    COUNT,
+    DEPENDENCY,
+    EXCLUSIVE,
+    LOCATION,
+    Catalog,
+    first_conflict,
+    missing_prerequisite,
+)
 
 __all__ = ["service"]  # the transaction-and-retry wrapper every service module imports here
 
@@ -252,16 +260,18 @@ def _refuse(result, keys, catalog, *, changed: bool) -> None:
     raise AssignmentRefused(message, code=code, skus=skus)
 
 
-def validate_group_prerequisites(
+def validate_group_plans(
     group: Group,
     changes: dict[int, list[str]],
     *,
     removing: Iterable[int] = (),
     catalog: Catalog,
 ) -> None:
-    """A group's licenses must carry their own prerequisites: with ``changes`` (product id →
-    disabled plans) applied and ``removing`` gone, every enabled plan that requires another
-    has one of them enabled in the same group (Azure refuses otherwise; rules §5)."""
+    """A group's licenses must work together for a member who has nothing else (rules §5):
+    with ``changes`` (product id → disabled plans) applied and ``removing`` gone, no enabled
+    plan excludes another enabled plan of the group (refused as a direct assignment of the
+    pair would be), and every enabled plan that requires another has one of them enabled in
+    the same group (Azure refuses otherwise)."""
     plans = {
         product_id: disabled
         for product_id, disabled in LicenseAssignment.objects.filter(group=group).values_list(
@@ -271,12 +281,30 @@ def validate_group_prerequisites(
     plans.update(changes)
     for product_id in removing:
         plans.pop(product_id, None)
-    enabled = {
-        plan
-        for product_id, disabled in plans.items()
+    on: list[tuple[str, int]] = [
+        (plan, product_id)
+        for product_id, disabled in sorted(plans.items())
         for plan in catalog.product_plans.get(product_id, ())
         if plan not in disabled
-    }
+    ]
+    clash = first_conflict([p for p, _ in on], on, catalog)
+    if clash:
+        plan, other, other_product = clash
+        product = next(product_id for p, product_id in on if p == plan)
+        raise PlanConflict(
+            _(
+                "%(a)s (%(product_a)s) and %(b)s (%(product_b)s) cannot both be on for the "
+                "members of one group. Turn off one of them."
+            )
+            % {
+                "a": catalog.names.get(plan, plan),
+                "product_a": catalog.product_names.get(product, ""),
+                "b": catalog.names.get(other, other),
+                "product_b": catalog.product_names.get(other_product, ""),
+            },
+            code=EXCLUSIVE,
+        )
+    enabled = {plan for plan, _ in on}
     missing = missing_prerequisite(sorted(enabled), enabled, catalog)
     if missing:
         plan, needs = missing

@@ -27,6 +27,7 @@ from licensing.services.assignments import (
     check_assignable,
     direct_licenses_change,
     members_with_dependents,
+    refuse_breaking_members,
 )
 from licensing.services.base import (
     check_tenant,
@@ -35,7 +36,7 @@ from licensing.services.base import (
     save_changed,
     service,
     validate_disabled_plans,
-    validate_group_prerequisites,
+    validate_group_plans,
 )
 
 # More joiners than this at once are applied by the group's run (licensing.processing) rather
@@ -102,7 +103,7 @@ def group_assign_products(
     plans = {p: validate_disabled_plans(p, d, catalog) for p, d in products.items()}
     for product in plans:
         check_assignable(tenant, product)
-    validate_group_prerequisites(group, {p.id: d for p, d in plans.items()}, catalog=catalog)
+    validate_group_plans(group, {p.id: d for p, d in plans.items()}, catalog=catalog)
     # The group's run (licensing.processing) takes the seats; locking first completes any run
     # still pending on these products, so this change is decided after it.
     locked = hold_seats(
@@ -125,16 +126,7 @@ def group_assign_products(
             LicenseAssignment.objects.filter(id=assignment.id).update(disabled_plans=disabled)
     # Options changed on a product the group had: members whose other licenses need a plan
     # turned off refuse the change (rules §5). Only checked here; the run writes the rows.
-    refuse_breaking(
-        reconcile(
-            tenant=tenant,
-            user_ids=members_with_dependents(group),
-            locked_products=locked,
-            write=False,
-        ),
-        group_assignment_ids(group.id),
-        catalog,
-    )
+    refuse_breaking_members(tenant=tenant, group=group, locked=locked, catalog=catalog)
     audit.event(
         tenant=tenant,
         actor=actor,
@@ -166,7 +158,7 @@ def group_remove_products(
             % {"group": group.name, "products": ", ".join(missing)}
         )
     catalog = Catalog.load()
-    validate_group_prerequisites(group, {}, removing=found, catalog=catalog)
+    validate_group_plans(group, {}, removing=found, catalog=catalog)
     locked = hold_seats(tenant, products_touching(tenant, groups=[group.id]))
     group_paths = group_assignment_ids(group.id)
     dependents = members_with_dependents(group)
@@ -174,10 +166,13 @@ def group_remove_products(
     # only this group gave refuses the change (rules §5). The seats freed go to waiting claims
     # now, other than the group's own, which its run decides in claim order.
     delete_with_paths(tenant, assignments, found)
-    refuse_breaking(
-        reconcile(tenant=tenant, user_ids=dependents, locked_products=locked, write=False),
-        group_paths,
-        catalog,
+    refuse_breaking_members(
+        tenant=tenant,
+        group=group,
+        locked=locked,
+        catalog=catalog,
+        members=dependents,
+        group_paths=group_paths,
     )
     reconcile(tenant=tenant, user_ids=[], locked_products=locked, products=found, frozen=[group.id])
     audit.event(

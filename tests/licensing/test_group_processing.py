@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from licensing import processing, services
+from licensing import fastpath, processing, services
 from licensing.consistency import consistency_problems
 from licensing.models import (
     AuditEvent,
@@ -224,28 +224,26 @@ def test_the_set_based_path_writes_the_rows_of_simple_members(actor, settings, m
     assert all(not ids for ids in reconciled)
 
 
-def test_processing_moves_through_the_states_and_records_progress(actor, settings):
+def test_processing_moves_through_the_states_and_writes_in_chunks(actor, settings, monkeypatch):
+    """One decision for the whole run; only the writing is split, five members a statement."""
     settings.GROUP_PROCESSING_BATCH = 5
     w = World("e", actor)
     w.buy("AAD_PREMIUM", 8)
-    seen = []
-    real = processing._process_batch
+    seen, chunks = [], []
+    real, real_chunk = processing._apply_run, fastpath._write_chunk
 
     def spy(**kwargs):
         group = Group.objects.get(id=w.group.id)
         seen.append((group.processing_state, group.processing_done, group.processing_total))
         return real(**kwargs)
 
-    processing._process_batch = spy
-    try:
-        w.assign("AAD_PREMIUM")
-    finally:
-        processing._process_batch = real
-    assert seen == [
-        ("ProcessingInProgress", 0, 12),
-        ("ProcessingInProgress", 5, 12),
-        ("ProcessingInProgress", 10, 12),
-    ]
+    monkeypatch.setattr(processing, "_apply_run", spy)
+    monkeypatch.setattr(
+        fastpath, "_write_chunk", lambda *a: chunks.append(a[3].count(",") + 1) or real_chunk(*a)
+    )
+    w.assign("AAD_PREMIUM")
+    assert seen == [("ProcessingInProgress", 0, 12)]
+    assert chunks == [5, 5, 2]
     w.group.refresh_from_db()
     assert (w.group.processing_state, w.group.processing_done) == ("ProcessingComplete", 12)
     events = AuditEvent.objects.filter(tenant=w.tenant, target_type="Group").order_by("id")
@@ -303,7 +301,7 @@ class WorkerDied(BaseException):
     """A worker killed mid-run (not an error the service would retry or report)."""
 
 
-def test_a_run_interrupted_after_some_batches_is_completed_by_the_next(
+def test_a_run_whose_worker_dies_midway_leaves_nothing_and_is_completed_by_the_next(
     actor, settings, monkeypatch
 ):
     # (One settings mechanism per test: override_settings and the settings fixture together
@@ -314,25 +312,24 @@ def test_a_run_interrupted_after_some_batches_is_completed_by_the_next(
     w.buy("AAD_PREMIUM", 7)
     w.assign("AAD_PREMIUM")
     run = Group.objects.get(id=w.group.id).processing_run
-    real = processing.apply_members
+    real = fastpath._write_chunk
     calls = []
 
-    def dies_in_the_third_batch(**kwargs):
+    def dies_in_the_second_chunk(*args):
         calls.append(1)
-        if len(calls) == 3:
+        if len(calls) == 2:
             raise WorkerDied
-        return real(**kwargs)
+        return real(*args)
 
-    monkeypatch.setattr(processing, "apply_members", dies_in_the_third_batch)
+    monkeypatch.setattr(fastpath, "_write_chunk", dies_in_the_second_chunk)
     with pytest.raises(WorkerDied):
         processing.run_group(w.group.id, run, actor=actor)
-    monkeypatch.setattr(processing, "apply_members", real)
+    monkeypatch.setattr(fastpath, "_write_chunk", real)
 
-    # Two whole batches applied, nothing of the third; the group still in progress.
+    # The run rolled back whole (the first chunk too); the group is still in progress.
     group = Group.objects.get(id=w.group.id)
-    assert (group.processing_state, group.processing_done) == ("ProcessingInProgress", 10)
-    assert UserLicense.objects.filter(tenant=w.tenant).count() == 10
-    assert UserLicense.objects.filter(tenant=w.tenant, state="Active").count() == 7
+    assert (group.processing_state, group.processing_done) == ("ProcessingInProgress", 0)
+    assert not UserLicense.objects.filter(tenant=w.tenant).exists()
 
     # Not stalled yet; a while later it is, and the next run completes it.
     assert list(processing.stalled_groups()) == []
@@ -346,6 +343,12 @@ def test_a_run_interrupted_after_some_batches_is_completed_by_the_next(
         UserLicense.objects.filter(tenant=w.tenant).values_list("user__display_name", "error")
     )
     assert [errors[p.display_name] for p in w.people] == [""] * 7 + ["CountViolation"] * 5
+    events = AuditEvent.objects.filter(tenant=w.tenant, target_type="Group").order_by("id")
+    assert [e.activity for e in events] == [
+        "Set group license",
+        "Start applying group based license to users",
+        "Finish applying group based license to users",
+    ]
     assert_consistent(w.tenant)
 
 
@@ -396,20 +399,7 @@ def test_deleting_a_group_whose_last_change_waits_completes_that_change_first(
     assert_consistent(tenant)
 
 
-@pytest.mark.parametrize(
-    "batch",
-    [
-        50_000,
-        pytest.param(
-            1,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known defect (docs/rules.md §8): a claim deferred to the run's last "
-                "batch lets go of a seat its member holds and it needs",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("batch", [50_000, 1])
 def test_a_seat_a_member_holds_stays_with_their_other_claim_that_needs_it(
     tenant, buy, users, actor, settings, batch
 ):
