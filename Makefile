@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install messages lint format check clean screenshots serve load bench
+.PHONY: run test install messages lint format check clean screenshots serve load bench explore
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -44,10 +44,23 @@ load: $(STAMP) $(MO)
 bench: $(STAMP) $(MO)
 	scripts/with-postgres $(PY) scripts/bench.py
 
-# Every test, on a throwaway PostgreSQL cluster.
+# Every test, on a throwaway PostgreSQL cluster; the slowest are listed at the end.
 test: $(STAMP) $(MO)
 	scripts/ensure-chromium
-	scripts/with-postgres $(PY) -m pytest $(PYTEST_ARGS)
+	scripts/with-postgres $(PY) -m pytest --durations=15 $(PYTEST_ARGS)
+
+# The fast tier for the edit-test loop: ruff, and every test that needs neither a browser nor
+# the state machines (those run in `make test`).
+check: $(STAMP) $(MO)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	scripts/with-postgres $(PY) -m pytest -q -m "not e2e and not stateful" $(PYTEST_ARGS)
+
+# Both state machines with new examples, seed after seed, for MINUTES (default 60); prints
+# every seed it used.
+MINUTES ?= 60
+explore: $(STAMP) $(MO)
+	MINUTES=$(MINUTES) scripts/with-postgres scripts/explore
 
 # A PNG of every page of the demo tenant in screenshots/ (not committed).
 SCREENS_DB := build/screenshots.sqlite3
