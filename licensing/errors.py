@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
+from licensing.models import LicenseError
+
 
 class LicensingError(Exception):
     """Base class: the operation was refused and nothing changed."""
@@ -62,7 +64,7 @@ class DependencyRefused(AssignmentRefused):
     add-on without its prerequisite; the message names the plans."""
 
     def __init__(self, message: str, skus=()):
-        super().__init__(message, code="DependencyViolation", skus=skus)
+        super().__init__(message, code=str(LicenseError.DEPENDENCY), skus=skus)
 
 
 class InheritedLicense(LicensingError):

@@ -18,6 +18,7 @@ from licensing.errors import (
     LicensingError,
     NotFound,
 )
+from licensing.models import LicenseError
 
 BAD_REQUEST = "Request_BadRequest"
 NOT_FOUND = "Request_ResourceNotFound"
@@ -71,11 +72,11 @@ def response(request: HttpRequest, error: GraphError) -> JsonResponse:
 
 # Graph's sentence per license error; ours follows it, naming the users and plans.
 GRAPH_SAYS = {
-    "MutuallyExclusiveViolation": "License assignment failed because service plans are "
-    "mutually exclusive.",
-    "DependencyViolation": "License assignment failed because a service plan depends on "
-    "another service plan that is not assigned.",
-    "ProhibitedInUsageLocationViolation": "License assignment cannot be done for user with "
+    str(LicenseError.MUTUALLY_EXCLUSIVE): "License assignment failed because service plans "
+    "are mutually exclusive.",
+    str(LicenseError.DEPENDENCY): "License assignment failed because a service plan depends "
+    "on another service plan that is not assigned.",
+    str(LicenseError.PROHIBITED_LOCATION): "License assignment cannot be done for user with "
     "invalid usage location.",
 }
 
@@ -85,7 +86,7 @@ def from_licensing(error: LicensingError) -> GraphError:
     if isinstance(error, NotFound):
         return GraphError(404, NOT_FOUND, str(error))
     if isinstance(error, InsufficientSeats):
-        return bad_request(_no_seats(error.product.sku_id), "CountViolation")
+        return bad_request(_no_seats(error.product.sku_id), str(LicenseError.COUNT))
     if isinstance(error, InheritedLicense):
         return bad_request(
             "User license is inherited from group membership and it cannot be removed "
@@ -93,7 +94,7 @@ def from_licensing(error: LicensingError) -> GraphError:
             "InheritedLicense",
         )
     code = getattr(error, "code", "")
-    if code == "CountViolation" and getattr(error, "skus", None):
+    if code == LicenseError.COUNT and getattr(error, "skus", None):
         return bad_request(" ".join(_no_seats(s) for s in error.skus), code)
     if code in GRAPH_SAYS:
         return bad_request(f"{GRAPH_SAYS[code]} {error}", code)

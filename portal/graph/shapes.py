@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from typing import NamedTuple
 
 from django.db.models import CharField, DateTimeField, TextField, UUIDField, Value
 from django.db.models.functions import Cast
@@ -20,7 +21,7 @@ from licensing.models import (
     UserLicense,
 )
 from licensing.queries import tenant_products
-from licensing.rules import Catalog
+from licensing.rules import Catalog, effective_location, visible_plans
 
 
 def stamp(value) -> str | None:
@@ -98,11 +99,16 @@ def _plans(product_ids) -> dict[int, list[tuple[str, str]]]:
     return plans
 
 
-def _plan(product: Product, plan_id: str, name: str, *, disabled=()) -> dict:
+# servicePlanInfo.provisioningStatus, Graph's values: "Success" (fully provisioned),
+# "Disabled" (turned off), "Error" (not provisioned, in an error state).
+PROVISIONED, DISABLED, NOT_PROVISIONED = "Success", "Disabled", "Error"
+
+
+def _plan(product: Product, plan_id: str, name: str, status: str = PROVISIONED) -> dict:
     return {
         "servicePlanId": plan_id,
         "servicePlanName": name,
-        "provisioningStatus": "Disabled" if plan_id in disabled else "Success",
+        "provisioningStatus": status,
         "appliesTo": product.applies_to,
     }
 
@@ -144,23 +150,32 @@ USER_PLAIN = {
 }
 USER_LICENSING = {"assignedLicenses", "assignedPlans", "licenseAssignmentStates"}
 USER_FIELDS = set(USER_PLAIN) | USER_LICENSING
+# The properties that depend on where the user is (docs/rules.md §2): they read the user's
+# usage location, and the organization's country when the user has none.
+USER_LOCATED = {"assignedPlans"}
 
 
 def user_columns(fields: list[str]) -> list[str]:
     """The ``DirectoryUser`` columns these properties read (``id`` always: the page's key)."""
     wanted = {USER_PLAIN[name][0] for name in fields if name in USER_PLAIN}
+    if USER_LOCATED.intersection(fields):
+        wanted.add("usage_location")
     return ["id", *sorted(c for c in wanted if c)]
 
 
-def users(people: list, fields: list[str]) -> list[dict]:
+def users(people: list, fields: list[str], *, country: str | None = None) -> list[dict]:
     """Users in Graph's shape with these properties: ``people`` are rows of
     ``user_columns(fields)`` (a page of 999 needs no model instances) or users; the licensing
-    properties come from one more query."""
+    properties come from one more query. ``country``: the organization's, the usage location
+    of users without one; needed for ``assignedPlans``."""
     columns = user_columns(fields)
     people = [u if isinstance(u, dict) else {c: getattr(u, c) for c in columns} for u in people]
     licensing = USER_LICENSING.intersection(fields)
     rows = _license_rows([u["id"] for u in people], licensing) if licensing else {}
-    catalog = Catalog.load() if "assignedPlans" in licensing else None
+    located = bool(USER_LOCATED.intersection(fields))
+    if located and country is None:
+        raise TypeError("users(): assignedPlans needs the organization's country")
+    catalog = Catalog.load() if located else None
     plain = [(name, *USER_PLAIN[name]) for name in fields if name in USER_PLAIN]
     result = []
     for u in people:
@@ -169,12 +184,27 @@ def users(people: list, fields: list[str]) -> list[dict]:
             value = u[column] if column else None
             item[name] = write(value) if write else value
         if licensing:
-            item.update(_licensing(rows.get(u["id"], ()), licensing, catalog))
+            location = effective_location(u["usage_location"], country) if located else ""
+            item.update(_licensing(rows.get(u["id"], ()), licensing, catalog, location))
         result.append(item)
     return result
 
 
-def _license_rows(user_ids: list[int], wanted: set[str]) -> dict[int, list[tuple]]:
+class LicenseRow(NamedTuple):
+    """A license row as the API reads it (``_license_rows``); the rules' functions read its
+    ``product_id``, ``disabled_plans`` and ``state`` as they read ``UserLicense``."""
+
+    user_id: int
+    sku: str
+    product_id: int
+    via_group: object
+    disabled_plans: list | tuple
+    state: str
+    error: str
+    last_updated: object
+
+
+def _license_rows(user_ids: list[int], wanted: set[str]) -> dict[int, list[LicenseRow]]:
     """The license rows of these users that the ``wanted`` properties show, in one query:
     (user id, SKU id as text, product id, group id, disabled plans, state, error, last
     updated). Only ``licenseAssignmentStates`` shows rows without a seat, groups and errors;
@@ -211,12 +241,12 @@ def _license_rows(user_ids: list[int], wanted: set[str]) -> dict[int, list[tuple
             "id", "sku_id"
         )
     }
-    rows: dict[int, list[tuple]] = {user_id: [] for user_id in user_ids}
+    rows: dict[int, list[LicenseRow]] = {user_id: [] for user_id in user_ids}
     for user_id, product_id, group, plans, state, error, updated in found:
         mine = rows.get(user_id)
         if mine is not None:
             mine.append(
-                (
+                LicenseRow(
                     user_id,
                     skus[product_id],
                     product_id,
@@ -230,7 +260,7 @@ def _license_rows(user_ids: list[int], wanted: set[str]) -> dict[int, list[tuple
     return rows
 
 
-def _held(rows: list[tuple]) -> dict:
+def _held(rows: list[LicenseRow]) -> dict:
     """The products a user holds a seat of, from their rows: {sku: [product id, plans off,
     held since]}. A plan is on if any path turns it on: off only where every path has it
     off."""
@@ -245,7 +275,17 @@ def _held(rows: list[tuple]) -> dict:
     return held
 
 
-def _licensing(rows: list[tuple], wanted: set[str], catalog: Catalog | None) -> dict:
+def _on_where_they_are(
+    rows: list[LicenseRow], product_id: int, location: str, catalog: Catalog
+) -> list[str]:
+    """The plans of a product the user has on, as the portal's pages show them: the rules'
+    ``visible_plans`` (working paths, less plans not offered in ``location``)."""
+    return visible_plans([r for r in rows if r.product_id == product_id], location, catalog)
+
+
+def _licensing(
+    rows: list[LicenseRow], wanted: set[str], catalog: Catalog | None, location: str = ""
+) -> dict:
     if wanted == {"assignedLicenses"} and len(rows) == len({row[1] for row in rows}):
         # The common walk: one seat row per product, nothing to merge.
         return {
@@ -261,22 +301,29 @@ def _licensing(rows: list[tuple], wanted: set[str], catalog: Catalog | None) -> 
             for sku, (_, off, _) in held.items()
         ]
     if "assignedPlans" in wanted:
+        # Only the plans the user can use where they are (docs/rules.md §2–§3, as the portal
+        # shows them). Graph's capabilityStatus is the condition of the subscription behind a
+        # plan (Enabled, Warning, Suspended, Deleted, LockedOut): it has no value for "off
+        # for this user", so a plan turned off, or not offered in the user's usage location,
+        # is not listed at all, rather than listed as Enabled (it is not usable) or Deleted
+        # (its data is not at risk: it comes back when the user moves). licenseDetails says
+        # which plans are off and why.
         item["assignedPlans"] = [
             {
                 "assignedDateTime": stamp(since),
-                "capabilityStatus": "Enabled",
+                "capabilityStatus": str(SubscriptionStatus.ENABLED),
                 "service": catalog.names.get(plan, ""),
                 "servicePlanId": plan,
             }
-            for product_id, off, since in held.values()
-            for plan in catalog.product_plans.get(product_id, ())
-            if plan not in off
+            for product_id, _, since in held.values()
+            for plan in _on_where_they_are(rows, product_id, location, catalog)
         ]
     if "licenseAssignmentStates" in wanted:
         item["licenseAssignmentStates"] = [
             {
                 "assignedByGroup": str(group) if group else None,
                 "disabledPlans": sorted(plans),
+                # Graph's word for no error (ours is LicenseError.NONE, "").
                 "error": error or "None",
                 "lastUpdatedDateTime": stamp(updated),
                 "skuId": str(sku),
@@ -287,21 +334,43 @@ def _licensing(rows: list[tuple], wanted: set[str], catalog: Catalog | None) -> 
     return item
 
 
-def license_details(user: DirectoryUser) -> list[dict]:
-    """``licenseDetails``: each license the user holds, with its plans' provisioning."""
-    held = _held(_license_rows([user.id], {"assignedLicenses"})[user.id])
+def _provisioning(plan: str, on: set[str], off: set[str]) -> str:
+    if plan in on:
+        return PROVISIONED
+    return DISABLED if plan in off else NOT_PROVISIONED
+
+
+def license_details(user: DirectoryUser, country: str) -> list[dict]:
+    """``licenseDetails``: each license the user holds, with its plans' provisioning.
+    ``country``: the organization's, the usage location of a user without one.
+
+    A plan is ``Success`` where the portal shows it enabled (the rules' ``visible_plans``),
+    ``Disabled`` where the admin turned it off (on every path: ``assignedLicenses``'
+    ``disabledPlans``), and ``Error`` where it is on but not offered in the user's usage
+    location: Graph's "not provisioned, in an error state", which is what the path's
+    ``ProhibitedInUsageLocationViolation`` says. Not ``Disabled``: scripts read ``Disabled``
+    plans back as the admin's ``disabledPlans`` and would turn the plan off for good, when it
+    comes back by itself once the user is somewhere it is offered. Not
+    ``PendingProvisioning``: Graph keeps that for a service new to the product that the
+    tenant has not activated yet."""
+    rows = _license_rows([user.id], {"assignedLicenses"})[user.id]
+    held = _held(rows)
     products = Product.objects.in_bulk([product_id for product_id, _, _ in held.values()])
     plans = _plans(list(products))
+    catalog = Catalog.load()
+    location = effective_location(user.usage_location, country)
     result = []
     for sku, (product_id, off, _) in held.items():
         p = products[product_id]
+        on = set(_on_where_they_are(rows, product_id, location, catalog))
         result.append(
             {
                 "id": f"{user.public_id}_{sku}",
                 "skuId": str(sku),
                 "skuPartNumber": p.sku_part_number,
                 "servicePlans": [
-                    _plan(p, plan_id, name, disabled=off) for plan_id, name in plans[p.id]
+                    _plan(p, plan_id, name, _provisioning(plan_id, on, off))
+                    for plan_id, name in plans[p.id]
                 ],
             }
         )

@@ -246,7 +246,7 @@ def list_users(request: HttpRequest) -> JsonResponse:
         odata.keyset_page(
             request,
             people.values(*shapes.user_columns(fields)),
-            lambda found: shapes.users(found, fields),
+            lambda found: shapes.users(found, fields, country=request.tenant.country),
         )
     )
 
@@ -254,7 +254,9 @@ def list_users(request: HttpRequest) -> JsonResponse:
 def get_user(request: HttpRequest, key: str) -> JsonResponse:
     odata.refuse_unsupported(request, {"$select"})
     fields = odata.select(request, shapes.USER_FIELDS, shapes.USER_DEFAULT, "user")
-    return one(request, shapes.users([find_user(request, key)], fields)[0])
+    return one(
+        request, shapes.users([find_user(request, key)], fields, country=request.tenant.country)[0]
+    )
 
 
 def update_user(request: HttpRequest, key: str) -> HttpResponse:
@@ -298,7 +300,10 @@ def assign_user(request: HttpRequest, key: str) -> JsonResponse:
 def user_license_details(request: HttpRequest, key: str) -> JsonResponse:
     user = find_user(request, key)
     return JsonResponse(
-        {"@odata.context": odata.context(request), "value": shapes.license_details(user)}
+        {
+            "@odata.context": odata.context(request),
+            "value": shapes.license_details(user, request.tenant.country),
+        }
     )
 
 

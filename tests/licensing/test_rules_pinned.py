@@ -65,3 +65,30 @@ def test_the_display_catalog_gives_the_plans_the_deciding_catalog_gives(tenant):
             assert rules.usable_plans([plan], country, shown) == rules.usable_plans(
                 [plan], country, full
             )
+
+
+@pytest.mark.parametrize(
+    "statuses",
+    [(), *itertools.chain(*(itertools.combinations(STATUSES, n) for n in (1, 2, 3)))],
+)
+def test_a_product_is_assignable_exactly_while_its_seats_count(tenant, statuses):
+    """Products of a Suspended or LockedOut subscription cannot be assigned (rules §1): the
+    check before an assignment (licensing/services/assignments.py) reads the statuses whose
+    units count towards Total, as ``rules.seat_total`` does (``COUNTING_STATUSES``)."""
+    from licensing.errors import ProductNotAssignable
+    from licensing.services.assignments import check_assignable, refuse_unassignable
+
+    e3 = product("ENTERPRISEPACK")
+    for status in statuses:
+        SubscriptionFactory(tenant=tenant, product=e3, units=1, status=status)
+    counts = rules.seat_total((status, 1) for status in statuses) > 0
+    for check in (
+        lambda: check_assignable(tenant, e3),
+        lambda: refuse_unassignable(e3, set(statuses)),
+    ):
+        try:
+            check()
+        except ProductNotAssignable:
+            assert not counts, statuses
+        else:
+            assert counts, statuses

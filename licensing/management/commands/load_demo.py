@@ -23,6 +23,7 @@ from licensing.models import (
     Role,
     RoleAssignment,
     ServicePlan,
+    SubscriptionStatus,
     Tenant,
     UserSource,
 )
@@ -231,7 +232,7 @@ class Command(BaseCommand):
             )
         return people
 
-    def _buy(self, tenant, sku, units, actor, status="Enabled", days_left=365):
+    def _buy(self, tenant, sku, units, actor, status=SubscriptionStatus.ENABLED, days_left=365):
         today = datetime.date.today()
         services.subscription_create(
             tenant=tenant,
@@ -259,7 +260,9 @@ class Command(BaseCommand):
             ("EXCHANGEARCHIVE_ADDON", 20),
         ]:
             self._buy(tenant, sku, units, actor)
-        self._buy(tenant, "AAD_PREMIUM_P2", 50, actor, status="Warning", days_left=12)
+        self._buy(
+            tenant, "AAD_PREMIUM_P2", 50, actor, status=SubscriptionStatus.WARNING, days_left=12
+        )
         self._buy(tenant, "ENTERPRISEPACK", 10, actor, days_left=21)
 
         people = self._people(tenant, 300, rng, actor)
