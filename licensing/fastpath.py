@@ -5,8 +5,8 @@ for any mix of paths but takes seconds for a group of 100,000. Most members of a
 are *simple*: the group is their only path to any product. For them the rules reduce to:
 
 * their claim is this group's paths, so whether it is valid, and the state and error of each
-  path once granted, depend only on their effective usage location (decided here once per
-  location by ``licensing.rules.lone_group_claim``, the rules' own judgement);
+  path once granted, depend only on their effective usage location (decided once per
+  location by ``_kind``, which lets ``licensing.reconcile.decide`` decide one such member);
 * the seats they hold are the group's products they hold now; a valid claim keeps them and
   needs the missing ones;
 * when every member that needs a seat can have one (no shortage, counting waiting claims and
@@ -35,8 +35,8 @@ from licensing.models import (
     LicenseAssignment,
     Tenant,
 )
-from licensing.reconcile import seat_totals
-from licensing.rules import COUNT, ERROR, Catalog, lone_group_claim
+from licensing.reconcile import Facts, decide, group_path, seat_totals
+from licensing.rules import COUNT, ERROR, Catalog, UserFacts
 from licensing.seats import adjust_assigned
 
 # rules.effective_location in SQL (a test pins the two together).
@@ -140,11 +140,12 @@ def apply_members(
     """
     if connection.vendor != "postgresql" or not user_ids:
         return list(user_ids), Counter()
-    assignments = list(
+    found = list(
         LicenseAssignment.objects.filter(group=group)
         .order_by("created_at", "id")
-        .values_list("id", "product_id", "disabled_plans")
+        .values_list("id", "product_id", "disabled_plans", "created_at")
     )
+    assignments = [(a, p, d) for a, p, d, _ in found]
     if [a for a, _, _ in assignments] != sorted(a for a, _, _ in assignments):
         # Claim order between the group's own paths follows creation, then id; when the two
         # disagree the reconciler works it out per member.
@@ -180,7 +181,7 @@ def apply_members(
         return _in_order(complex_members, user_ids), Counter()
 
     catalog = Catalog.load()
-    outcomes = {loc: lone_group_claim(assignments, loc, catalog) for loc, _, _ in alike}
+    outcomes = {loc: _kind(found, loc, catalog) for loc, _, _ in alike}
     needing = {key: products - key[1] for key in alike if outcomes[key[0]][0]}
     needing = {key: missing for key, missing in needing.items() if missing}
     granted = _grant(tenant, products, alike, needing, complex_members, user_ids, waiting_here)
@@ -220,6 +221,29 @@ def apply_members(
             _write(sql, tenant, group, ",".join(users), ",".join(codes), variants, chunk)
     adjust_assigned(tenant, deltas)
     return _in_order(complex_members, user_ids), released
+
+
+def _kind(assignments: list[tuple], location: str, catalog: Catalog):
+    """How the rules decide a member whose only paths are the group's ``assignments`` (id,
+    product, disabled plans, created), in this usage location: whether the claim can work,
+    and each path's (state, error) with the seats it needs and without. Decided by
+    ``licensing.reconcile.decide`` on the facts of one such member, once with a seat of every
+    product free and once with none."""
+    since = min(created for *_, created in assignments)
+    member = {0: UserFacts(location=location)}
+    intent = [
+        group_path(a_id, 0, product_id, -1, disabled, created, since)
+        for a_id, product_id, disabled, created in assignments
+    ]
+    products = {product_id for _, product_id, _, _ in assignments}
+    outcomes = []
+    for seats in (1, 0):
+        facts = Facts(member, intent, {}, dict.fromkeys(products, seats), {})
+        desired, _assigned, _released = decide(facts, catalog)
+        outcomes.append({a_id: (want.state, want.error) for (a_id, _), want in desired.items()})
+    seated, waiting = outcomes
+    valid = all(state in SEAT_STATES for state, _ in seated.values())
+    return valid, seated, waiting
 
 
 ALL = object()  # every member that needs a seat gets one

@@ -1,10 +1,11 @@
 """The seat lock and the transaction every service runs in (docs/rules.md §8).
 
 Every change that can take or free a seat locks the rows that guard those products' seats
-(:func:`lock_seats`) before it counts, inside one transaction (:func:`service`). The
-reconciler refuses to write a product whose seats are not locked (:class:`NeedsMoreLocks`);
-the service then retries whole with the larger set. Group processing adds one step on top:
-``licensing.processing.hold_seats`` also completes runs pending on the locked products first.
+and completes the group runs pending on them (:func:`hold_seats`) before it counts, inside
+one transaction (:func:`service`). The reconciler refuses to write a product whose seats are
+not locked (:class:`NeedsMoreLocks`); the service then retries whole with the larger set,
+which :func:`lock_seats` takes from ``extra_locks`` (the one piece of lock state carried by
+the context: a retry runs the service function again, whatever it is).
 """
 
 from __future__ import annotations
@@ -34,6 +35,21 @@ class NeedsMoreLocks(Exception):
     def __init__(self, product_ids: set[int]):
         super().__init__(f"products not locked: {sorted(product_ids)}")
         self.product_ids = product_ids
+
+
+def hold_seats(
+    tenant: Tenant, product_ids: Iterable[int], *, inside: frozenset[int] = frozenset()
+) -> set[int]:
+    """Lock the seats of these products (:func:`lock_seats`) and complete every group run
+    still pending on them, before the caller changes anything: a change never overtakes a
+    queued group change (docs/rules.md §8). ``inside``: the groups whose runs the caller is
+    applying (a run holding the seats for itself, and the runs it was completed inside),
+    which are not completed again. Returns the locked products."""
+    from licensing.processing import complete_pending_runs  # processing builds on this module
+
+    locked = lock_seats(tenant, product_ids)
+    complete_pending_runs(tenant, locked, inside=inside)
+    return locked
 
 
 def lock_seats(tenant: Tenant, product_ids: Iterable[int]) -> set[int]:

@@ -14,13 +14,15 @@ lock, exactly as if the change had been applied synchronously. Only the writing 
 decide differently: there is no decision between batches to differ. Two more things keep
 the result independent of when the run happens:
 
-* **Nothing overtakes a run.** Every change locks its products with :func:`hold_seats`,
-  which first completes the runs pending on them, so a change never sees a group half
-  applied, and a queued change is decided as if it had run at once (``_settle``). A group's
+* **Nothing overtakes a run.** Every change locks its products with
+  ``licensing.locking.hold_seats``, which first completes the runs pending on them
+  (:func:`complete_pending_runs`), so a change never sees a group half applied, and a queued
+  change is decided as if it had run at once. A group's
   products include those of pending groups sharing a member with it
   (``licensing.seats.products_touching``): two pending runs never share a member.
-* **A run completed inside another run** (``_settle`` from the outer run's ``hold_seats``)
-  gives no free seat of the outer run's products (``_reserved``): the outer run has not
+* **A run completed inside another run** (from the outer run's ``hold_seats``, which names
+  the outer runs in ``inside``) gives no free seat of the outer run's products
+  (``_reserved``): the outer run has not
   decided its members yet, whose claims may come first.
 
 The members are applied by :func:`licensing.fastpath.apply_members` in set-based SQL where
@@ -33,7 +35,6 @@ products. A newer run supersedes an older one.
 
 from __future__ import annotations
 
-import contextvars
 import datetime
 import logging
 from collections import Counter
@@ -47,7 +48,7 @@ from django_tasks.base import TaskResultStatus
 
 from licensing import audit
 from licensing.fastpath import apply_members
-from licensing.locking import lock_seats, service
+from licensing.locking import hold_seats, service
 from licensing.models import (
     SEAT_STATES,
     Group,
@@ -65,11 +66,6 @@ logger = logging.getLogger(__name__)
 
 UNFINISHED = (ProcessingState.QUEUED, ProcessingState.IN_PROGRESS)
 
-# Groups whose run this call stack is processing: settling never re-enters them.
-_running: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
-    "running_groups", default=frozenset()
-)
-
 
 def batch_size() -> int:
     """Members written per statement of a run (the decision is always one, for all)."""
@@ -80,16 +76,9 @@ def stall_after() -> datetime.timedelta:
     return datetime.timedelta(seconds=getattr(settings, "GROUP_PROCESSING_STALL_SECONDS", 600))
 
 
-def hold_seats(tenant: Tenant, product_ids) -> set[int]:
-    """Lock the seats of these products (``licensing.locking.lock_seats``) and complete every
-    group run still pending on them, before the caller changes anything: a change never
-    overtakes a queued group change (docs/rules.md §8)."""
-    locked = lock_seats(tenant, product_ids)
-    _settle(tenant, locked)
-    return locked
-
-
-def _settle(tenant: Tenant, locked: set[int]) -> None:
+def complete_pending_runs(tenant: Tenant, locked: set[int], *, inside: frozenset[int]) -> None:
+    """Complete every group run pending on these (locked) products, oldest first, except the
+    runs of ``inside`` (``licensing.locking.hold_seats``)."""
     if not locked:
         return
     pending = (
@@ -100,12 +89,12 @@ def _settle(tenant: Tenant, locked: set[int]) -> None:
                 tenant=tenant, group__isnull=False, product_id__in=locked
             ).values("group_id"),
         )
-        .exclude(id__in=_running.get())
+        .exclude(id__in=inside)
         .order_by("processing_updated_at", "id")
     )
     for group in pending:
         logger.info("completing the pending run of group %s before a change", group.id)
-        run_group(group.id, group.processing_run)
+        run_group(group.id, group.processing_run, inside=inside)
 
 
 def queue_group(*, tenant: Tenant, group: Group, actor, after: tuple | None = None) -> dict | None:
@@ -165,21 +154,20 @@ def process_group_task(group_id: int, run: int, actor_id: int | None = None) -> 
     return run_group(group_id, run)
 
 
-def run_group(group_id: int, run: int, *, actor=None) -> dict | None:
+def run_group(
+    group_id: int, run: int, *, inside: frozenset[int] = frozenset(), actor=None
+) -> dict | None:
     """Process one run of a group to its end. Returns {"assigned": N, "failed": M}, or None
     when the run was superseded by a newer one, completed by someone else, or the group went.
-    Audited as the system actor ("Group-based licensing"); ``actor`` is not used."""
+    ``inside``: the groups whose runs this one is completed inside (``hold_seats``). Audited as
+    the system actor ("Group-based licensing"); ``actor`` is not used."""
     group = Group.objects.select_related("tenant").filter(id=group_id).first()
     if group is None or group.processing_run != run:
         return None
-    token = _running.set(_running.get() | {group_id})
-    try:
-        if not _start(group, run):
-            return None
-        refresh_statistics()
-        return _apply_run(group_id=group_id, run=run)
-    finally:
-        _running.reset(token)
+    if not _start(group, run):
+        return None
+    refresh_statistics()
+    return _apply_run(group_id=group_id, run=run, inside=inside)
 
 
 def refresh_statistics() -> None:
@@ -221,7 +209,7 @@ def _start(group: Group, run: int) -> bool:
 
 
 @service
-def _apply_run(*, group_id: int, run: int) -> dict | None:
+def _apply_run(*, group_id: int, run: int, inside: frozenset[int]) -> dict | None:
     """Apply the run: its members (after the group's cursor), the claims waiting for seats
     they free or could take, and the Finish event, all decided at once and written in one
     transaction. Returns the run's outcome, or None when this run is no longer the one to do
@@ -230,7 +218,9 @@ def _apply_run(*, group_id: int, run: int) -> dict | None:
     if group is None:
         return None
     tenant = group.tenant
-    locked = hold_seats(tenant, products_touching(tenant, groups=[group_id]))
+    locked = hold_seats(
+        tenant, products_touching(tenant, groups=[group_id]), inside=inside | {group_id}
+    )
     # Holding the seat lock, re-read the run: a newer run, or whoever completed this one
     # meanwhile, does the work from here.
     group = Group.objects.select_related("tenant").filter(id=group_id).first()
@@ -252,7 +242,7 @@ def _apply_run(*, group_id: int, run: int) -> dict | None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         user_ids = [row[0] for row in cursor.fetchall()]
-    reserved = _reserved(group)
+    reserved = _reserved(inside)
     if reserved:
         # The set-based path knows no reserved products; a run inside another is rare.
         rest, released = user_ids, Counter()
@@ -274,17 +264,16 @@ def _apply_run(*, group_id: int, run: int) -> dict | None:
     return _finish(group, run)
 
 
-def _reserved(group: Group) -> set[int]:
+def _reserved(inside: frozenset[int]) -> set[int]:
     """Products whose free seats this run may not give at all: those of the runs it was
-    completed inside (a batch of another group needed the seat locks of this group's products,
-    and ``hold_seats`` completes pending runs first). Their members not yet reached may come
-    earlier in claim order than anyone here; this run leaves any claim of those products that
-    lacks a seat waiting, and the outer run's last batch gives the seats in claim order."""
-    outer = _running.get() - {group.id}
-    if not outer:
+    completed inside (the outer run needed the seat locks of this group's products, and
+    ``hold_seats`` completes pending runs first). The outer run has not decided its members
+    yet, and their claims may come first; this run leaves any claim of those products that
+    lacks a seat waiting, and the outer run decides it with its own members, in claim order."""
+    if not inside:
         return set()
     return set(
-        LicenseAssignment.objects.filter(group_id__in=outer).values_list("product_id", flat=True)
+        LicenseAssignment.objects.filter(group_id__in=inside).values_list("product_id", flat=True)
     )
 
 

@@ -3,7 +3,7 @@
 Intent is: direct ``LicenseAssignment`` rows, group assignments with the group's direct
 members, the users' usage locations and soft-deleted flags, and the tenant's subscriptions.
 Every service that changes intent calls :func:`reconcile` for the users it affected, after
-locking the seats of every product it may touch (``licensing.processing.hold_seats``).
+locking the seats of every product it may touch (``licensing.locking.hold_seats``).
 
 This module loads those facts for a set of users, lets :func:`licensing.rules.evaluate`
 decide (:func:`decide`), and writes the difference (:func:`row_changes`). Seats it frees go
@@ -142,32 +142,6 @@ def seat_totals(tenant: Tenant, product_ids: set[int]) -> tuple[dict[int, int], 
     return {p: total for p, (total, _) in totals.items()}, assigned
 
 
-def _evaluate(tenant: Tenant, user_ids: list[int], catalog: Catalog, options: Options):
-    """Load the facts of these users and ``decide``."""
-    users: dict[int, UserFacts] = {}
-    for chunk in _chunks(user_ids):
-        for u_id, location, deleted_at in DirectoryUser.objects.filter(
-            tenant=tenant, id__in=chunk
-        ).values_list("id", "usage_location", "soft_deleted_at"):
-            users[u_id] = UserFacts(
-                location=effective_location(location, tenant.country),
-                soft_deleted=deleted_at is not None,
-                restoring=u_id in options.restoring,
-            )
-    intent = _intent(list(users))
-    existing: dict[tuple[int, int], dict] = {}
-    for chunk in _chunks(list(users)):
-        for row in UserLicense.objects.filter(user_id__in=chunk).values(*ROW_FIELDS):
-            existing[(row["assignment_id"], row["user_id"])] = row
-    product_ids = {p for _, _, p, *_ in intent} | {r["product_id"] for r in existing.values()}
-    product_ids |= options.products
-    total, assigned = seat_totals(tenant, product_ids)
-    desired, assigned, released = decide(
-        users, intent, existing, total, assigned, catalog, options=options
-    )
-    return desired, existing, total, assigned, released
-
-
 # The columns of a UserLicense row the reconciler compares and writes.
 ROW_FIELDS = (
     "id",
@@ -181,21 +155,54 @@ ROW_FIELDS = (
 )
 
 
+@dataclass
+class Facts:
+    """What a decision needs, however it was read: with the ORM (:func:`read_facts`), for one
+    user in one statement (``licensing.single``), or for a kind of group member in set-based
+    SQL (``licensing.fastpath``). Every one of them is decided by :func:`decide`.
+
+    ``users``: the users in scope; ``intent``: their paths (``direct_path``, ``group_path``);
+    ``rows``: their rows now (``ROW_FIELDS`` by (assignment id, user id)); ``total`` and
+    ``assigned``: Total and the Assigned counters of every product involved."""
+
+    users: dict[int, UserFacts]
+    intent: list[tuple]
+    rows: dict[tuple[int, int], dict]
+    total: dict[int, int]
+    assigned: dict[int, int]
+
+
+def read_facts(tenant: Tenant, user_ids: list[int], options: Options) -> Facts:
+    """The facts of these users, read with the ORM (and Total and Assigned of
+    ``options.products`` too)."""
+    users: dict[int, UserFacts] = {}
+    for chunk in _chunks(user_ids):
+        for u_id, location, deleted_at in DirectoryUser.objects.filter(
+            tenant=tenant, id__in=chunk
+        ).values_list("id", "usage_location", "soft_deleted_at"):
+            users[u_id] = UserFacts(
+                location=effective_location(location, tenant.country),
+                soft_deleted=deleted_at is not None,
+                restoring=u_id in options.restoring,
+            )
+    intent = _intent(list(users))
+    rows: dict[tuple[int, int], dict] = {}
+    for chunk in _chunks(list(users)):
+        for row in UserLicense.objects.filter(user_id__in=chunk).values(*ROW_FIELDS):
+            rows[(row["assignment_id"], row["user_id"])] = row
+    product_ids = {p for _, _, p, *_ in intent} | {r["product_id"] for r in rows.values()}
+    total, assigned = seat_totals(tenant, product_ids | options.products)
+    return Facts(users, intent, rows, total, assigned)
+
+
 def decide(
-    users: dict[int, UserFacts],
-    intent: list[tuple],
-    existing: dict[tuple[int, int], dict],
-    total: dict[int, int],
-    assigned: dict[int, int],
-    catalog: Catalog,
-    *,
-    options: Options = Options(),
+    facts: Facts, catalog: Catalog, options: Options = Options()
 ) -> tuple[dict[tuple[int, int], Desired], Counter, Counter]:
-    """The desired rows of these users from facts already read: their paths of intent
-    (``direct_path``, ``group_path``), their rows now (``ROW_FIELDS`` by (assignment id,
-    user id)), and Total and the Assigned counters of every product involved. Returns the
-    desired rows, Assigned after, and the seats let go (``options``: its ``frozen`` groups and
-    ``reserved`` products count here). Reads nothing."""
+    """The desired rows of the users of ``facts``. Returns the desired rows, Assigned after,
+    and the seats let go (``options``: its ``frozen`` groups and ``reserved`` products count
+    here). Reads nothing."""
+    users, intent, existing = facts.users, facts.intent, facts.rows
+    total, assigned = facts.total, facts.assigned
     paths = []
     for a_id, u_id, p_id, g_id, disabled, key in intent:
         row = existing.get((a_id, u_id))
@@ -267,9 +274,9 @@ def compute(
     if options.waiting_first:
         scope |= waiting_users(tenant, free(*seat_totals(tenant, set(options.products))))
     while True:
-        desired, existing, total, assigned, released = _evaluate(
-            tenant, sorted(scope), catalog, options
-        )
+        facts = read_facts(tenant, sorted(scope), options)
+        desired, assigned, released = decide(facts, catalog, options)
+        existing, total = facts.rows, facts.total
         # Users waiting for a seat that is free now, or that this evaluation let go: a seat
         # let go went to the claims in scope, but a claim waiting out of scope may come
         # first (docs/rules.md §6). With them in scope, the next evaluation decides in claim

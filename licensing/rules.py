@@ -527,25 +527,3 @@ def path_outcome(claim: _Claim, path: Path) -> Outcome:
         return Outcome(ERROR, COUNT)
     error, reason = claim.hard.get(path.assignment_id) or claim.error
     return Outcome(ERROR, error, reason)
-
-
-def lone_group_claim(
-    assignments: list[tuple[int, int, list[str]]], location: str, catalog: Catalog
-) -> tuple[bool, dict[int, tuple[str, str]], dict[int, tuple[str, str]]]:
-    """For a member whose only paths are one group's (``(assignment id, product id, disabled
-    plans)`` in claim order), in this usage location: whether the claim can work, and each
-    path's (state, error) with seats and without. The set-based path decides its members with
-    this, so it follows the same judgement as :func:`evaluate`."""
-    paths = [
-        Path(a_id, 0, product_id, -1, tuple(sorted(disabled)), (i,))
-        for i, (a_id, product_id, disabled) in enumerate(assignments)
-    ]
-    (claim,) = _claims(paths, UserFacts(location=location), set(), catalog)
-    claim.error = _judge(claim, [], catalog)
-    outcomes = {}
-    for status in ("granted", "waiting"):
-        claim.status = "failed" if claim.error else status
-        outcomes[status] = {
-            p.assignment_id: (o.state, o.error) for p in paths for o in [path_outcome(claim, p)]
-        }
-    return claim.error is None, outcomes["granted"], outcomes["waiting"]

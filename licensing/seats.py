@@ -96,7 +96,7 @@ def products_touching(
     products, and one hop further: products of groups that hold any of those, because a
     member waiting for a seat there takes seats in all of that group's products at once.
     And the products of every group with a run still pending that shares a member with
-    these groups: locking them completes that run first (``licensing.processing.hold_seats``),
+    these groups: locking them completes that run first (``licensing.locking.hold_seats``),
     so that two pending runs never share a member and each is decided after the changes
     made before it (docs/rules.md §8).
     """

@@ -17,7 +17,7 @@ from licensing.errors import (
     NotFound,
     ProductNotAssignable,
 )
-from licensing.locking import NeedsMoreLocks
+from licensing.locking import NeedsMoreLocks, hold_seats
 from licensing.models import (
     COUNTING_STATUSES,
     SEAT_STATES,
@@ -29,8 +29,9 @@ from licensing.models import (
     Tenant,
     UserLicense,
 )
-from licensing.processing import hold_seats, queue_group
+from licensing.processing import queue_group
 from licensing.reconcile import (
+    Facts,
     Result,
     decide,
     direct_path,
@@ -270,7 +271,9 @@ def _change_one_user(
             intent.append(direct_path(assignment_id, user.id, product_id, plans, now))
 
     users = {user.id: UserFacts(location=effective_location(facts.location, tenant.country))}
-    desired, _assigned, released = decide(users, intent, facts.rows, total, facts.assigned, catalog)
+    desired, _assigned, released = decide(
+        Facts(users, intent, facts.rows, total, facts.assigned), catalog
+    )
     rows = row_changes(facts.rows, desired)
     if rows.products - facts.locked:
         raise NeedsMoreLocks(rows.products - facts.locked)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.db.models import Q
 
 from licensing import audit
+from licensing.locking import hold_seats
 from licensing.models import (
     DirectoryUser,
     Product,
@@ -14,7 +15,6 @@ from licensing.models import (
     ServicePlan,
     Tenant,
 )
-from licensing.processing import hold_seats
 from licensing.reconcile import reconcile
 from licensing.seats import products_touching
 from licensing.services.base import service

@@ -10,8 +10,8 @@ from django.utils.translation import gettext as _
 
 from licensing import audit
 from licensing.errors import InvalidInput, NameTaken
+from licensing.locking import hold_seats
 from licensing.models import DirectoryUser, LicenseError, Product, Tenant, UserSource
-from licensing.processing import hold_seats
 from licensing.reconcile import reconcile
 from licensing.seats import delete_with_paths, products_touching, recount_assigned
 from licensing.services.base import check_tenant, parse_country, save_changed, service

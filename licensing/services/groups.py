@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from licensing import audit
 from licensing.errors import AssignmentRefused, GroupStillLicensed, InvalidInput, NotFound
+from licensing.locking import hold_seats
 from licensing.models import (
     DirectoryUser,
     Group,
@@ -18,7 +19,7 @@ from licensing.models import (
     Product,
     Tenant,
 )
-from licensing.processing import UNFINISHED, hold_seats, last_member, queue_group, run_group
+from licensing.processing import UNFINISHED, last_member, queue_group, run_group
 from licensing.reconcile import reconcile
 from licensing.rules import Catalog
 from licensing.seats import delete_with_paths, products_touching, recount_assigned

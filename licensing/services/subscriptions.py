@@ -8,8 +8,8 @@ from django.utils.translation import gettext as _
 
 from licensing import audit
 from licensing.errors import InvalidInput
+from licensing.locking import hold_seats
 from licensing.models import Product, Subscription, SubscriptionStatus, Tenant
-from licensing.processing import hold_seats
 from licensing.reconcile import reconcile
 from licensing.seats import products_touching
 from licensing.services.base import check_tenant, service

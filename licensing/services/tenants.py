@@ -6,8 +6,8 @@ from django.utils.translation import gettext as _
 
 from licensing import audit
 from licensing.errors import InvalidInput
+from licensing.locking import hold_seats
 from licensing.models import DirectoryUser, Role, RoleAssignment, Tenant
-from licensing.processing import hold_seats
 from licensing.reconcile import reconcile
 from licensing.seats import products_touching
 from licensing.services.base import parse_country, service

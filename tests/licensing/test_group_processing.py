@@ -445,3 +445,28 @@ def test_a_seat_a_member_holds_stays_with_their_other_claim_that_needs_it(
         ("EMS", office.name, "Error", "CountViolation"),
     }
     assert_consistent(tenant)
+
+
+def test_reprocess_gives_seats_bought_meanwhile_to_waiting_members_set_based(
+    actor, settings, monkeypatch
+):
+    """Reprocess of a group whose members wait for seats bought outside the portal decides
+    them in set-based SQL: no member goes through the reconciler (the bench's 50,000-member
+    Reprocess depends on it)."""
+    settings.GROUP_PROCESSING_BATCH = 5
+    w = World("r", actor)
+    sub = w.buy("AAD_PREMIUM", 6)
+    w.assign("AAD_PREMIUM")
+    assert UserLicense.objects.filter(via_group=w.group, error="CountViolation").count() == 6
+    Subscription.objects.filter(id=sub.id).update(units=50)  # a billing sync, say
+    reconciled = []
+    real = processing.reconcile
+    monkeypatch.setattr(
+        processing,
+        "reconcile",
+        lambda **kw: reconciled.append(list(kw["user_ids"])) or real(**kw),
+    )
+    services.reprocess_group(tenant=w.tenant, group=w.group, actor=actor)
+    assert UserLicense.objects.filter(via_group=w.group, state="Active").count() == 12
+    assert reconciled == [[]]
+    assert_consistent(w.tenant)
