@@ -69,6 +69,9 @@ OPTIONS = {
 }
 LOCATIONS = ["", "NL", "CN", "US"]
 
+# Minutes, not seconds: `make check` leaves them to `make test` and `make explore`.
+pytestmark = pytest.mark.stateful
+
 index = st.integers(min_value=0, max_value=10_000)
 # CI runs the same examples every time (a red run is the change's doing);
 # STATEFUL_EXPLORE=1 draws new ones (with pytest's --hypothesis-seed=N to replay a run).
@@ -283,6 +286,43 @@ class LicensingMachine(RuleBasedStateMachine):
                 )
             )
 
+    @rule(
+        t=index,
+        g=index,
+        gives=st.lists(
+            st.tuples(st.sampled_from(SKUS), index, st.sets(st.integers(0, 7), max_size=3)),
+            min_size=2,
+            max_size=3,
+            unique_by=lambda give: give[0],
+        ),
+    )
+    def give_a_group_several_products(self, t, g, gives):
+        """Several products for a group in one request, each with some services off: the
+        group's own products may exclude each other or lack a prerequisite (refused), and its
+        run decides every member's claim for all of them at once."""
+        tenant = self._tenant(t)
+        group = self._group(tenant, g)
+        if not group:
+            return
+        products = {}
+        for s, o, off in gives:
+            if s in OPTIONS:
+                disabled = [plan_id(n) for n in OPTIONS[s][o % len(OPTIONS[s])]]
+            else:
+                plans = [
+                    str(p)
+                    for p in ProductServicePlan.objects.filter(product=product(s))
+                    .order_by("position")
+                    .values_list("service_plan__service_plan_id", flat=True)
+                ]
+                disabled = sorted({plans[i % len(plans)] for i in off}) if plans else []
+            products[product(s)] = disabled
+        self._apply(
+            lambda: services.group_assign_products(
+                tenant=tenant, group=group, products=products, actor=None
+            )
+        )
+
     @rule(t=index, g=index, s=st.sampled_from(SKUS))
     def group_remove(self, t, g, s):
         tenant = self._tenant(t)
@@ -460,6 +500,7 @@ RUN_RULES = {
     "remove_direct",
     "assign_direct",
     "group_assign",
+    "give_a_group_several_products",
     "add_members",
     "set_location",
     "soft_delete",
