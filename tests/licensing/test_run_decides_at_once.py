@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import pytest
 
-from licensing import services
+from licensing import processing, services
 from licensing.errors import LicensingError
-from licensing.models import AuditEvent, GroupMembership, LicenseAssignment, UserLicense
+from licensing.models import (
+    AuditEvent,
+    Group,
+    GroupMembership,
+    LicenseAssignment,
+    ProcessingState,
+    UserLicense,
+)
 from tests.factories import DirectoryUserFactory, GroupFactory, plan_id, product
-from tests.helpers import assert_consistent, paths_of, seats
+from tests.helpers import DATABASE_TASKS, assert_consistent, paths_of, seats
 from tests.model.licensing_model import Model, differences
 
 pytestmark = pytest.mark.django_db
@@ -286,4 +293,67 @@ def test_seat_order_does_not_depend_on_batch_size(tenant, buy, actor, settings, 
     assert seats(tenant, "AAD_PREMIUM")["assigned"] == 1
     assert seats(tenant, "ENTERPRISEPACK")["assigned"] == 1
     assert differences(model) == []
+    assert_consistent(tenant)
+
+
+@pytest.mark.parametrize("holder_in_queued_group", [False, True], ids=["direct", "queued group"])
+@pytest.mark.parametrize("batch", [1, 1000])
+def test_a_permanent_delete_with_queued_runs_gives_the_seat_to_the_earliest_claim(
+    tenant, buy, actor, settings, batch, holder_in_queued_group
+):
+    """The outside differential test once saw, after a permanent delete with queued runs, a
+    claim left in CountViolation that the model made Active (a freed seat not handed out). It
+    never came again, and the batched runs that could withhold a freed seat are gone (§8);
+    this is the shape it named: a seat holder deleted for good while runs wait for a worker,
+    with an earlier waiting claim elsewhere and later ones in the queued groups. The earliest
+    claim gets the seat, as the model says, whatever the batch size."""
+    settings.GROUP_PROCESSING_BATCH = batch
+    buy("ENTERPRISEPACK", 1)
+    buy("AAD_PREMIUM", 5)
+    model = Model(tenant)
+    holder, early = person(tenant, "holder"), person(tenant, "early")
+    late_1, late_2 = person(tenant, "late1"), person(tenant, "late2")
+
+    def check():
+        model.step()
+        if not Group.objects.filter(
+            tenant=tenant,
+            processing_state__in=[ProcessingState.QUEUED, ProcessingState.IN_PROGRESS],
+        ).exists():
+            assert differences(model) == []
+
+    services.product_assign_to_users(
+        tenant=tenant, product=product("ENTERPRISEPACK"), users=[holder], actor=actor
+    )
+    check()
+    first = GroupFactory(tenant=tenant, name="Early")
+    services.group_add_members(tenant=tenant, group=first, users=[early], actor=actor)
+    services.group_assign_products(
+        tenant=tenant, group=first, products=options(ENTERPRISEPACK=[]), actor=actor
+    )
+    check()
+    assert paths_of(early) == {("ENTERPRISEPACK", "Early", "Error", "CountViolation")}
+
+    settings.TASKS = DATABASE_TASKS  # from here on, runs wait for a worker
+    late = GroupFactory(tenant=tenant, name="Late")
+    members = [late_1, late_2, holder] if holder_in_queued_group else [late_1, late_2]
+    services.group_add_members(tenant=tenant, group=late, users=members, actor=actor)
+    services.group_assign_products(
+        tenant=tenant, group=late, products=options(ENTERPRISEPACK=[], AAD_PREMIUM=[]), actor=actor
+    )
+    other = GroupFactory(tenant=tenant, name="Other")
+    services.group_add_members(tenant=tenant, group=other, users=[late_2], actor=actor)
+    services.group_assign_products(
+        tenant=tenant, group=other, products=options(AAD_PREMIUM=[]), actor=actor
+    )
+    check()
+    assert Group.objects.filter(tenant=tenant, processing_state=ProcessingState.QUEUED).exists()
+
+    services.user_delete_permanently(tenant=tenant, user=holder, actor=actor)
+    check()
+    for group in Group.objects.filter(tenant=tenant).order_by("processing_updated_at", "id"):
+        processing.run_group(group.id, group.processing_run)
+    check()
+    assert differences(model) == []
+    assert ("ENTERPRISEPACK", "Early", "Active", "") in paths_of(early)
     assert_consistent(tenant)
