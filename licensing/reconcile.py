@@ -1,17 +1,18 @@
-"""The one place that decides ``UserLicense`` rows from intent (docs/rules.md).
+"""Reads the facts of a set of users, decides their ``UserLicense`` rows, writes the difference
+(docs/rules.md).
 
 Intent is: direct ``LicenseAssignment`` rows, group assignments with the group's direct
 members, the users' usage locations and soft-deleted flags, and the tenant's subscriptions.
 Every service that changes intent calls :func:`reconcile` for the users it affected, after
 locking the seats of every product it may touch (``licensing.locking.hold_seats``).
 
-This module loads those facts for a set of users, lets :func:`licensing.rules.evaluate`
-decide (:func:`decide`), and writes the difference (:func:`row_changes`). Seats it frees go
-to claims of other users waiting for them at once (docs/rules.md §6), so after every change
-the rows are what the rules give. A change of one user's direct licenses reads the same facts
-and writes the same difference in fewer statements (``licensing.single``), deciding with
-:func:`decide`.
-"""
+The rules live in ``licensing.rules``; this module reads the facts with the ORM
+(:func:`read_facts`), lets :func:`decide` (that is, ``licensing.rules.evaluate``) decide, and
+writes the difference (:func:`row_changes`). Seats it frees go to claims of other users
+waiting for them at once (docs/rules.md §6), so after every change the rows are what the
+rules give. :class:`Facts` is what every reader produces: this one, the one-user statement of
+``licensing.single`` and the set-based ``licensing.fastpath`` all decide through
+:func:`decide`."""
 
 from __future__ import annotations
 
