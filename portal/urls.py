@@ -8,6 +8,9 @@ from portal import language, oidc, scim
 from portal.signin import AdminSignInForm, PortalLoginView, admin_login
 from portal.views import home
 
+# The database being away answers 503 with Retry-After, not 500 (portal/unavailable.py).
+handler500 = "portal.unavailable.server_error"
+
 admin.site.login_form = AdminSignInForm
 admin.site.login = admin_login
 

@@ -28,6 +28,8 @@ from licensing.services.base import parse_guid
 from portal.graph import errors, odata, shapes, sql_pages
 from portal.graph.auth import authenticate
 from portal.graph.errors import GraphError, bad_request
+from portal.unavailable import database_unavailable
+from portal.unavailable import response as unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,9 @@ def endpoint(**methods):
             reply = errors.response(request, errors.from_licensing(error))
         except Http404:
             reply = errors.response(request, errors.not_found(request.path))
-        except Exception:
+        except Exception as error:
+            if database_unavailable(error):
+                return unavailable(request)
             logger.exception("Graph API failure on %s %s", request.method, request.path)
             reply = errors.response(
                 request, GraphError(500, "generalException", "An internal server error occurred.")
