@@ -32,6 +32,9 @@ PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 CONTENT_TYPE = "application/scim+json"
 MAX_COUNT = 1000
+# Operations in one PATCH (docs/provisioning.md, "Limits"): Entra ID and Okta send a few per
+# request; each member operation may name many members.
+MAX_PATCH_OPERATIONS = 100
 # A group's PATCH answer leaves out members beyond this many (docs/provisioning.md).
 MEMBERS_IN_ANSWER = 1000
 
@@ -144,27 +147,70 @@ def _uuid(value) -> uuid.UUID:
 
 # -- filters and paging -----------------------------------------------------------------------
 
-_COMPARISON = re.compile(r'\s*([\w:.$]+)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*', re.IGNORECASE)
+# Identity providers send ``attr eq "value"`` joined by ``and``; a filter longer than this
+# is not one of theirs (Entra's longest, an externalId and a userName, is under 300).
+MAX_FILTER_CHARS = 1000
+_SPACE = re.compile(r"\s*")
+_ATTRIBUTE = re.compile(r"[A-Za-z][\w:.$-]*")
+_EQ = re.compile(r"\s+eq\s+", re.IGNORECASE)
+_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+# One JSON string (RFC 7644 §3.4.2.2: compValue is a JSON literal): each character is either
+# unescaped or one escape pair, so a match never backtracks over more than it read.
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# What no stored name contains: control characters (PostgreSQL cannot store NUL) and halves
+# of a surrogate pair (not text; PostgreSQL refuses them too).
+_NOT_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _invalid_filter(detail: str) -> ScimError:
+    return ScimError(400, detail, "invalidFilter")
+
+
+def filter_conditions(text: str, fields: dict[str, str]) -> dict[str, str]:
+    r"""``attr eq "value" [and attr eq "value" …]`` → {model field: value}.
+
+    One pass from left to right: every step matches at the current position and moves past
+    what it matched, so the time is linear in the length (a ``re.split`` on ``\s+and\s+``
+    was quadratic: 50 KB of spaces took seconds). scim2-filter-parser would parse the whole
+    grammar, but it pins ``sly==0.5``, which odata-query (the Graph API's ``$filter``) cannot
+    share, and we would still refuse everything but ``eq`` and ``and``.
+    """
+    conditions: dict[str, str] = {}
+    at = _SPACE.match(text).end()
+    while True:
+        name = _ATTRIBUTE.match(text, at)
+        eq = name and _EQ.match(text, name.end())
+        value = eq and _STRING.match(text, eq.end())
+        if not value:
+            raise _invalid_filter(
+                'Only filters of the form attribute eq "value" (joined by and) are supported.'
+            )
+        attribute = name.group().lower()
+        if attribute not in fields:
+            raise _invalid_filter(f"Filtering on {name.group()[:60]} is not supported.")
+        try:
+            decoded = json.loads(value.group())
+        except ValueError:
+            raise _invalid_filter("The filter's value is not a valid JSON string.") from None
+        if _NOT_TEXT.search(decoded):
+            raise _invalid_filter("The filter's value contains a control character.")
+        conditions[fields[attribute]] = decoded
+        at = value.end()
+        joined = _AND.match(text, at)
+        if joined:
+            at = joined.end()
+            continue
+        if _SPACE.match(text, at).end() != len(text):
+            raise _invalid_filter(
+                'Only filters of the form attribute eq "value" (joined by and) are supported.'
+            )
+        return conditions
 
 
 def _parse_filter(text: str, fields: dict[str, str]) -> dict[str, str]:
-    """``attr eq "value" [and attr eq "value" …]`` → {model field: value}."""
-    conditions = {}
-    for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
-        match = _COMPARISON.fullmatch(part)
-        if not match:
-            raise ScimError(
-                400,
-                'Only filters of the form attribute eq "value" (joined by and) are supported.',
-                "invalidFilter",
-            )
-        name = match.group(1).lower()
-        if name not in fields:
-            raise ScimError(
-                400, f"Filtering on {match.group(1)} is not supported.", "invalidFilter"
-            )
-        conditions[fields[name]] = json.loads(f'"{match.group(2)}"')
-    return conditions
+    if len(text) > MAX_FILTER_CHARS:
+        raise _invalid_filter(f"A filter has at most {MAX_FILTER_CHARS} characters.")
+    return filter_conditions(text, fields)
 
 
 def _list(request: HttpRequest, found, render_page, fields: dict[str, str]) -> JsonResponse:
@@ -180,15 +226,26 @@ def _list(request: HttpRequest, found, render_page, fields: dict[str, str]) -> J
                     found = found.none()
             else:
                 found = found.filter(**{f"{field}__iexact": value})
-    try:
-        start = max(1, int(request.GET.get("startIndex", 1)))
-        count = max(0, min(MAX_COUNT, int(request.GET.get("count", MAX_COUNT))))
-    except ValueError:
-        raise ScimError(400, "startIndex and count must be integers.", "invalidValue") from None
+    start = max(1, _integer(request, "startIndex", 1))
+    count = max(0, min(MAX_COUNT, _integer(request, "count", MAX_COUNT)))
     total = found.count()
     page = list(found.order_by("id")[start - 1 : start - 1 + count])
     resources = [_shape(request, resource) for resource in render_page(request, page)]
     return _listed(resources, total=total, start=start)
+
+
+# startIndex and count: ASCII digits, at most nine of them (an OFFSET past PostgreSQL's
+# bigint was a 500; no tenant has a billion users).
+_INTEGER = re.compile(r"-?[0-9]{1,9}")
+
+
+def _integer(request: HttpRequest, name: str, default: int) -> int:
+    raw = request.GET.get(name)
+    if raw is None:
+        return default
+    if not _INTEGER.fullmatch(raw.strip()):
+        raise ScimError(400, f"{name} must be an integer of at most nine digits.", "invalidValue")
+    return int(raw)
 
 
 def _shape(request: HttpRequest, resource: dict) -> dict:
@@ -285,13 +342,15 @@ def _user_changes(values: dict) -> tuple[dict, str | None, bool | None]:
 
 
 def _apply_user(request, user: DirectoryUser, profile: dict, location, active) -> None:
+    """The profile first: it moves no license, so it is written before anything locks the
+    seats, which the request then holds only for the changes that need them."""
     tenant = request.tenant
-    if active is True and user.is_soft_deleted:
-        services.user_restore(tenant=tenant, user=user, actor=PROVISIONING_ACTOR)
     if profile:
         services.user_update_profile(
             tenant=tenant, user=user, actor=PROVISIONING_ACTOR, any_user_name=True, **profile
         )
+    if active is True and user.is_soft_deleted:
+        services.user_restore(tenant=tenant, user=user, actor=PROVISIONING_ACTOR)
     if location is not None:
         services.user_set_usage_location(
             tenant=tenant, user=user, usage_location=location, actor=PROVISIONING_ACTOR
@@ -347,6 +406,15 @@ def _operations(request) -> list[tuple[str, str, object]]:
     operations = data.get("Operations")
     if not isinstance(operations, list) or not operations:
         raise ScimError(400, "A PATCH needs Operations.", "invalidSyntax")
+    if len(operations) > MAX_PATCH_OPERATIONS:
+        # RFC 7644 caps only bulk requests (maxOperations); a PATCH is one transaction, so
+        # ours is capped too (docs/provisioning.md), as invalidValue (§3.12: for PATCH).
+        raise ScimError(
+            400,
+            f"A PATCH has at most {MAX_PATCH_OPERATIONS} operations; this one has "
+            f"{len(operations)}. Send the rest in another request.",
+            "invalidValue",
+        )
     found = []
     for operation in operations:
         if not isinstance(operation, dict):
@@ -529,53 +597,89 @@ def replace_group(request, key):
 _MEMBER_PATH = re.compile(r'members\[value eq "([^"]+)"\]', re.IGNORECASE)
 
 
+class _MemberChanges:
+    """The net effect of a PATCH's member operations, in their order, applied at the end as
+    one removal and one addition: the seats are locked once, for the changes that need them,
+    not once per operation for the rest of the request."""
+
+    def __init__(self):
+        self.replaced = False  # a replace (or remove of all) started from no members
+        self.add: dict[int, DirectoryUser] = {}
+        self.remove: dict[int, DirectoryUser] = {}
+
+    def apply(self, op: str, users: list[DirectoryUser] | None) -> None:
+        """``users=None``: every member (a ``remove`` of ``members`` without a value)."""
+        if op == "replace" or users is None:
+            self.replaced, self.add, self.remove = True, {}, {}
+            users = users or []
+            op = "add"
+        for user in users:
+            if op == "add":
+                self.remove.pop(user.id, None)
+                self.add[user.id] = user
+            else:
+                self.add.pop(user.id, None)
+                self.remove[user.id] = user
+
+    def save(self, request, group: Group) -> None:
+        if self.replaced:
+            _set_members(request, group, list(self.add.values()))
+            return
+        if not self.add and not self.remove:
+            return
+        have = set(
+            GroupMembership.objects.filter(
+                group=group, user_id__in=[*self.add, *self.remove]
+            ).values_list("user_id", flat=True)
+        )
+        _change_members(
+            request,
+            group,
+            [u for i, u in self.add.items() if i not in have],
+            [u for i, u in self.remove.items() if i in have],
+        )
+
+
 def patch_group(request, key):
     group = _find_group(request, key)
+    changes: dict = {}
+    members = _MemberChanges()
     for op, where, value in _operations(request):
         target = where.lower()
         if not where and isinstance(value, dict):
-            changes = {}
             for k, v in value.items():
                 if k.lower() == "displayname":
                     changes["name"] = v
                 elif k.lower() == "externalid":
                     changes["external_id"] = v
                 elif k.lower() == "members":
-                    _patch_members(request, group, op, v)
-            if changes:
-                services.group_update(
-                    tenant=request.tenant, group=group, actor=PROVISIONING_ACTOR, **changes
-                )
+                    _patch_members(request, members, op, v)
         elif target in ("displayname", "externalid"):
             field = "name" if target == "displayname" else "external_id"
-            services.group_update(
-                tenant=request.tenant,
-                group=group,
-                actor=PROVISIONING_ACTOR,
-                **{field: "" if op == "remove" else value},
-            )
+            changes[field] = "" if op == "remove" else value
         elif target == "members":
-            _patch_members(request, group, op, value)
+            _patch_members(request, members, op, value)
         elif match := _MEMBER_PATH.fullmatch(where.strip()):
             if op != "remove":
                 raise ScimError(400, "Only remove takes a member filter path.", "invalidPath")
-            _change_members(request, group, [], _members(request, [match.group(1)]))
+            members.apply("remove", _members(request, [match.group(1)]))
         else:
             raise ScimError(400, f"{where[:60]!r} is not a path of a group.", "invalidPath")
+    if changes:  # no seat lock: a group's name and id move no license
+        services.group_update(
+            tenant=request.tenant, group=group, actor=PROVISIONING_ACTOR, **changes
+        )
+    members.save(request, group)
     count = GroupMembership.objects.filter(group=group).count()
     group.refresh_from_db()
     return _json(group_resource(request, group, members=count <= MEMBERS_IN_ANSWER))
 
 
-def _patch_members(request, group, op: str, value) -> None:
-    if op == "add":
-        _change_members(request, group, _members(request, value or []), [])
-    elif op == "replace":
-        _set_members(request, group, _members(request, value or []))
-    elif value:
-        _change_members(request, group, [], _members(request, value))
+def _patch_members(request, members: _MemberChanges, op: str, value) -> None:
+    if op == "remove" and not value:
+        members.apply(op, None)
     else:
-        _set_members(request, group, [])
+        members.apply(op, _members(request, value or []))
 
 
 def delete_group(request, key):

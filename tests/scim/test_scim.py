@@ -3,8 +3,6 @@ service and Okta's PUT, and what they do to licenses (docs/provisioning.md)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -19,26 +17,6 @@ pytestmark = pytest.mark.django_db
 SCIM = "application/scim+json"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-@pytest.fixture
-def scim(client, tenant):
-    _token, raw = services.scim_token_issue(tenant=tenant, actor=None)
-    base = f"/scim/v2/{tenant.public_id}"
-
-    def call(method, url, body=None, token=raw):
-        response = client.generic(
-            method,
-            base + url,
-            json.dumps(body) if body is not None else "",
-            content_type=SCIM,
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        if response.content:
-            assert response["Content-Type"] == SCIM
-        return response
-
-    return call
 
 
 def entra_user(upn="Test_User_dfeef4c5@contoso.com", external="0a21f0f2"):

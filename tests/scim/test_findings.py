@@ -1,0 +1,177 @@
+"""Findings of the outside security test against SCIM (docs/provisioning.md, "Limits"), one
+section per finding; each test fails when its fix is reverted."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from licensing import services
+from licensing.models import DirectoryUser, GroupMembership
+from portal import scim as scim_module
+from tests.factories import DirectoryUserFactory, GroupFactory, product
+from tests.licensing.test_bad_input import snapshot
+
+pytestmark = pytest.mark.django_db
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def refusal(response) -> tuple[int, str | None]:
+    body = response.json()
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert body["status"] == str(response.status_code)
+    return response.status_code, body.get("scimType")
+
+
+# -- F3: filters parse in linear time, and their length is capped -------------------------------
+
+
+def test_a_filter_of_fifty_kilobytes_of_spaces_is_refused_at_once(scim):
+    started = time.process_time()
+    response = scim("GET", "/Users", query={"filter": "x" + " " * 50_000 + "x"})
+    assert refusal(response) == (400, "invalidFilter")
+    assert time.process_time() - started < 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " " * 200_000,
+        'userName eq "a"' + " and" * 50_000,
+        'userName eq "' + "\\" * 100_001,
+        "a " * 100_000,
+        'userName eq "x" and ' * 20_000 + "userName",
+    ],
+    ids=["spaces", "ands", "backslashes", "words", "conjuncts"],
+)
+def test_the_filter_parser_takes_linear_time(text):
+    started = time.process_time()
+    with pytest.raises(scim_module.ScimError) as refused:
+        scim_module.filter_conditions(text, scim_module.USER_FILTERS)
+    assert refused.value.scim_type == "invalidFilter"
+    assert time.process_time() - started < 1
+
+
+def test_a_filter_at_the_length_cap_is_parsed_and_one_past_it_is_refused(scim, tenant):
+    DirectoryUserFactory(tenant=tenant, user_principal_name="adele@contoso.com")
+    text = 'userName eq "adele@contoso.com"'
+    padded = text + " " * (scim_module.MAX_FILTER_CHARS - len(text))
+    found = scim("GET", "/Users", query={"filter": padded}).json()
+    assert found["totalResults"] == 1
+    assert refusal(scim("GET", "/Users", query={"filter": padded + " "})) == (400, "invalidFilter")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'userName eq "a\\qb"',
+        'userName eq "a\\u0000b"',
+        'userName eq "\\ud800"',
+        'userName eq "a\\u00"',
+        'userName eq "tab\tinside"',
+        'userName eq "unterminated',
+        'userName eq "a" or userName eq "b"',
+        'userName eq "a" and',
+        "userName pr",
+    ],
+)
+def test_malformed_filters_and_escapes_are_invalid_filter(scim, text):
+    response = scim("GET", "/Users", query={"filter": text})
+    assert refusal(response) == (400, "invalidFilter")
+
+
+def test_filters_decode_json_escapes_and_join_with_and_in_any_case(scim, tenant):
+    DirectoryUserFactory(tenant=tenant, user_principal_name="o'neil@contoso.com", external_id="x")
+    text = 'userName  EQ  "o\\u0027neil@contoso.com"  AND externalId eq "\\x"'.replace("\\x", "x")
+    found = scim("GET", "/Users", query={"filter": text}).json()
+    assert found["totalResults"] == 1
+    emoji = scim("GET", "/Users", query={"filter": 'displayName eq "\\ud83d\\ude00"'})
+    assert emoji.status_code == 200 and emoji.json()["totalResults"] == 0
+
+
+# -- F4: a PATCH has at most MAX_PATCH_OPERATIONS operations; the seats are locked once ---------
+
+
+def _member_operations(users) -> list[dict]:
+    return [{"op": "add", "path": "members", "value": [{"value": str(u.public_id)}]} for u in users]
+
+
+def test_a_patch_of_more_operations_than_the_cap_is_refused_and_changes_nothing(scim, tenant):
+    group = GroupFactory(tenant=tenant)
+    people = DirectoryUserFactory.create_batch(3, tenant=tenant)
+    operations = _member_operations(people) * (scim_module.MAX_PATCH_OPERATIONS // 3 + 1)
+    assert len(operations) > scim_module.MAX_PATCH_OPERATIONS
+    before = snapshot()
+    response = scim(
+        "PATCH", f"/Groups/{group.public_id}", {"schemas": [PATCH], "Operations": operations}
+    )
+    assert refusal(response) == (400, "invalidValue")
+    assert str(scim_module.MAX_PATCH_OPERATIONS) in response.json()["detail"]
+    assert snapshot() == before
+    at_cap = operations[: scim_module.MAX_PATCH_OPERATIONS]
+    ok = scim("PATCH", f"/Groups/{group.public_id}", {"schemas": [PATCH], "Operations": at_cap})
+    assert ok.status_code == 200
+    assert GroupMembership.objects.filter(group=group).count() == 3
+
+
+def _seat_locks(scim, group, operations) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = scim(
+            "PATCH", f"/Groups/{group.public_id}", {"schemas": [PATCH], "Operations": operations}
+        )
+    assert response.status_code == 200, response.content
+    return sum("FOR UPDATE" in q["sql"] for q in queries.captured_queries)
+
+
+def test_member_operations_of_one_patch_lock_the_seats_once(scim, tenant, buy):
+    buy("AAD_PREMIUM", 100)
+    licensed = GroupFactory(tenant=tenant)
+    services.group_assign_products(
+        tenant=tenant, group=licensed, products={product("AAD_PREMIUM"): []}, actor=None
+    )
+    one = _seat_locks(
+        scim, licensed, _member_operations(DirectoryUserFactory.create_batch(1, tenant=tenant))
+    )
+    people = DirectoryUserFactory.create_batch(40, tenant=tenant)
+    gone = people[:5]
+    operations = [
+        *_member_operations(people),
+        *({"op": "remove", "path": f'members[value eq "{u.public_id}"]'} for u in gone),
+    ]
+    many = _seat_locks(scim, licensed, operations)
+    assert many <= one + 1  # one lock for the members leaving, one for those joining
+    members = set(GroupMembership.objects.filter(group=licensed).values_list("user_id", flat=True))
+    assert {u.id for u in people[5:]} <= members and not {u.id for u in gone} & members
+
+
+def test_a_user_patch_changes_the_profile_before_it_locks_the_seats(scim, tenant, buy):
+    buy("AAD_PREMIUM", 1)
+    person = DirectoryUserFactory(tenant=tenant, usage_location="NL")
+    services.product_assign_to_users(
+        tenant=tenant, product=product("AAD_PREMIUM"), users=[person], actor=None
+    )
+    services.user_soft_delete(tenant=tenant, user=person, actor=None)
+    operations = [
+        {"op": "replace", "path": "active", "value": True},
+        {"op": "replace", "path": "displayName", "value": "Renamed"},
+        {"op": "replace", "path": 'addresses[type eq "work"].country', "value": "BE"},
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        response = scim(
+            "PATCH", f"/Users/{person.public_id}", {"schemas": [PATCH], "Operations": operations}
+        )
+    assert response.status_code == 200
+    sql = [q["sql"] for q in queries.captured_queries]
+    first_lock = next(i for i, q in enumerate(sql) if "FOR UPDATE" in q)
+    renamed = next(i for i, q in enumerate(sql) if q.startswith("UPDATE") and "display_name" in q)
+    assert renamed < first_lock
+    person.refresh_from_db()
+    assert (person.display_name, person.usage_location, person.is_soft_deleted) == (
+        "Renamed",
+        "BE",
+        False,
+    )
+    assert DirectoryUser.objects.count() == 1
