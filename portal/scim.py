@@ -14,7 +14,7 @@ import json
 import re
 import uuid
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
@@ -56,6 +56,9 @@ def _error(error: ScimError) -> JsonResponse:
     return _json(body, error.status)
 
 
+_DUPLICATE = "A concurrent request made the same change first; read the resource again."
+
+
 def _endpoint(**methods):
     """A SCIM endpoint: the tenant's bearer token checked, the methods dispatched, every
     refusal in SCIM's error schema, every change in one transaction."""
@@ -83,6 +86,13 @@ def _endpoint(**methods):
             return _error(error)
         except NotFound as error:
             return _error(ScimError(404, str(error)))
+        except NameTaken as taken:  # a create or a rename onto a taken userName alike
+            return _error(ScimError(409, str(taken), "uniqueness"))
+        except IntegrityError as error:
+            # A concurrent request wrote the same membership first: the constraint decides.
+            if getattr(error.__cause__, "sqlstate", None) == "23505":
+                return _error(ScimError(409, _DUPLICATE, "uniqueness"))
+            raise
         except LicensingError as error:
             return _error(ScimError(400, str(error), "invalidValue"))
 
@@ -370,18 +380,15 @@ def create_user(request):
     upn = profile.pop("user_principal_name", None)
     if not upn:
         raise ScimError(400, "userName is required.", "invalidValue")
-    try:
-        user = services.user_create(
-            tenant=request.tenant,
-            user_principal_name=str(upn),
-            display_name=str(profile.pop("display_name", "") or upn),
-            usage_location=location or "",
-            source=UserSource.SYNCED,
-            any_user_name=True,
-            actor=PROVISIONING_ACTOR,
-        )
-    except NameTaken as taken:
-        raise ScimError(409, str(taken), "uniqueness") from None
+    user = services.user_create(
+        tenant=request.tenant,
+        user_principal_name=str(upn),
+        display_name=str(profile.pop("display_name", "") or upn),
+        usage_location=location or "",
+        source=UserSource.SYNCED,
+        any_user_name=True,
+        actor=PROVISIONING_ACTOR,
+    )
     _apply_user(request, user, profile, None, active)
     user.refresh_from_db()
     return _created(request, "Users", user_resource(request, user))

@@ -3,8 +3,10 @@ restore and permanent delete (docs/rules.md §7)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,13 +33,43 @@ def _valid_upn(value, *, any_user_name: bool = False) -> str:
     return upn
 
 
+UNIQUE_NAME = "uniq_tenant_upn_ci"
+
+
+def _taken(upn: str) -> NameTaken:
+    return NameTaken(_("A user named %(upn)s already exists.") % {"upn": upn})
+
+
 def _refuse_taken(tenant: Tenant, upn: str, *, user: DirectoryUser | None = None) -> None:
-    """User principal names are unique in a tenant, whatever their case."""
+    """User principal names are unique in a tenant, whatever their case. This check gives the
+    usual refusal its message; the unique constraint decides a race (:func:`_name_written`)."""
     others = DirectoryUser.objects.filter(tenant=tenant, user_principal_name__iexact=upn)
     if user is not None:
         others = others.exclude(id=user.id)
     if others.exists():
-        raise NameTaken(_("A user named %(upn)s already exists.") % {"upn": upn})
+        raise _taken(upn)
+
+
+@contextmanager
+def _name_written(upn: str):
+    """Write a user principal name: when a concurrent request wrote the same name after our
+    check, the constraint refuses the second (the race two creates or two renames run), and
+    that is ``NameTaken`` as the check would have said, not a 500."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as error:
+        if unique_violation(error, UNIQUE_NAME):
+            raise _taken(upn) from None
+        raise
+
+
+def unique_violation(error: IntegrityError, constraint: str) -> bool:
+    """Whether ``error`` is PostgreSQL refusing a duplicate of this unique constraint."""
+    diag = getattr(error.__cause__, "diag", None)
+    if diag is None:  # SQLite (make run) names no constraint
+        return "UNIQUE" in str(error).upper()
+    return diag.constraint_name == constraint
 
 
 @service
@@ -57,17 +89,18 @@ def user_create(
 ) -> DirectoryUser:
     upn = _valid_upn(user_principal_name, any_user_name=any_user_name)
     _refuse_taken(tenant, upn)
-    user = DirectoryUser.objects.create(
-        tenant=tenant,
-        user_principal_name=upn,
-        display_name=display_name or upn,
-        usage_location=parse_country(usage_location),
-        source=source,
-        account_enabled=account_enabled,
-        department=department,
-        job_title=job_title,
-        on_premises_immutable_id=on_premises_immutable_id,
-    )
+    with _name_written(upn):
+        user = DirectoryUser.objects.create(
+            tenant=tenant,
+            user_principal_name=upn,
+            display_name=display_name or upn,
+            usage_location=parse_country(usage_location),
+            source=source,
+            account_enabled=account_enabled,
+            department=department,
+            job_title=job_title,
+            on_premises_immutable_id=on_premises_immutable_id,
+        )
     audit.event(
         tenant=tenant, actor=actor, activity=audit.ADD_USER, target=user, target_type="User"
     )
@@ -259,7 +292,8 @@ def user_update_profile(
             changes[field] = str(changes[field] or "").strip()[
                 : DirectoryUser._meta.get_field(field).max_length
             ]
-    before, after = save_changed(user, changes)
+    with _name_written(changes.get("user_principal_name", "")):
+        before, after = save_changed(user, changes)
     if not after:
         return
     audit.event(

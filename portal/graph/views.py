@@ -7,7 +7,7 @@ import json
 import logging
 import uuid
 
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -25,6 +25,7 @@ from licensing.models import (
 )
 from licensing.queries import tenant_products
 from licensing.services.base import parse_guid
+from licensing.services.directory import unique_violation
 from portal.graph import errors, odata, shapes, sql_pages
 from portal.graph.auth import authenticate
 from portal.graph.errors import GraphError, bad_request
@@ -385,14 +386,21 @@ def add_member(request: HttpRequest, key: str) -> HttpResponse:
         raise bad_request("Invalid value specified for property '@odata.id'.")
     member_id = ref.rstrip("/").rsplit("/", 1)[-1]
     user = find_user(request, str(guid(member_id)))
-    if GroupMembership.objects.filter(group=group, user=user).exists():
-        raise bad_request(
-            "One or more added object references already exist for the following modified "
-            "properties: 'members'."
-        )
-    services.group_add_members(
-        tenant=request.tenant, group=group, users=[user], actor=request.app.actor
+    already = bad_request(
+        "One or more added object references already exist for the following modified "
+        "properties: 'members'."
     )
+    if GroupMembership.objects.filter(group=group, user=user).exists():
+        raise already
+    try:
+        services.group_add_members(
+            tenant=request.tenant, group=group, users=[user], actor=request.app.actor
+        )
+    except IntegrityError as error:
+        # A concurrent request added the member after our check: the constraint decides.
+        if unique_violation(error, "uniq_group_member"):
+            raise already from None
+        raise
     return HttpResponse(status=204)
 
 

@@ -175,3 +175,26 @@ def test_a_user_patch_changes_the_profile_before_it_locks_the_seats(scim, tenant
         False,
     )
     assert DirectoryUser.objects.count() == 1
+
+
+# -- F18: a rename onto a taken userName is 409 uniqueness, as a create is ----------------------
+
+
+def test_renaming_onto_a_taken_user_name_is_409_uniqueness(scim, tenant):
+    DirectoryUserFactory(tenant=tenant, user_principal_name="taken@contoso.com")
+    person = DirectoryUserFactory(tenant=tenant, user_principal_name="free@contoso.com")
+    before = snapshot()
+    for body in (
+        {
+            "schemas": [PATCH],
+            "Operations": [{"op": "replace", "path": "userName", "value": "TAKEN@contoso.com"}],
+        },
+        {
+            "schemas": [PATCH],
+            "Operations": [{"op": "replace", "value": {"userName": "taken@contoso.com"}}],
+        },
+    ):
+        assert refusal(scim("PATCH", f"/Users/{person.public_id}", body)) == (409, "uniqueness")
+    put = {"userName": "taken@contoso.com", "displayName": "Free", "active": True}
+    assert refusal(scim("PUT", f"/Users/{person.public_id}", put)) == (409, "uniqueness")
+    assert snapshot() == before
