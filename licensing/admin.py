@@ -15,10 +15,12 @@ from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from licensing import services
 from licensing.errors import LicensingError
 from licensing.models import (
+    AccountIdentity,
     AccountPreferences,
     AppRegistration,
     AuditEvent,
@@ -38,6 +40,7 @@ from licensing.models import (
     UserLicense,
 )
 from licensing.seats import annotate_seat_counts, seat_counts
+from licensing.services import accounts
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -572,12 +575,49 @@ class AuditEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "occurred_at"
 
 
+@admin.register(AccountIdentity)
+class AccountIdentityAdmin(ReadOnlyAdmin):
+    """Which organization identity each account is bound to (docs/security.md); bound at the
+    first sign-in, unbound with the account list's action."""
+
+    list_display = ["account", "subject", "tenant_id", "issuer", "bound_at"]
+    search_fields = ["account__username", "account__email", "subject", "tenant_id", "issuer"]
+    list_select_related = ["account"]
+
+
 class AccountAdmin(DjangoUserAdmin):
     """Portal accounts, with when each last signed in (by password or the organization's
-    account)."""
+    account) and the organization identity each is bound to (docs/security.md)."""
 
-    list_display = [*DjangoUserAdmin.list_display, "last_login"]
+    list_display = [*DjangoUserAdmin.list_display, "last_login", "sign_in_identity"]
     list_filter = [*DjangoUserAdmin.list_filter, "last_login"]
+    list_select_related = ["identity"]
+    search_fields = [*DjangoUserAdmin.search_fields, "identity__subject", "identity__tenant_id"]
+    actions = ["unbind_identity"]
+
+    @admin.display(description=_("Sign-in identity"), ordering="identity__subject")
+    def sign_in_identity(self, obj) -> str | None:
+        identity = getattr(obj, "identity", None)
+        return str(identity) if identity else None
+
+    @admin.action(
+        description=_("Unbind the sign-in identity of selected accounts"),
+        permissions=["change"],
+    )
+    def unbind_identity(self, request, queryset):
+        done = sum(
+            accounts.identity_unbind(account=account, actor=request.user) for account in queryset
+        )
+        self.message_user(
+            request,
+            ngettext(
+                "%(n)d account unbound: the next organization identity with its e-mail binds it.",
+                "%(n)d accounts unbound: the next organization identity with each e-mail binds it.",
+                done,
+            )
+            % {"n": done},
+            messages.SUCCESS,
+        )
 
 
 admin.site.unregister(get_user_model())

@@ -580,3 +580,35 @@ class AccountPreferences(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} ({self.language or 'browser'})"
+
+
+class AccountIdentity(models.Model):
+    """The organization identity an account is bound to (README, "Signing in with the
+    organization's account"; docs/security.md).
+
+    Bound at the account's first sign-in with the organization's account: the provider's
+    issuer (``iss``), the subject (``sub``) and, for Entra ID, the directory (``tid``; empty
+    where the provider sends none). From then on only that identity signs in as the account,
+    whatever e-mail others assert; support unbinds it in the Django admin (audited)."""
+
+    account = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identity"
+    )
+    issuer = models.CharField(max_length=512)
+    subject = models.CharField(max_length=255)
+    tenant_id = models.CharField(max_length=64, blank=True)
+    bound_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("sign-in identity")
+        verbose_name_plural = _("sign-in identities")
+        constraints = [
+            # One identity signs in as one account.
+            models.UniqueConstraint(
+                fields=["issuer", "subject", "tenant_id"], name="uniq_account_identity"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = f"{self.issuer}, tenant {self.tenant_id}" if self.tenant_id else self.issuer
+        return f"{self.subject} ({where})"

@@ -226,7 +226,9 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Sign-in with the organization's account (OpenID Connect, authorization code with PKCE;
 # mozilla-django-oidc's setting names; README, "Configuration"). Configured when
-# OIDC_RP_CLIENT_ID is set; portal accounts are matched by e-mail and never created.
+# OIDC_RP_CLIENT_ID is set. An account is bound to the identity (issuer, subject, Entra's
+# tenant id) of its first sign-in, matched by e-mail; accounts are never created
+# (portal.oidc, docs/security.md).
 OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
 OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
 OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
@@ -240,6 +242,10 @@ OIDC_CREATE_USER = False
 OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = int(
     os.environ.get("OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS", "900")
 )
+# Who may be matched at all: the ID token's `iss` exactly, and Entra's `tid` (any case).
+# Empty: anyone the provider signs in. Production should set both (docs/security.md).
+OIDC_ALLOWED_ISSUERS = env_list("OIDC_ALLOWED_ISSUERS")
+OIDC_ALLOWED_TENANT_IDS = [tid.lower() for tid in env_list("OIDC_ALLOWED_TENANT_IDS")]
 LOGIN_REDIRECT_URL_FAILURE = "/accounts/refused/"
 if OIDC_RP_CLIENT_ID:
     AUTHENTICATION_BACKENDS.append("portal.oidc.PortalOIDCBackend")

@@ -130,13 +130,17 @@ def _audit_sign_in(sender, request, user, **kwargs):
 def _audit_failed_sign_in(sender, credentials, request=None, **kwargs):
     password = "username" in credentials
     who = credentials.get("username") if password else ""
+    reason = ""
     if not password and request is not None:
-        who = request.session.get(REFUSED, "")
+        # What portal.oidc found: the e-mail (when usable) and why it refused.
+        who = getattr(request, "signin_refused_email", request.session.get(REFUSED, ""))
+        reason = getattr(request, "signin_refusal", "")
     audit.sign_in(
         actor=None,
         who=who,
         method="password" if password else "organization account",
         success=False,
+        reason=reason,
     )
 
 
