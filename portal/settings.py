@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from datetime import timedelta
+from email.utils import getaddresses
 from pathlib import Path
 
 import dj_database_url
@@ -78,6 +79,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response, and every log record of the request, names its id.
+    "portal.requestid.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -242,6 +245,62 @@ TASKS = {
         }[TASKS_BACKEND]
     }
 }
+
+# -- Logging and errors (README, "Deploying") ----------------------------------------------
+# Everything at LOG_LEVEL and above goes to stderr (the process manager keeps it), each record
+# with the id of the request it belongs to (portal.requestid; "-" outside a request). Outside
+# debug a 500 is also e-mailed to ADMINS ("Name <address>, ..."), from SERVER_EMAIL through
+# EMAIL_HOST.
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "request_id": {"()": "portal.requestid.RequestIdFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "formatters": {
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"
+        }
+    },
+    "handlers": {
+        "stderr": {
+            "class": "portal.requestid.StderrHandler",
+            "filters": ["request_id"],
+            "formatter": "plain",
+        },
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+        },
+    },
+    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's own records (a 500 is django.request's ERROR) reach stderr through the root.
+        "django": {"handlers": ["mail_admins"], "level": LOG_LEVEL, "propagate": True},
+        # django-axes greets every process at INFO; its lockouts are warnings.
+        "axes": {"level": "WARNING"},
+    },
+}
+
+
+def env_addresses(name: str) -> list[tuple[str, str]]:
+    value = os.environ.get(name, "")
+    pairs = getaddresses([value]) if value.strip() else []
+    if any("@" not in address for _name, address in pairs):
+        raise ImproperlyConfigured(f'{name} must be "Name <address>, ..." (got {value!r}).')
+    return pairs
+
+
+ADMINS = env_addresses("ADMINS")
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", "root@localhost")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"

@@ -121,6 +121,24 @@ def test_an_api_token_forged_with_the_public_fallback_key_is_refused_under_debug
     assert reply.status_code == 401
 
 
+def test_admins_come_from_the_environment():
+    """F10: who gets the e-mail of a 500 outside debug."""
+    result = _settings_run(
+        {
+            "SECRET_KEY": "x" * 50,
+            "ADMINS": "Portal Ops <ops@example.com>, dev@example.com",
+            "SERVER_EMAIL": "portal@example.com",
+        },
+        "from django.conf import settings; print(settings.ADMINS, settings.SERVER_EMAIL)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "[('Portal Ops', 'ops@example.com'), ('', 'dev@example.com')] portal@example.com"
+    )
+    bad = _settings_run({"SECRET_KEY": "x" * 50, "ADMINS": "Ops <not an address>"}, "pass")
+    assert bad.returncode != 0 and "ADMINS" in bad.stderr
+
+
 def test_database_url_selects_postgresql():
     result = _settings_run(
         {"SECRET_KEY": "x" * 50, "DATABASE_URL": "postgres://u:p@db.example:5432/portal"},
