@@ -192,8 +192,18 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # Bodies larger than this are refused before they are read (portal.middleware); the biggest
 # legitimate one is a 5 MB directory export.
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
-# The Graph-compatible API (docs/api.md): requests per app per window, in Django's cache (one
-# process's memory unless CACHES names a shared cache).
+# The Graph-compatible API (docs/api.md): requests per app per window, counted in Django's
+# cache: each process's own memory, so under `make serve` (3 workers) an app gets up to three
+# times the limit, unless CACHE_URL names a cache the workers share (README, "Deploying").
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if not CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+elif CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+else:
+    raise ImproperlyConfigured("CACHE_URL must be a redis:// or rediss:// URL (or unset).")
 GRAPH_RATE_LIMIT = int(os.environ.get("GRAPH_RATE_LIMIT", "1200"))
 GRAPH_RATE_WINDOW = int(os.environ.get("GRAPH_RATE_WINDOW", "60"))
 CSRF_COOKIE_HTTPONLY = False  # htmx reads no cookie: the token travels in hx-headers

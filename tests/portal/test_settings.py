@@ -139,6 +139,21 @@ def test_admins_come_from_the_environment():
     assert bad.returncode != 0 and "ADMINS" in bad.stderr
 
 
+def test_cache_url_selects_a_shared_cache():
+    """F12: the API's rate limit counts in Django's cache; CACHE_URL shares it between the
+    workers (and hosts)."""
+    show = "from django.conf import settings; c=settings.CACHES['default']; print(c['BACKEND'], c.get('LOCATION', ''))"
+    default = _settings_run({"SECRET_KEY": "x" * 50}, show)
+    assert default.stdout.split()[0] == "django.core.cache.backends.locmem.LocMemCache"
+    shared = _settings_run({"SECRET_KEY": "x" * 50, "CACHE_URL": "redis://cache:6379/0"}, show)
+    assert shared.stdout.split() == [
+        "django.core.cache.backends.redis.RedisCache",
+        "redis://cache:6379/0",
+    ]
+    bad = _settings_run({"SECRET_KEY": "x" * 50, "CACHE_URL": "memcached://cache"}, "pass")
+    assert bad.returncode != 0 and "CACHE_URL" in bad.stderr
+
+
 def test_database_url_selects_postgresql():
     result = _settings_run(
         {"SECRET_KEY": "x" * 50, "DATABASE_URL": "postgres://u:p@db.example:5432/portal"},
