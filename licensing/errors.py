@@ -3,6 +3,7 @@ views show ``str(error)`` as it is. A service that raises has changed nothing.""
 
 from __future__ import annotations
 
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils.translation import gettext as _
 
 from licensing.models import LicenseError
@@ -84,3 +85,16 @@ class GroupStillLicensed(LicensingError):
 
 class ConcurrentChange(LicensingError):
     pass
+
+
+# What a lost or refused database connection raises: psycopg's OperationalError (the server
+# closed the connection, cannot connect, shuts down) and InterfaceError (a connection already
+# closed), as Django wraps them.
+UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+def database_unavailable(error: BaseException | None) -> bool:
+    """Whether this exception says the database is away (not a bad query or a bug)."""
+    return isinstance(error, UNAVAILABLE) or (
+        isinstance(error, DatabaseError) and isinstance(error.__cause__, UNAVAILABLE)
+    )

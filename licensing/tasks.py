@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.conf import settings
 from django.utils import timezone
 from django_tasks import task
 from django_tasks.base import TaskResultStatus
@@ -12,7 +13,11 @@ from licensing.processing import resume_stalled_groups
 from licensing.services import purge_expired_users, subscriptions_advance
 
 MAINTENANCE_HOUR = 2  # UTC
-WATCH_EVERY = datetime.timedelta(minutes=5)
+
+
+def watch_every() -> datetime.timedelta:
+    """How often a worker looks for stalled group runs (GROUP_PROCESSING_WATCH_SECONDS)."""
+    return datetime.timedelta(seconds=getattr(settings, "GROUP_PROCESSING_WATCH_SECONDS", 300))
 
 
 @task()
@@ -66,4 +71,4 @@ def watch_group_processing() -> int:
 
 def schedule_group_watch(now: datetime.datetime | None = None) -> datetime.datetime | None:
     """Enqueue the next look unless one is already waiting."""
-    return _enqueue_once(watch_group_processing, (now or timezone.now()) + WATCH_EVERY)
+    return _enqueue_once(watch_group_processing, (now or timezone.now()) + watch_every())

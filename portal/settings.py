@@ -243,7 +243,8 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HANDLER = "portal.signin.PasswordAttemptsHandler"
 
 # Background tasks (django-tasks). The quick start and the tests run tasks at once; production
-# sets TASKS_BACKEND=database and runs `manage.py db_worker` (several may run on several hosts).
+# sets TASKS_BACKEND=database and runs `manage.py run_worker` (several may run on several
+# hosts; it waits out database restarts, docs/operations.md).
 TASKS_BACKEND = os.environ.get("TASKS_BACKEND", "immediate")
 if TASKS_BACKEND not in ("immediate", "database"):
     raise ImproperlyConfigured("TASKS_BACKEND must be 'immediate' or 'database'.")
@@ -255,6 +256,10 @@ TASKS = {
         }[TASKS_BACKEND]
     }
 }
+# A group run that has not moved for this long is run again (its worker died), looked for
+# this often by a worker (docs/operations.md).
+GROUP_PROCESSING_STALL_SECONDS = int(os.environ.get("GROUP_PROCESSING_STALL_SECONDS", "600"))
+GROUP_PROCESSING_WATCH_SECONDS = int(os.environ.get("GROUP_PROCESSING_WATCH_SECONDS", "300"))
 
 # -- Logging and errors (README, "Deploying") ----------------------------------------------
 # Everything at LOG_LEVEL and above goes to stderr (the process manager keeps it), each record

@@ -13,27 +13,16 @@ from __future__ import annotations
 import logging
 import sys
 
-from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from django.views.defaults import server_error as django_server_error
+
+from licensing.errors import database_unavailable
 
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER = "5"  # seconds
 SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
-
-# What a lost or refused connection raises: psycopg's OperationalError (server closed the
-# connection, could not connect, admin shutdown) and InterfaceError (a connection already
-# closed), as Django wraps them.
-UNAVAILABLE = (OperationalError, InterfaceError)
-
-
-def database_unavailable(error: BaseException | None) -> bool:
-    """Whether this exception says the database is away (not a bad query)."""
-    return isinstance(error, UNAVAILABLE) or (
-        isinstance(error, DatabaseError) and isinstance(error.__cause__, UNAVAILABLE)
-    )
 
 
 def response(request: HttpRequest) -> HttpResponse:

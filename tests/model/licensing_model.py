@@ -128,6 +128,10 @@ class Model:
         previous, options, was_deleted = self.rows, self.row_options, self.deleted
         rows: dict[tuple, tuple] = {}
         alive = {(p["assignment"], p["user"]) for p in facts.paths}
+        # Each user's paths (a lookup, so that a tenant of 100,000 users is not quadratic).
+        paths_of: dict[int, list] = {u: [] for u in facts.users}
+        for p in facts.paths:
+            paths_of.setdefault(p["user"], []).append(p)
 
         def seat_of(key) -> bool:
             return key in alive and key in previous and previous[key][0] in WORKING
@@ -148,9 +152,9 @@ class Model:
         for user, info in facts.users.items():
             if info["deleted"]:
                 kept = set()
-                for p in facts.paths:
+                for p in paths_of[user]:
                     key = (p["assignment"], user)
-                    if p["user"] == user and seat_of(key):
+                    if seat_of(key):
                         rows[key] = ("Suspended", "")
                         kept.add(p["product"])
                 holds[user] = kept
@@ -168,10 +172,9 @@ class Model:
             if info["deleted"]:
                 continue
             grouped: dict = {}
-            for p in facts.paths:
-                if p["user"] == user:
-                    k = ("group", p["group"]) if p["group"] else ("direct", p["assignment"])
-                    grouped.setdefault(k, []).append(p)
+            for p in paths_of[user]:
+                k = ("group", p["group"]) if p["group"] else ("direct", p["assignment"])
+                grouped.setdefault(k, []).append(p)
             for group_paths in grouped.values():
                 group_paths.sort(key=lambda p: (p["since"], p["added"], p["user"], p["assignment"]))
                 first = group_paths[0]
@@ -198,8 +201,12 @@ class Model:
                 )
                 claims.append(claim)
 
+        claims_of: dict[int, list] = {}
+        for claim in claims:
+            claims_of.setdefault(claim.user, []).append(claim)
+
         def working(user):
-            return [c for c in claims if c.user == user and c.status == "working"]
+            return [c for c in claims_of.get(user, []) if c.status == "working"]
 
         def problem(claim):
             if claim.own_error:
