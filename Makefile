@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install messages lint format check clean screenshots serve load bench explore
+.PHONY: run test install messages lint format check clean screenshots serve load bench explore faults
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -55,6 +55,13 @@ check: $(STAMP) $(MO)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	scripts/with-postgres $(PY) -m pytest -q -m "not e2e and not stateful" $(PYTEST_ARGS)
+
+# Real faults (a killed worker, a restarted database, killed web workers, killed maintenance)
+# injected into a running portal on a throwaway PostgreSQL (docs/operations.md).
+ROUNDS ?= 3
+SEED ?=
+faults: $(STAMP) $(MO)
+	scripts/with-postgres $(PY) scripts/faults.py --rounds $(ROUNDS) $(if $(SEED),--seed $(SEED))
 
 # Both state machines with new examples, seed after seed, for MINUTES (default 60); prints
 # every seed it used.
