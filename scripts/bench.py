@@ -50,6 +50,7 @@ from licensing.models import (  # noqa: E402
 )
 from portal.access import portal_view  # noqa: E402
 from portal.graph.views import endpoint  # noqa: E402
+from scripts.bulk import add_users, group_of_everyone  # noqa: E402
 
 USERS = 100_000
 PRODUCTS = 20
@@ -114,33 +115,9 @@ def build() -> tuple[Tenant, Group, list[Product]]:
             start_date=datetime.date(2026, 1, 1),
             actor=None,
         )
-    with connection.cursor() as cursor:
-        # 100,000 users and one group of all of them, in SQL: setup, not measured.
-        cursor.execute(
-            """
-            INSERT INTO licensing_directoryuser
-              (public_id, tenant_id, user_principal_name, display_name, usage_location, source,
-               account_enabled, department, job_title, on_premises_immutable_id, external_id,
-               created_at)
-            SELECT gen_random_uuid(), %s, 'user' || lpad(i::text, 6, '0') || '@bench.example',
-                   'Bench User ' || lpad(i::text, 6, '0'),
-                   (ARRAY['NL', 'NL', 'BE', 'DE', ''])[1 + i %% 5], 'cloud', true, '', '', '', '',
-                   now()
-            FROM generate_series(1, %s) AS i
-            """,
-            [tenant.id, USERS],
-        )
-    group = Group.objects.create(tenant=tenant, name="All employees")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO licensing_groupmembership (group_id, user_id, added_at)
-            SELECT %s, id, now() - interval '1 day' + id * interval '1 microsecond'
-            FROM licensing_directoryuser WHERE tenant_id = %s
-            """,
-            [group.id, tenant.id],
-        )
-        cursor.execute("ANALYZE")
+    # 100,000 users and one group of all of them, in SQL: setup, not measured.
+    add_users(tenant, USERS, name="Bench", locations=["NL", "NL", "BE", "DE", ""])
+    group = group_of_everyone(tenant, "All employees")
     return tenant, group, products
 
 

@@ -74,7 +74,7 @@ django.setup()
 import httpx  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import close_old_connections, connection, connections  # noqa: E402
+from django.db import close_old_connections, connections  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django_tasks.base import TaskResultStatus  # noqa: E402
 from django_tasks_db.models import DBTaskResult  # noqa: E402
@@ -95,6 +95,7 @@ from licensing.models import (  # noqa: E402
     Tenant,
     UserLicense,
 )
+from scripts.bulk import add_users, group_of_everyone  # noqa: E402
 from tests.model.licensing_model import Model, differences  # noqa: E402
 
 PY = str(ROOT / ".venv/bin/python")
@@ -270,31 +271,8 @@ class World:
                 start_date=datetime.date(2026, 1, 1),
                 actor=None,
             )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                INSERT INTO licensing_directoryuser
-                  (public_id, tenant_id, user_principal_name, display_name, usage_location,
-                   source, account_enabled, department, job_title, on_premises_immutable_id,
-                   external_id, created_at)
-                SELECT gen_random_uuid(), %s, 'user' || lpad(i::text, 6, '0') || '@faults.example',
-                       'Faults User ' || lpad(i::text, 6, '0'), 'NL', 'cloud', true, '', '', '',
-                       '', now()
-                FROM generate_series(1, %s) AS i
-                """,
-                [self.tenant.id, members],
-            )
-        self.group = Group.objects.create(tenant=self.tenant, name="All employees")
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                INSERT INTO licensing_groupmembership (group_id, user_id, added_at)
-                SELECT %s, id, now() - interval '1 day' + id * interval '1 microsecond'
-                FROM licensing_directoryuser WHERE tenant_id = %s
-                """,
-                [self.group.id, self.tenant.id],
-            )
-            cursor.execute("ANALYZE")
+        add_users(self.tenant, members, name="Faults", locations=["NL"])
+        self.group = group_of_everyone(self.tenant, "All employees")
         self.patched = Group.objects.create(tenant=self.tenant, name="Provisioned")
         services.group_assign_products(
             tenant=self.tenant, group=self.patched, products={self.products[5]: []}, actor=None

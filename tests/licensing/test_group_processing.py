@@ -206,19 +206,25 @@ def test_the_shortage_goes_to_the_earliest_members_in_every_batch(actor, setting
     assert_consistent(w.tenant)
 
 
-def test_the_set_based_path_writes_the_rows_of_simple_members(actor, settings, monkeypatch):
-    """The fast path is really taken (and the reconciler is not) for members whose only path
-    is the group."""
-    settings.GROUP_PROCESSING_BATCH = 5
-    w = World("d", actor)
-    w.buy("AAD_PREMIUM", 50)
-    reconciled = []
+def reconciled_members(monkeypatch) -> list[list[int]]:
+    """The members each group run leaves to the reconciler, as the run calls it."""
+    reconciled: list[list[int]] = []
     real = processing.reconcile
     monkeypatch.setattr(
         processing,
         "reconcile",
         lambda **kw: reconciled.append(list(kw["user_ids"])) or real(**kw),
     )
+    return reconciled
+
+
+def test_the_set_based_path_writes_the_rows_of_simple_members(actor, settings, monkeypatch):
+    """The fast path is really taken (and the reconciler is not) for members whose only path
+    is the group."""
+    settings.GROUP_PROCESSING_BATCH = 5
+    w = World("d", actor)
+    w.buy("AAD_PREMIUM", 50)
+    reconciled = reconciled_members(monkeypatch)
     w.assign("AAD_PREMIUM")
     assert UserLicense.objects.filter(via_group=w.group, state="Active").count() == 12
     assert all(not ids for ids in reconciled)
@@ -459,13 +465,7 @@ def test_reprocess_gives_seats_bought_meanwhile_to_waiting_members_set_based(
     w.assign("AAD_PREMIUM")
     assert UserLicense.objects.filter(via_group=w.group, error="CountViolation").count() == 6
     Subscription.objects.filter(id=sub.id).update(units=50)  # a billing sync, say
-    reconciled = []
-    real = processing.reconcile
-    monkeypatch.setattr(
-        processing,
-        "reconcile",
-        lambda **kw: reconciled.append(list(kw["user_ids"])) or real(**kw),
-    )
+    reconciled = reconciled_members(monkeypatch)
     services.reprocess_group(tenant=w.tenant, group=w.group, actor=actor)
     assert UserLicense.objects.filter(via_group=w.group, state="Active").count() == 12
     assert reconciled == [[]]

@@ -1,0 +1,51 @@
+"""Big tenants in a few statements, for `make bench` and `make faults` (PostgreSQL): setup, not
+what they measure, so plain SQL instead of the services."""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from licensing.models import Group, Tenant
+
+
+def add_users(tenant: Tenant, count: int, *, name: str, locations: list[str]) -> None:
+    """``count`` cloud users ``user000001@<name>.example`` … ``Bench User 000001`` …, their
+    usage locations taken in turn from ``locations`` ('' for none)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO licensing_directoryuser
+              (public_id, tenant_id, user_principal_name, display_name, usage_location, source,
+               account_enabled, department, job_title, on_premises_immutable_id, external_id,
+               created_at)
+            SELECT gen_random_uuid(), %(tenant)s,
+                   'user' || lpad(i::text, 6, '0') || %(domain)s,
+                   %(display)s || lpad(i::text, 6, '0'),
+                   (%(locations)s::text[])[1 + i %% cardinality(%(locations)s::text[])],
+                   'cloud', true, '', '', '', '', now()
+            FROM generate_series(1, %(count)s) AS i
+            """,
+            {
+                "tenant": tenant.id,
+                "domain": f"@{name.lower()}.example",
+                "display": f"{name} User ",
+                "locations": locations,
+                "count": count,
+            },
+        )
+
+
+def group_of_everyone(tenant: Tenant, name: str) -> Group:
+    """A group of every user of the tenant, joined a microsecond apart in id order."""
+    group = Group.objects.create(tenant=tenant, name=name)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO licensing_groupmembership (group_id, user_id, added_at)
+            SELECT %s, id, now() - interval '1 day' + id * interval '1 microsecond'
+            FROM licensing_directoryuser WHERE tenant_id = %s
+            """,
+            [group.id, tenant.id],
+        )
+        cursor.execute("ANALYZE")
+    return group
