@@ -24,6 +24,7 @@ from licensing import audit, services
 from licensing.errors import InvalidInput, LicensingError
 from licensing.models import DirectoryUser, Tenant, UserSource
 from licensing.services.base import parse_country
+from licensing.services.directory import hidden_characters
 
 REQUIRED = ("userPrincipalName", "displayName", "usageLocation", "accountEnabled")
 OPTIONAL = ("department", "jobTitle", "onPremisesImmutableId")
@@ -42,9 +43,6 @@ MAX_PROBLEMS = 50
 # page also caps the bytes), and characters in one line.
 MAX_LINES = 1_000_000
 MAX_LINE_CHARS = 4096
-# Characters that make a name read differently from what it is (bidirectional overrides and
-# isolates, zero-width characters): "‮nimda" shows as "admin" in a list. Refused, line named.
-SPOOFING = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 class SyncFileError(LicensingError):
@@ -192,7 +190,9 @@ def _columns(header: list[str]) -> dict[str, int]:
 def _row(line: int, record: dict[str, str], problems: list) -> ExportRow | None:
     upn = record["userPrincipalName"]
     before = len(problems)
-    spoofed = sorted(name for name, value in record.items() if SPOOFING.search(value))
+    # The directory's rule for names (licensing.services.directory), as SCIM and the admin
+    # apply it; here each refused column is named with its line.
+    spoofed = sorted(name for name, value in record.items() if hidden_characters(value))
     if spoofed:
         problems.append(
             (

@@ -6,6 +6,10 @@
   500 in every search box), and nothing a person types contains the others.
 * **Oversized bodies.** A request body larger than ``MAX_REQUEST_BYTES`` (6 MB: the 5 MB
   directory export and its form) is refused with a 413 before anything reads it.
+* **Each protocol's shape.** Under ``/v1.0/`` and ``/scim/`` these refusals are Graph's and
+  SCIM's JSON errors, never a page; their JSON bodies have lower limits of their own
+  (``portal.json_body``). The token and discovery endpoints are left to themselves: they
+  answer in Entra's shape and read their fields within their own limit.
 * **Oversized numbers.** ``page`` must be a number of at most six digits; anything else is
   page 1, as Django's paginator does for a malformed page.
 * **Caching.** Pages of a signed-in account are ``Cache-Control: no-store`` (a shared or
@@ -34,12 +38,17 @@ def has_control_characters(value: str) -> bool:
     return bool(CONTROL.search(value))
 
 
-def _bad_fields(request: HttpRequest) -> list[str]:
+def _bad_fields(request: HttpRequest, *, forms: bool = True) -> list[str]:
     bad = []
     sources = [request.GET]
-    if request.method == "POST" and request.content_type in (
-        "application/x-www-form-urlencoded",
-        "multipart/form-data",
+    if (
+        forms
+        and request.method == "POST"
+        and request.content_type
+        in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        )
     ):
         sources.append(request.POST)
     for source in sources:
@@ -49,31 +58,76 @@ def _bad_fields(request: HttpRequest) -> list[str]:
     return bad
 
 
+# The token and discovery endpoints answer in Entra's shape and read their own fields
+# within their own limits (portal.graph.auth); this middleware leaves them be.
+ENTRA = re.compile(
+    r"^/[^/]+/(oauth2/v2\.0/token|v2\.0/\.well-known/openid-configuration|discovery/v2\.0/keys)/?$"
+)
+
+
+def protocol(request: HttpRequest) -> str:
+    """Whose answers a refusal takes the shape of: ``graph``, ``scim``, ``entra`` or
+    ``portal`` (an HTML page)."""
+    if is_api(request):
+        return "graph"
+    if request.path.startswith("/scim/"):
+        return "scim"
+    if ENTRA.match(request.path):
+        return "entra"
+    return "portal"
+
+
+def _refuse(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    """A refusal in the protocol's own envelope, never an HTML page for a script; the
+    protocols answer in English."""
+    kind = protocol(request)
+    if kind == "scim":
+        from portal.scim import ScimError, _error
+
+        return _error(ScimError(status, message, "invalidValue" if status == 400 else None))
+    if kind == "graph":
+        from portal.graph import errors
+
+        code = errors.TOO_LARGE if status == 413 else errors.BAD_REQUEST
+        return errors.response(request, errors.GraphError(status, code, message))
+    response = bad_request(request, message)
+    response.status_code = status
+    return response
+
+
 class RequestHygieneMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        kind = protocol(request)
+        if kind == "entra":
+            return self.get_response(request)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
         if length > settings.MAX_REQUEST_BYTES:
-            response = bad_request(
-                request, _("The request is too large (more than 6 MB). Nothing was changed.")
-            )
-            response.status_code = 413
-            return response
-        bad = _bad_fields(request)
+            if kind == "portal":
+                message = _("The request is too large (more than 6 MB). Nothing was changed.")
+            else:
+                message = "The request body is larger than 6 MB. Nothing was changed."
+            return _refuse(request, 413, message)
+        # Graph and SCIM read JSON bodies only, within their own limits (portal.json_body).
+        bad = _bad_fields(request, forms=kind == "portal")
         if bad:
-            return bad_request(
-                request,
-                _(
+            fields = ", ".join(sorted(set(bad)))
+            if kind == "portal":
+                message = _(
                     "The request was refused: %(fields)s contains a control character (such as "
                     "a NUL byte). Nothing was changed."
+                ) % {"fields": fields}
+            else:
+                message = (
+                    f"The request was refused: {fields} contains a control character (such as "
+                    "a NUL byte). Nothing was changed."
                 )
-                % {"fields": ", ".join(sorted(set(bad)))},
-            )
+            return _refuse(request, 400, message)
         page = request.GET.get("page")
         if page is not None and not (page.isdigit() and len(page) <= MAX_PAGE_DIGITS):
             request.GET = request.GET.copy()

@@ -22,7 +22,9 @@ from django.views.decorators.csrf import csrf_exempt
 from licensing import services
 from licensing.errors import LicensingError, NameTaken, NotFound
 from licensing.models import DirectoryUser, Group, GroupMembership, UserSource
+from licensing.services.directory import clean_text
 from licensing.services.scim import PROVISIONING_ACTOR
+from portal import json_body
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -32,6 +34,9 @@ PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 CONTENT_TYPE = "application/scim+json"
 MAX_COUNT = 1000
+# A request's body (docs/provisioning.md, "Limits"): room for 20,000 members in one PUT or
+# PATCH; Entra ID and Okta send far fewer at a time.
+MAX_BODY_BYTES = 1024 * 1024
 # Operations in one PATCH (docs/provisioning.md, "Limits"): Entra ID and Okta send a few per
 # request; each member operation may name many members.
 MAX_PATCH_OPERATIONS = 100
@@ -101,9 +106,11 @@ def _endpoint(**methods):
 
 def _body(request: HttpRequest) -> dict:
     try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise ScimError(400, "The body is not valid JSON.", "invalidSyntax") from None
+        data = json_body.read(request, limit=MAX_BODY_BYTES, empty={})
+    except json_body.BodyRefused as refused:
+        scim_type = {"syntax": "invalidSyntax", "depth": "invalidSyntax", "text": "invalidValue"}
+        scim_type = scim_type.get(refused.kind)
+        raise ScimError(refused.status, refused.message, scim_type) from None
     if not isinstance(data, dict):
         raise ScimError(400, "The body must be a JSON object.", "invalidSyntax")
     return data
@@ -340,15 +347,21 @@ def _user_changes(values: dict) -> tuple[dict, str | None, bool | None]:
         elif name == "active":
             active = _truthy(value)
         elif name in ('addresses[type eq "work"].country', "addresses.country"):
-            location = value or ""
+            location = _country(value)
         elif name == "addresses":
             work = [
                 a
                 for a in (value if isinstance(value, list) else [])
                 if isinstance(a, dict) and a.get("type", "work") == "work"
             ]
-            location = (work[0].get("country") if work else "") or ""
+            location = _country(work[0].get("country") if work else "")
     return profile, location, active
+
+
+def _country(value) -> str:
+    if value is None or isinstance(value, str):
+        return value or ""
+    raise ScimError(400, "A country is an ISO 3166 code, such as NL.", "invalidValue")
 
 
 def _apply_user(request, user: DirectoryUser, profile: dict, location, active) -> None:
@@ -382,8 +395,8 @@ def create_user(request):
         raise ScimError(400, "userName is required.", "invalidValue")
     user = services.user_create(
         tenant=request.tenant,
-        user_principal_name=str(upn),
-        display_name=str(profile.pop("display_name", "") or upn),
+        user_principal_name=upn,
+        display_name=profile.pop("display_name", "") or upn,
         usage_location=location or "",
         source=UserSource.SYNCED,
         any_user_name=True,
@@ -560,17 +573,31 @@ def list_groups(request):
     return _list(request, Group.objects.filter(tenant=request.tenant), _group_page, GROUP_FILTERS)
 
 
+_MISSING = object()
+
+
+def _group_fields(name=_MISSING, external_id=_MISSING) -> dict:
+    """A group's name and identity provider id by the directory's rule for names
+    (``clean_text``: text, no control or invisible characters, not too long)."""
+    fields = {}
+    if name is not _MISSING:
+        fields["name"] = clean_text(name, field="displayName", max_length=256, required=True)
+    if external_id is not _MISSING:
+        fields["external_id"] = clean_text(external_id, field="externalId", max_length=256)
+    return fields
+
+
 def create_group(request):
     data = _body(request)
-    name = str(data.get("displayName") or "").strip()
-    if not name:
-        raise ScimError(400, "displayName is required.", "invalidValue")
-    group = services.group_create(tenant=request.tenant, name=name, actor=PROVISIONING_ACTOR)
-    if data.get("externalId"):
+    fields = _group_fields(data.get("displayName") or "", data.get("externalId") or "")
+    group = services.group_create(
+        tenant=request.tenant, name=fields["name"], actor=PROVISIONING_ACTOR
+    )
+    if fields.get("external_id"):
         services.group_update(
             tenant=request.tenant,
             group=group,
-            external_id=data["externalId"],
+            external_id=fields["external_id"],
             actor=PROVISIONING_ACTOR,
         )
     if data.get("members"):
@@ -586,15 +613,11 @@ def get_group(request, key):
 def replace_group(request, key):
     group = _find_group(request, key)
     data = _body(request)
-    name = str(data.get("displayName") or "").strip()
-    if not name:
-        raise ScimError(400, "displayName is required.", "invalidValue")
     services.group_update(
         tenant=request.tenant,
         group=group,
-        name=name,
-        external_id=data.get("externalId") or "",
         actor=PROVISIONING_ACTOR,
+        **_group_fields(data.get("displayName") or "", data.get("externalId") or ""),
     )
     _set_members(request, group, _members(request, data.get("members") or []))
     group.refresh_from_db()
@@ -674,7 +697,7 @@ def patch_group(request, key):
             raise ScimError(400, f"{where[:60]!r} is not a path of a group.", "invalidPath")
     if changes:  # no seat lock: a group's name and id move no license
         services.group_update(
-            tenant=request.tenant, group=group, actor=PROVISIONING_ACTOR, **changes
+            tenant=request.tenant, group=group, actor=PROVISIONING_ACTOR, **_group_fields(**changes)
         )
     members.save(request, group)
     count = GroupMembership.objects.filter(group=group).count()

@@ -14,6 +14,7 @@ from licensing import audit
 from licensing.errors import InvalidInput
 from licensing.models import AppPermission, AppRegistration, Tenant
 from licensing.services.base import check_tenant, service
+from licensing.services.directory import clean_text
 
 
 def secret_digest(secret: str) -> str:
@@ -25,9 +26,10 @@ def app_register(
     *, tenant: Tenant, name: str, read_only: bool = False, actor
 ) -> tuple[AppRegistration, str]:
     """Register an app; returns it and its client secret, which is never shown again."""
-    name = " ".join(str(name or "").split())
-    if not name or len(name) > 120:
+    if not isinstance(name, str) or not " ".join(name.split()) or len(name.strip()) > 120:
         raise InvalidInput(_("An app needs a name of at most 120 characters."))
+    # The directory's rule for names (no control or invisible characters), as for users.
+    name = clean_text(" ".join(name.split()), field=_("Name"), max_length=120, required=True)
     secret = secrets.token_urlsafe(32)
     app = AppRegistration.objects.create(
         tenant=tenant,

@@ -3,12 +3,14 @@ restore and permanent delete (docs/rules.md §7)."""
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from licensing import audit
 from licensing.errors import InvalidInput, NameTaken
@@ -21,15 +23,78 @@ from licensing.services.base import check_tenant, parse_country, save_changed, s
 RESTORE_WINDOW = timedelta(days=30)
 
 
+# The one rule for the names and text fields of the directory, whoever writes them (SCIM, the
+# directory sync, the Django admin, an app's name on the portal's form): text, trimmed, not
+# longer than its column, with no control character (PostgreSQL cannot store NUL; none belongs
+# in a name) or half of a surrogate pair, and none of the characters that make a name read
+# differently from what it is (bidirectional marks, overrides and isolates, zero-width
+# characters): "\u202enimda" shows as "admin" in a list.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+SPOOFING = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def hidden_characters(value: str) -> bool:
+    """Whether the text holds a character the rule refuses (control or spoofing)."""
+    return bool(CONTROL.search(value) or SPOOFING.search(value))
+
+
+def clean_text(value, *, field: str, max_length: int, required: bool = False) -> str:
+    """``value`` by the directory's rule (above), trimmed; else ``InvalidInput`` naming the
+    field. ``None`` is empty."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput(_("%(field)s must be text.") % {"field": field})
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(_("%(field)s is required.") % {"field": field})
+    if len(value) > max_length:
+        raise InvalidInput(
+            _("%(field)s is longer than %(n)d characters.") % {"field": field, "n": max_length}
+        )
+    if CONTROL.search(value):
+        raise InvalidInput(_("%(field)s contains a control character.") % {"field": field})
+    if SPOOFING.search(value):
+        raise InvalidInput(
+            _("%(field)s contains invisible or direction-changing characters.") % {"field": field}
+        )
+    return value
+
+
+# The text fields of a user, with the words their refusals use.
+TEXT_FIELDS = {
+    "display_name": gettext_lazy("Display name"),
+    "external_id": gettext_lazy("External id"),
+    "department": gettext_lazy("Department"),
+    "job_title": gettext_lazy("Job title"),
+    "on_premises_immutable_id": gettext_lazy("On-premises immutable id"),
+}
+
+
+def _user_text(field: str, value, *, required: bool = False) -> str:
+    return clean_text(
+        value,
+        field=str(TEXT_FIELDS[field]),
+        max_length=DirectoryUser._meta.get_field(field).max_length,
+        required=required,
+    )
+
+
 def _valid_upn(value, *, any_user_name: bool = False) -> str:
     """A user principal name (name@domain). ``any_user_name``: an identity provider's
     userName, which SCIM lets be any name without spaces (Entra's are UPNs anyway)."""
-    upn = str(value or "").strip()
-    malformed = not upn or any(c.isspace() for c in upn) or len(upn) > 113
+    upn = value.strip() if isinstance(value, str) else ""
+    malformed = (
+        not upn
+        or any(c.isspace() for c in upn)
+        or len(upn) > DirectoryUser._meta.get_field("user_principal_name").max_length
+        or hidden_characters(upn)
+    )
     if not any_user_name:
         malformed = malformed or "@" not in upn or upn.startswith("@") or upn.endswith("@")
     if malformed:
-        raise InvalidInput(_("“%(upn)s” is not a valid user principal name.") % {"upn": upn})
+        shown = CONTROL.sub("?", str(value))[:120] if isinstance(value, str) else repr(value)[:60]
+        raise InvalidInput(_("“%(upn)s” is not a valid user principal name.") % {"upn": shown})
     return upn
 
 
@@ -88,18 +153,23 @@ def user_create(
     actor,
 ) -> DirectoryUser:
     upn = _valid_upn(user_principal_name, any_user_name=any_user_name)
+    text = {
+        "display_name": _user_text("display_name", display_name or upn, required=True),
+        "department": _user_text("department", department),
+        "job_title": _user_text("job_title", job_title),
+        "on_premises_immutable_id": _user_text(
+            "on_premises_immutable_id", on_premises_immutable_id
+        ),
+    }
     _refuse_taken(tenant, upn)
     with _name_written(upn):
         user = DirectoryUser.objects.create(
             tenant=tenant,
             user_principal_name=upn,
-            display_name=display_name or upn,
             usage_location=parse_country(usage_location),
             source=source,
             account_enabled=account_enabled,
-            department=department,
-            job_title=job_title,
-            on_premises_immutable_id=on_premises_immutable_id,
+            **text,
         )
     audit.event(
         tenant=tenant, actor=actor, activity=audit.ADD_USER, target=user, target_type="User"
@@ -277,9 +347,7 @@ def user_update_profile(
     if unknown:
         raise InvalidInput(_("Not a profile field: %(f)s") % {"f": ", ".join(sorted(unknown))})
     if "display_name" in changes:
-        changes["display_name"] = changes["display_name"].strip()
-        if not changes["display_name"]:
-            raise InvalidInput(_("A display name is required."))
+        changes["display_name"] = _user_text("display_name", changes["display_name"], required=True)
     if "account_enabled" in changes:
         changes["account_enabled"] = bool(changes["account_enabled"])
     if "user_principal_name" in changes:
@@ -289,9 +357,7 @@ def user_update_profile(
         _refuse_taken(tenant, upn, user=user)
     for field in ("external_id", "department", "job_title", "on_premises_immutable_id"):
         if field in changes:
-            changes[field] = str(changes[field] or "").strip()[
-                : DirectoryUser._meta.get_field(field).max_length
-            ]
+            changes[field] = _user_text(field, changes[field])
     with _name_written(changes.get("user_principal_name", "")):
         before, after = save_changed(user, changes)
     if not after:

@@ -17,7 +17,8 @@ import uuid
 import jwt
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, JsonResponse
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.http import HttpRequest, JsonResponse, QueryDict
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -27,6 +28,7 @@ from licensing.models import AppRegistration, Tenant
 from licensing.services import app_authenticate
 from licensing.services.apps import mark_used
 from portal.graph.errors import FORBIDDEN, UNAUTHORIZED, GraphError
+from portal.json_body import NOT_TEXT, declared_length
 
 GRAPH = "https://graph.microsoft.com"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"  # Graph's own id in Entra
@@ -48,7 +50,10 @@ def _base(request: HttpRequest) -> str:
 
 
 def find_tenant(key: str) -> Tenant | None:
-    """A tenant by its id (GUID) or initial domain, as Entra's URLs name it."""
+    """A tenant by its id (GUID) or initial domain, as Entra's URLs name it. A name with a
+    control character names none (a NUL reached the query: a 500)."""
+    if NOT_TEXT.search(key) or len(key) > 253:
+        return None
     try:
         return Tenant.objects.filter(public_id=uuid.UUID(key)).first()
     except ValueError:
@@ -90,26 +95,52 @@ def _entra_error(status: int, error: str, description: str) -> JsonResponse:
     )
 
 
+def _printable(value: str) -> str:
+    return NOT_TEXT.sub("?", value)[:100]
+
+
+# A client-credentials request is a few hundred bytes (docs/api.md, "Limits").
+MAX_TOKEN_REQUEST_BYTES = 64 * 1024
+
+
+def _form(request: HttpRequest) -> QueryDict | None:
+    """The token request's form, or None when it is over the limit or malformed."""
+    if declared_length(request) > MAX_TOKEN_REQUEST_BYTES:
+        return None
+    try:
+        return request.POST
+    except (RequestDataTooBig, TooManyFieldsSent):
+        return None
+
+
 @csrf_exempt
 @never_cache
 @require_POST
 def token(request: HttpRequest, tenant: str) -> JsonResponse:
+    form = _form(request)
+    if form is None:
+        return _entra_error(
+            413,
+            "invalid_request",
+            f"AADSTS90015: The request is too long: a token request has at most "
+            f"{MAX_TOKEN_REQUEST_BYTES // 1024} KB.",
+        )
     found = find_tenant(tenant)
     if found is None:
         return _entra_error(
             400,
             "invalid_request",
-            f"AADSTS90002: Tenant '{tenant[:100]}' not found. Check to make sure you have "
+            f"AADSTS90002: Tenant '{_printable(tenant)}' not found. Check to make sure you have "
             "the correct tenant ID and are signing into the correct cloud.",
         )
-    if request.POST.get("grant_type") != "client_credentials":
+    if form.get("grant_type") != "client_credentials":
         return _entra_error(
             400,
             "unsupported_grant_type",
             "AADSTS70003: The app requested an unsupported grant type. This endpoint "
             "supports client_credentials only.",
         )
-    if request.POST.get("scope", "").strip() not in SCOPES:
+    if form.get("scope", "").strip() not in SCOPES:
         return _entra_error(
             400,
             "invalid_scope",
@@ -117,7 +148,7 @@ def token(request: HttpRequest, tenant: str) -> JsonResponse:
             f"flows must have a scope value with /.default suffixed to the resource "
             f"identifier ({GRAPH}/.default).",
         )
-    client_id = request.POST.get("client_id", "")
+    client_id = form.get("client_id", "")
     try:
         client_id = uuid.UUID(client_id)
     except ValueError:
@@ -127,7 +158,7 @@ def token(request: HttpRequest, tenant: str) -> JsonResponse:
             f"AADSTS700016: Application with identifier '{client_id[:100]}' was not found "
             f"in the directory '{found.name}'.",
         )
-    app = app_authenticate(found, client_id, request.POST.get("client_secret", ""))
+    app = app_authenticate(found, client_id, form.get("client_secret", ""))
     if app is None:
         return _entra_error(
             401,
@@ -152,7 +183,7 @@ def openid_configuration(request: HttpRequest, tenant: str) -> JsonResponse:
     found = find_tenant(tenant)
     if found is None:
         return _entra_error(
-            400, "invalid_tenant", f"AADSTS90002: Tenant '{tenant[:100]}' not found."
+            400, "invalid_tenant", f"AADSTS90002: Tenant '{_printable(tenant)}' not found."
         )
     root = f"{_base(request)}/{found.public_id}"
     return JsonResponse(

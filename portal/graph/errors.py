@@ -25,6 +25,7 @@ NOT_FOUND = "Request_ResourceNotFound"
 UNAUTHORIZED = "InvalidAuthenticationToken"
 FORBIDDEN = "Authorization_RequestDenied"
 UNSUPPORTED_QUERY = "Request_UnsupportedQuery"
+TOO_LARGE = "Request_EntityTooLarge"
 
 
 class GraphError(Exception):

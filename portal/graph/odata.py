@@ -21,13 +21,15 @@ from portal.graph import PREFIX
 from portal.graph.errors import UNSUPPORTED_QUERY, GraphError, bad_request
 
 DEFAULT_TOP, MAX_TOP = 100, 999
+_TOP = re.compile(r"[0-9]{1,3}")
 
 
 def top(request: HttpRequest) -> int:
     raw = request.GET.get("$top")
     if raw is None:
         return DEFAULT_TOP
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_TOP:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses (a 500).
+    if not _TOP.fullmatch(raw) or not 1 <= int(raw) <= MAX_TOP:
         raise bad_request(
             f"Invalid page size specified: '{raw[:20]}'. Must be between 1 and {MAX_TOP} inclusive."
         )

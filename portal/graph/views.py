@@ -3,7 +3,6 @@ services the portal calls, and answers in Graph's shapes; every failure is Graph
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 
@@ -26,6 +25,7 @@ from licensing.models import (
 from licensing.queries import tenant_products
 from licensing.services.base import parse_guid
 from licensing.services.directory import unique_violation
+from portal import json_body
 from portal.graph import errors, odata, shapes, sql_pages
 from portal.graph.auth import authenticate
 from portal.graph.errors import GraphError, bad_request
@@ -52,6 +52,10 @@ def endpoint(**methods):
             view, write = methods[request.method]
             request.app = authenticate(request, write=write)
             request.tenant = request.app.tenant
+            for value in kwargs.values():
+                # An id or a userPrincipalName never holds one (a NUL reached a query: a 500).
+                if json_body.NOT_TEXT.search(value) or "\t" in value or "\n" in value:
+                    raise bad_request(f"Invalid object identifier '{_printable(value)}'.")
             reply = view(request, **kwargs)
         except GraphError as error:
             reply = errors.response(request, error)
@@ -69,6 +73,10 @@ def endpoint(**methods):
         return _finish(request, reply)
 
     return dispatch
+
+
+def _printable(value: str) -> str:
+    return json_body.NOT_TEXT.sub("?", value)[:80]
 
 
 def _finish(request: HttpRequest, reply: HttpResponse) -> HttpResponse:
@@ -92,6 +100,10 @@ def unknown(request: HttpRequest, rest: str = "") -> HttpResponse:
 # -- reading the request ------------------------------------------------------------------------
 
 
+# Graph accepts request bodies up to 4 MB (docs/api.md, "Limits").
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
 def body(request: HttpRequest) -> dict:
     if request.content_type != "application/json":
         raise GraphError(
@@ -100,11 +112,16 @@ def body(request: HttpRequest) -> dict:
             "The request body must be JSON (Content-Type: application/json).",
         )
     try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise bad_request(
-            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format."
-        ) from None
+        data = json_body.read(request, limit=MAX_BODY_BYTES, empty={})
+    except json_body.BodyRefused as refused:
+        if refused.status == 413:
+            raise GraphError(413, errors.TOO_LARGE, refused.message) from None
+        if refused.kind == "syntax":
+            raise bad_request(
+                "Unable to read JSON request payload. Please ensure Content-Type header is set "
+                "and payload is of valid JSON format."
+            ) from None
+        raise bad_request(refused.message) from None
     if not isinstance(data, dict):
         raise bad_request("The request body must be a JSON object.")
     return data
@@ -114,7 +131,7 @@ def guid(value) -> uuid.UUID:
     try:
         return parse_guid(value)
     except InvalidInput:
-        raise bad_request(f"Invalid object identifier '{str(value)[:80]}'.") from None
+        raise bad_request(f"Invalid object identifier '{_printable(str(value))}'.") from None
 
 
 def find_user(request: HttpRequest, key: str) -> DirectoryUser:

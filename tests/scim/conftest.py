@@ -14,16 +14,17 @@ SCIM = "application/scim+json"
 
 @pytest.fixture
 def scim(client, tenant):
-    _token, raw = services.scim_token_issue(tenant=tenant, actor=None)
+    _token, secret = services.scim_token_issue(tenant=tenant, actor=None)
     base = f"/scim/v2/{tenant.public_id}"
 
-    def call(method, url, body=None, token=raw, query=None):
+    def call(method, url, body=None, token=secret, query=None, raw=None):
+        """``raw``: the body as it is, instead of ``body`` as JSON."""
         if query is not None:
             url = f"{url}?{urlencode(query)}"
         response = client.generic(
             method,
             base + url,
-            json.dumps(body) if body is not None else "",
+            raw if raw is not None else json.dumps(body) if body is not None else "",
             content_type=SCIM,
             headers={"Authorization": f"Bearer {token}"},
         )

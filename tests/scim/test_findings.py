@@ -198,3 +198,176 @@ def test_renaming_onto_a_taken_user_name_is_409_uniqueness(scim, tenant):
     put = {"userName": "taken@contoso.com", "displayName": "Free", "active": True}
     assert refusal(scim("PUT", f"/Users/{person.public_id}", put)) == (409, "uniqueness")
     assert snapshot() == before
+
+
+# -- F6, F7, F9, F17: hostile strings and numbers are SCIM's 400, never a 500 --------------------
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+HOSTILE_TEXT = {
+    "nul": "a\x00b",
+    "overlong": "x" * 300,
+    "object": {"a": 1},
+    "number": 5,
+    "list": ["a"],
+    "bidi-override": "\u202enimda",
+    "zero-width": "ad\u200bmin",
+    "control": "a\x1bb",
+}
+
+
+def _user_body(**values):
+    body = {"userName": "new@contoso.com", "displayName": "New", "active": True}
+    for name, value in values.items():
+        if name == "department":
+            body[ENTERPRISE] = {"department": value}
+        else:
+            body[name] = value
+    return body
+
+
+@pytest.mark.parametrize("value", HOSTILE_TEXT.values(), ids=HOSTILE_TEXT.keys())
+@pytest.mark.parametrize("name", ["userName", "displayName", "externalId", "title", "department"])
+def test_a_hostile_user_attribute_is_refused_and_changes_nothing(scim, tenant, name, value):
+    person = DirectoryUserFactory(tenant=tenant, user_principal_name="old@contoso.com")
+    before = snapshot()
+    created = scim("POST", "/Users", _user_body(**{name: value}))
+    assert refusal(created)[0] == 400, created.content
+    path = f"{ENTERPRISE}:department" if name == "department" else name
+    for operation in (
+        {"op": "replace", "path": path, "value": value},
+        {"op": "replace", "value": {path: value}},
+    ):
+        patched = scim(
+            "PATCH", f"/Users/{person.public_id}", {"schemas": [PATCH], "Operations": [operation]}
+        )
+        assert refusal(patched)[0] == 400, patched.content
+    replacement = {**_user_body(**{name: value})}
+    if name != "userName":
+        replacement["userName"] = "old@contoso.com"
+    put = scim("PUT", f"/Users/{person.public_id}", replacement)
+    assert refusal(put)[0] == 400, put.content
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("value", HOSTILE_TEXT.values(), ids=HOSTILE_TEXT.keys())
+@pytest.mark.parametrize("name", ["displayName", "externalId"])
+def test_a_hostile_group_attribute_is_refused_and_changes_nothing(scim, tenant, name, value):
+    group = GroupFactory(tenant=tenant, name="Sales")
+    before = snapshot()
+    created = scim("POST", "/Groups", {"displayName": "New", **{name: value}})
+    assert refusal(created)[0] == 400, created.content
+    for operation in (
+        {"op": "replace", "path": name, "value": value},
+        {"op": "replace", "value": {name: value}},
+    ):
+        patched = scim(
+            "PATCH", f"/Groups/{group.public_id}", {"schemas": [PATCH], "Operations": [operation]}
+        )
+        assert refusal(patched)[0] == 400, patched.content
+    put = scim("PUT", f"/Groups/{group.public_id}", {"displayName": "Sales", **{name: value}})
+    assert refusal(put)[0] == 400, put.content
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("value", [{"country": "NL"}, ["NL"], 31, "N\x00L"])
+def test_a_country_that_is_not_a_code_is_refused(scim, tenant, value):
+    person = DirectoryUserFactory(tenant=tenant)
+    before = snapshot()
+    operation = {"op": "replace", "path": 'addresses[type eq "work"].country', "value": value}
+    patched = scim(
+        "PATCH", f"/Users/{person.public_id}", {"schemas": [PATCH], "Operations": [operation]}
+    )
+    assert refusal(patched)[0] == 400
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("name", ["startIndex", "count"])
+@pytest.mark.parametrize("value", [str(10**30), "²", "1_000", "1e3", "١"])
+def test_paging_numbers_out_of_range_or_not_ascii_are_invalid_value(scim, name, value):
+    assert refusal(scim("GET", "/Users", query={name: value})) == (400, "invalidValue")
+
+
+def test_nul_anywhere_in_a_body_is_refused(scim, tenant):
+    body = {**_user_body(), "name": {"givenName": "a\x00"}}
+    before = snapshot()
+    assert refusal(scim("POST", "/Users", body)) == (400, "invalidValue")
+    assert snapshot() == before
+
+
+# -- F8: bodies over the limit, or nested too deep, are SCIM's own 413 and 400 ------------------
+
+
+def test_a_body_over_the_limit_is_413_in_scims_schema(scim, tenant):
+    body = {**_user_body(), "pad": "x" * (3 * 1024 * 1024)}
+    before = snapshot()
+    response = scim("POST", "/Users", body)
+    assert refusal(response) == (413, None)
+    assert "1 MB" in response.json()["detail"] or "1048576" in response.json()["detail"]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("depth", [100, 100_000])
+def test_a_deeply_nested_body_is_invalid_syntax(client, scim, tenant, depth):
+    before = snapshot()
+    nested = "[" * depth + "]" * depth
+    response = scim("POST", "/Users", None, raw=f'{{"userName": "a@b.c", "x": {nested}}}')
+    assert refusal(response) == (400, "invalidSyntax")
+    assert snapshot() == before
+
+
+# -- F17: one rule for names, in the directory service, for sync, SCIM and the portal -----------
+
+CHARACTERS = [
+    "\x00",
+    "\x07",
+    "\t",
+    "\x7f",
+    "\x85",
+    "\u061c",
+    "\u200b",
+    "\u200e",
+    "\u202a",
+    "\u202e",
+    "\u2066",
+    "\u2069",
+    "\ufeff",
+    "\u00ad",
+    "é",
+    "ß",
+    "·",
+    "'",
+    "-",
+]
+
+
+@pytest.mark.parametrize("char", CHARACTERS, ids=[f"U+{ord(c):04X}" for c in CHARACTERS])
+def test_sync_and_scim_refuse_exactly_the_names_the_service_refuses(scim, tenant, char):
+    from licensing.errors import InvalidInput
+    from licensing.sync import SyncFileError, parse_export
+
+    name = f"Ad{char}min"
+    try:
+        services.user_create(
+            tenant=tenant, user_principal_name="svc@contoso.com", display_name=name, actor=None
+        )
+        service_refuses = False
+    except InvalidInput:
+        service_refuses = True
+    scim_refuses = (
+        scim(
+            "POST", "/Users", _user_body(userName="scim@contoso.com", displayName=name)
+        ).status_code
+        == 400
+    )
+    line = f"sync@contoso.com,{name},NL,true\n".replace("\x00", "\x01")  # NUL: the file's own check
+    try:
+        parse_export(
+            b"userPrincipalName,displayName,usageLocation,accountEnabled\n" + line.encode()
+        )
+        sync_refuses = False
+    except SyncFileError:
+        sync_refuses = True
+    if char != "\x00":
+        assert sync_refuses == service_refuses
+    assert scim_refuses == service_refuses
+    assert service_refuses == (char not in {"é", "ß", "·", "'", "-", "\u00ad"})

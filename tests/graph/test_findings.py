@@ -1,0 +1,112 @@
+"""Findings of the outside security test against the Graph-compatible API and its token
+endpoint (docs/api.md, "Limits"), one section per finding; each test fails when its fix is
+reverted."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+import pytest
+
+from licensing.models import AuditEvent
+from tests.factories import DirectoryUserFactory
+from tests.licensing.test_bad_input import snapshot
+
+pytestmark = pytest.mark.django_db
+
+
+def graph_error(reply) -> tuple[int, str]:
+    assert reply["Content-Type"] == "application/json", reply.content[:200]
+    body = reply.json()["error"]
+    assert set(body["innerError"]) >= {"date", "request-id", "client-request-id"}
+    return reply.status_code, body["code"]
+
+
+def entra_error(reply) -> tuple[int, str]:
+    assert reply["Content-Type"] == "application/json", reply.content[:200]
+    body = reply.json()
+    assert body["error_description"].startswith("AADSTS")
+    return reply.status_code, body["error"]
+
+
+# -- F6, F7, F9: hostile paths and numbers are Graph's 400, never a 500 --------------------------
+
+
+@pytest.mark.parametrize("key", ["a\x00b", "\x00", "adele\x1b@contoso.com"])
+def test_a_control_character_in_a_user_key_is_a_400(graph, key):
+    call = graph()
+    for url in (f"/v1.0/users/{key}", f"/v1.0/users/{key}/licenseDetails"):
+        assert graph_error(call("GET", url)) == (400, "Request_BadRequest")
+
+
+@pytest.mark.parametrize("top", ["²", "١٢", "1_0", " 5", "5 ", "9" * 30])
+def test_top_must_be_ascii_digits(graph, top):
+    assert graph_error(graph()("GET", f"/v1.0/users?{urlencode({'$top': top})}")) == (
+        400,
+        "Request_BadRequest",
+    )
+
+
+@pytest.mark.parametrize("tenant_part", ["a\x00b", "\x00", "contoso\x1b.onmicrosoft.com"])
+def test_a_control_character_in_the_tenant_of_the_token_and_discovery_urls_is_a_400(
+    client, tenant, tenant_part
+):
+    token = client.post(f"/{tenant_part}/oauth2/v2.0/token", {"grant_type": "client_credentials"})
+    assert entra_error(token) == (400, "invalid_request")
+    assert "\x00" not in token.json()["error_description"]
+    discovery = client.get(f"/{tenant_part}/v2.0/.well-known/openid-configuration")
+    assert entra_error(discovery)[0] == 400
+
+
+# -- F8: bodies over the limit, or nested too deep, are Graph's own 413 and 400 -----------------
+
+
+def test_a_body_under_four_megabytes_is_read_and_a_larger_one_is_413(graph, tenant):
+    call = graph()
+    person = DirectoryUserFactory(tenant=tenant)
+    url = f"/v1.0/users/{person.public_id}/assignLicense"
+    body = {"addLicenses": [], "removeLicenses": [], "pad": "x" * (3 * 1024 * 1024)}
+    assert call("POST", url, body).status_code == 200
+    before = snapshot()
+    body["pad"] = "x" * (4 * 1024 * 1024)
+    assert graph_error(call("POST", url, body)) == (413, "Request_EntityTooLarge")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("depth", [100, 100_000])
+def test_a_deeply_nested_body_is_a_400(graph, tenant, depth):
+    call = graph()
+    person = DirectoryUserFactory(tenant=tenant)
+    nested = "[" * depth + "]" * depth
+    reply = call(
+        "POST",
+        f"/v1.0/users/{person.public_id}/assignLicense",
+        data=f'{{"addLicenses": [], "removeLicenses": {nested}}}',
+        content_type="application/json",
+    )
+    assert graph_error(reply) == (400, "Request_BadRequest")
+
+
+def test_nul_anywhere_in_a_body_is_a_400(graph, tenant):
+    call = graph()
+    person = DirectoryUserFactory(tenant=tenant)
+    before = snapshot()
+    reply = call("PATCH", f"/v1.0/users/{person.public_id}", {"usageLocation": "NL", "x": "\x00"})
+    assert graph_error(reply) == (400, "Request_BadRequest")
+    assert snapshot() == before
+
+
+def test_a_form_body_over_the_limit_is_refused_in_each_protocols_shape(client, tenant):
+    big = "x=" + "y" * (3 * 1024 * 1024)
+    form = "application/x-www-form-urlencoded"
+    token = client.post(f"/{tenant.initial_domain}/oauth2/v2.0/token", big, content_type=form)
+    assert entra_error(token)[0] == 413
+    api = client.post("/v1.0/users", big, content_type=form)
+    assert graph_error(api)[0] in (401, 405, 413)
+    huge = client.post("/v1.0/users", "y" * (7 * 1024 * 1024), content_type="application/json")
+    assert graph_error(huge)[0] == 413
+    scim = client.post(f"/scim/v2/{tenant.public_id}/Users", big, content_type=form)
+    assert scim["Content-Type"] == "application/scim+json"
+    assert json.loads(scim.content)["status"] in ("401", "413")
+    assert AuditEvent.objects.count() == 0
