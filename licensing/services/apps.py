@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import uuid
 from datetime import timedelta
 
 from django.utils import timezone
@@ -74,6 +75,29 @@ def mark_used(obj, now) -> None:
     UPDATE per request."""
     if obj.last_used_at is None or obj.last_used_at < now - timedelta(minutes=1):
         type(obj).objects.filter(id=obj.id).update(last_used_at=now)
+
+
+def app_sign_in_failed(*, tenant: Tenant, client_id: str, address: str, reason: str) -> None:
+    """A refused token request, audited as a failed sign-in of the app (Entra keeps service
+    principals' sign-ins beside the users'): the client id it named, the source address."""
+    try:
+        app = AppRegistration.objects.filter(tenant=tenant, client_id=uuid.UUID(client_id)).first()
+    except ValueError:
+        app = None
+    audit.event(
+        tenant=tenant,
+        actor=app.actor if app else f"Unknown app ({client_id[:100]})",
+        activity=audit.SIGN_IN,
+        target=app or client_id[:100],
+        target_type="Application",
+        details={
+            "method": "client secret",
+            "client_id": client_id[:100],
+            "result": "failure",
+            "reason": reason,
+            "address": address,
+        },
+    )
 
 
 def app_authenticate(tenant: Tenant, client_id, secret: str) -> AppRegistration | None:

@@ -26,9 +26,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from licensing.models import AppRegistration, Tenant
 from licensing.services import app_authenticate
-from licensing.services.apps import mark_used
+from licensing.services.apps import app_sign_in_failed, mark_used
 from portal.graph.errors import FORBIDDEN, UNAUTHORIZED, GraphError
 from portal.json_body import NOT_TEXT, declared_length
+from portal.signin import client_ip
 
 GRAPH = "https://graph.microsoft.com"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"  # Graph's own id in Entra
@@ -113,6 +114,51 @@ def _form(request: HttpRequest) -> QueryDict | None:
         return None
 
 
+# Failed token requests (a wrong secret, an unknown client id) per client id and source
+# address within a window, in Django's cache; past the limit that pair is refused with a 429
+# until the window ends, the right secret too (docs/api.md, "Throttling").
+TOKEN_FAILURE_LIMIT = getattr(settings, "TOKEN_FAILURE_LIMIT", 10)
+TOKEN_FAILURE_WINDOW = getattr(settings, "TOKEN_FAILURE_WINDOW", 15 * 60)
+
+
+def _failures_key(client_id: str, address: str) -> str:
+    pair = f"{client_id.strip().lower()[:100]}|{address}".encode()
+    return f"token-failures:{hashlib.sha256(pair).hexdigest()}"
+
+
+def _failed(tenant: Tenant, client_id: str, address: str, key: str, reason: str) -> None:
+    """Count the failure toward the pair's lockout and audit it, as a failed sign-in."""
+    if cache.add(key, 1, timeout=TOKEN_FAILURE_WINDOW):
+        count = 1
+    else:
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=TOKEN_FAILURE_WINDOW)
+            count = 1
+    if count == TOKEN_FAILURE_LIMIT:
+        cache.set(f"{key}:until", clock().timestamp() + TOKEN_FAILURE_WINDOW, TOKEN_FAILURE_WINDOW)
+    app_sign_in_failed(
+        tenant=tenant,
+        client_id=_printable(client_id),
+        address=address,
+        reason=reason if count < TOKEN_FAILURE_LIMIT else f"{reason}; locked out",
+    )
+
+
+def _locked_out(key: str) -> JsonResponse:
+    until = cache.get(f"{key}:until") or clock().timestamp() + TOKEN_FAILURE_WINDOW
+    retry = max(1, int(until - clock().timestamp()))
+    reply = _entra_error(
+        429,
+        "temporarily_unavailable",
+        f"AADSTS50053: Too many failed attempts with this client id from this address. Try "
+        f"again in {retry} seconds.",
+    )
+    reply["Retry-After"] = str(retry)
+    return reply
+
+
 @csrf_exempt
 @never_cache
 @require_POST
@@ -148,18 +194,32 @@ def token(request: HttpRequest, tenant: str) -> JsonResponse:
             f"flows must have a scope value with /.default suffixed to the resource "
             f"identifier ({GRAPH}/.default).",
         )
-    client_id = form.get("client_id", "")
+    raw_id = form.get("client_id", "")
+    address = client_ip(request)
+    throttle = _failures_key(raw_id, address)
+    if (cache.get(throttle) or 0) >= TOKEN_FAILURE_LIMIT:
+        return _locked_out(throttle)
     try:
-        client_id = uuid.UUID(client_id)
+        client_id = uuid.UUID(raw_id)
     except ValueError:
+        client_id = None
+    if (
+        client_id is None
+        or not AppRegistration.objects.filter(
+            tenant=found, client_id=client_id, revoked_at=None
+        ).exists()
+    ):
+        _failed(found, raw_id, address, throttle, "unknown client id")
+        # Entra's words, with the directory as the caller named it, not the tenant's name.
         return _entra_error(
             400,
             "unauthorized_client",
-            f"AADSTS700016: Application with identifier '{client_id[:100]}' was not found "
-            f"in the directory '{found.name}'.",
+            f"AADSTS700016: Application with identifier '{_printable(raw_id)}' was not found "
+            f"in the directory '{_printable(tenant)}'.",
         )
     app = app_authenticate(found, client_id, form.get("client_secret", ""))
     if app is None:
+        _failed(found, raw_id, address, throttle, "invalid client secret")
         return _entra_error(
             401,
             "invalid_client",

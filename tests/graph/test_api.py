@@ -67,8 +67,9 @@ def test_the_token_endpoint_answers_like_entra(client, app, tenant):
     )
     assert client.post("/nowhere.example/oauth2/v2.0/token", good).status_code == 400
     other = TenantFactory(initial_domain="fabrikam.onmicrosoft.com")
-    # Another tenant's URL with this app's credentials: no token.
-    assert client.post(f"/{other.initial_domain}/oauth2/v2.0/token", good).status_code == 401
+    # Another tenant's URL with this app's credentials: not an app of that directory.
+    elsewhere = client.post(f"/{other.initial_domain}/oauth2/v2.0/token", good)
+    assert (elsewhere.status_code, elsewhere.json()["error"]) == (400, "unauthorized_client")
     discovery = client.get(f"/{tenant.initial_domain}/v2.0/.well-known/openid-configuration")
     assert discovery.json()["token_endpoint"].endswith(f"/{tenant.public_id}/oauth2/v2.0/token")
 

@@ -110,3 +110,75 @@ def test_a_form_body_over_the_limit_is_refused_in_each_protocols_shape(client, t
     assert scim["Content-Type"] == "application/scim+json"
     assert json.loads(scim.content)["status"] in ("401", "413")
     assert AuditEvent.objects.count() == 0
+
+
+# -- F11: wrong client secrets are throttled per client id and address, and audited ------------
+
+
+def _token_request(client, tenant, client_id, secret, address="203.0.113.7"):
+    return client.post(
+        f"/{tenant.initial_domain}/oauth2/v2.0/token",
+        {
+            "grant_type": "client_credentials",
+            "client_id": str(client_id),
+            "client_secret": secret,
+            "scope": "https://graph.microsoft.com/.default",
+        },
+        REMOTE_ADDR=address,
+    )
+
+
+@pytest.fixture
+def fresh_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_wrong_secrets_are_throttled_per_client_id_and_address(client, tenant, app, fresh_cache):
+    from portal.graph import auth
+
+    registered, secret = app()
+    other, other_secret = app()
+    for _ in range(auth.TOKEN_FAILURE_LIMIT):
+        assert _token_request(client, tenant, registered.client_id, "wrong").status_code == 401
+    locked = _token_request(client, tenant, registered.client_id, secret)
+    assert entra_error(locked) == (429, "temporarily_unavailable")
+    assert int(locked["Retry-After"]) > 0
+    # The same app from another address, and another app from this one, are not locked out.
+    assert (
+        _token_request(client, tenant, registered.client_id, secret, "192.0.2.44").status_code
+        == 200
+    )
+    assert _token_request(client, tenant, other.client_id, other_secret).status_code == 200
+
+
+def test_failed_token_requests_are_audited_with_the_address(client, tenant, app, fresh_cache):
+    registered, _secret = app()
+    _token_request(client, tenant, registered.client_id, "wrong")
+    _token_request(client, tenant, "9a0e0000-0000-0000-0000-000000000000", "x")
+    _token_request(client, tenant, "not-a-guid", "x")
+    events = AuditEvent.objects.filter(activity="Sign-in activity", tenant=tenant).order_by("id")
+    assert [e.details["result"] for e in events] == ["failure"] * 3
+    assert {e.details["address"] for e in events} == {"203.0.113.7"}
+    assert events[0].details["client_id"] == str(registered.client_id)
+    assert events[0].actor_name == registered.actor
+    assert "secret" in events[0].details["reason"]
+
+
+# -- F13: the token endpoint never names the tenant to an anonymous caller ---------------------
+
+
+def test_token_errors_keep_entras_codes_without_the_tenants_name(client, tenant, app, fresh_cache):
+    tenant.name = "Contoso Confidential Holdings"
+    tenant.save()
+    registered, _secret = app()
+    for client_id in ("9a0e0000-0000-0000-0000-000000000000", "not-a-guid"):
+        reply = _token_request(client, tenant, client_id, "x")
+        assert entra_error(reply) == (400, "unauthorized_client")
+        assert "AADSTS700016" in reply.json()["error_description"]
+        assert "Confidential" not in reply.content.decode()
+    wrong = _token_request(client, tenant, registered.client_id, "x")
+    assert "Confidential" not in wrong.content.decode()
