@@ -4,6 +4,7 @@ reverted."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from urllib.parse import urlencode
 
@@ -182,3 +183,53 @@ def test_token_errors_keep_entras_codes_without_the_tenants_name(client, tenant,
         assert "Confidential" not in reply.content.decode()
     wrong = _token_request(client, tenant, registered.client_id, "x")
     assert "Confidential" not in wrong.content.decode()
+
+
+# -- F14: the $skiptoken is opaque: it reveals no global row id ---------------------------------
+
+
+def _decodings(token: str) -> bytes:
+    """Whatever base64 in the token decodes to (a signed value reads as its payload)."""
+    import base64
+    import zlib
+
+    found = b""
+    for part in token.replace(".", ":").split(":"):
+        for padded in (part, part + "=", part + "=="):
+            try:
+                raw = base64.urlsafe_b64decode(padded)
+            except ValueError:
+                continue
+            found += raw
+            with contextlib.suppress(zlib.error):
+                found += zlib.decompress(raw)
+    return found
+
+
+def test_the_skiptoken_reveals_no_global_row_id_and_works_only_where_it_was_issued(graph, tenant):
+    from urllib.parse import parse_qs, urlsplit
+
+    from licensing.models import DirectoryUser
+    from tests.factories import TenantFactory
+
+    elsewhere = TenantFactory(initial_domain="fabrikam.onmicrosoft.com")
+    DirectoryUser.objects.bulk_create(
+        DirectoryUser(tenant=elsewhere, user_principal_name=f"u{i}@fabrikam.com", display_name="U")
+        for i in range(150)
+    )
+    DirectoryUserFactory.create_batch(3, tenant=tenant)
+    call = graph()
+    first = call("GET", "/v1.0/users?$top=1").json()
+    token = parse_qs(urlsplit(first["@odata.nextLink"]).query)["$skiptoken"][0]
+    row = DirectoryUser.objects.get(public_id=first["value"][0]["id"]).pk
+    assert row > 150
+    assert str(row).encode() not in _decodings(token) and str(row) not in token
+    again = call("GET", "/v1.0/users?$top=1").json()["@odata.nextLink"]
+    assert parse_qs(urlsplit(again).query)["$skiptoken"][0] != token  # not a fixed mapping
+    second = call("GET", first["@odata.nextLink"]).json()
+    assert second["value"][0]["id"] != first["value"][0]["id"]
+    # Another tenant's app, or another listing, cannot use it.
+    theirs = graph(on=elsewhere)
+    assert graph_error(theirs("GET", first["@odata.nextLink"]))[0] == 400
+    group_members = call("GET", "/v1.0/groups?$skiptoken=" + token)
+    assert graph_error(group_members)[0] == 400
