@@ -19,6 +19,9 @@ PROVISIONING_ACTOR = "Provisioning (SCIM)"
 def scim_token_issue(*, tenant: Tenant, actor) -> tuple[ScimToken, str]:
     """A new token for the tenant, which revokes the previous one (rotate). Returns it and
     the token itself, which is never shown again."""
+    # The race this prevents: admins issuing at once each revoke the live tokens they see,
+    # then each insert one, leaving several live. Issues of one tenant take turns.
+    Tenant.objects.select_for_update().filter(id=tenant.id).values_list("id", flat=True).get()
     now = timezone.now()
     ScimToken.objects.filter(tenant=tenant, revoked_at=None).update(revoked_at=now)
     raw = secrets.token_urlsafe(32)

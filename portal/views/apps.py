@@ -13,16 +13,14 @@ from licensing import services
 from licensing.errors import LicensingError
 from licensing.models import AppRegistration
 from portal.access import portal_view, require_directory_admin
-from portal.responses import HttpResponseSeeOther, command_done
-
-NEW_SECRET = "portal_new_app_secret"
+from portal.responses import command_done
 
 
 @require_http_methods(["GET", "POST"])
 @portal_view
 def app_list(request: HttpRequest) -> HttpResponse:
     require_directory_admin(request)
-    error = ""
+    error, new = "", None
     if request.method == "POST":
         try:
             app, secret = services.app_register(
@@ -34,15 +32,15 @@ def app_list(request: HttpRequest) -> HttpResponse:
         except LicensingError as refused:
             error = str(refused)
         else:
-            # Shown once, on the next page, then gone from the session.
-            request.session[NEW_SECRET] = {"client_id": str(app.client_id), "secret": secret}
-            return HttpResponseSeeOther(reverse("portal:apps"))
+            # Shown once, in this answer (no-store), and kept nowhere: not in the session,
+            # where it sat in the clear until the next page.
+            new = {"client_id": str(app.client_id), "secret": secret}
     context = {
         "section": "apps",
         "apps": AppRegistration.objects.filter(tenant=request.tenant).order_by(
             "revoked_at", "name", "id"
         ),
-        "new": request.session.pop(NEW_SECRET, None),
+        "new": new,
         "error": error,
         "token_url": request.build_absolute_uri(f"/{request.tenant.public_id}/oauth2/v2.0/token"),
         "graph_url": request.build_absolute_uri("/v1.0"),

@@ -14,24 +14,22 @@ from licensing import services
 from licensing.models import ScimToken
 from portal import scim
 from portal.access import portal_view, require_directory_admin
-from portal.responses import HttpResponseSeeOther, command_done
-
-NEW_TOKEN = "portal_new_scim_token"
+from portal.responses import command_done
 
 
 @require_http_methods(["GET", "POST"])
 @portal_view
 def provisioning(request: HttpRequest) -> HttpResponse:
     require_directory_admin(request)
+    new = None
     if request.method == "POST":
-        _token, raw = services.scim_token_issue(tenant=request.tenant, actor=request.user)
-        # Shown once, on the next page, then gone from the session.
-        request.session[NEW_TOKEN] = raw
-        return HttpResponseSeeOther(reverse("portal:provisioning"))
+        # Shown once, in this answer (no-store), and kept nowhere: not in the session, where
+        # it sat in the clear until the next page.
+        _token, new = services.scim_token_issue(tenant=request.tenant, actor=request.user)
     context = {
         "section": "provisioning",
         "tokens": ScimToken.objects.filter(tenant=request.tenant),
-        "new": request.session.pop(NEW_TOKEN, None),
+        "new": new,
         "endpoint": scim.tenant_url(request, request.tenant),
     }
     return render(request, "portal/provisioning.html", context)

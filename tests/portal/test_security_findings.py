@@ -380,3 +380,46 @@ def test_page_two_keeps_the_search_filters_and_sort(client, as_role, tenant):
     assert "?q=Zed&amp;sort=-upn&amp;page=1" in second
     # A sort header keeps the search and goes back to the first page.
     assert "?q=Zed&amp;sort=upn" in second and "page=2&amp;sort" not in second
+
+
+# -- Second test, F15: a new secret is shown once, in the POST's answer, never kept server-side --
+
+
+def _captured(monkeypatch, name: str) -> list:
+    """The secrets ``services.<name>`` hands out during the test."""
+    seen = []
+    original = getattr(services, name)
+
+    def capturing(**kwargs):
+        result = original(**kwargs)
+        seen.append(result[1])
+        return result
+
+    monkeypatch.setattr(services, name, capturing)
+    return seen
+
+
+def _in_any_session(secret: str) -> bool:
+    from django.contrib.sessions.models import Session
+
+    return any(secret in str(s.get_decoded()) for s in Session.objects.all())
+
+
+def test_a_new_client_secret_is_in_the_answer_and_in_no_session(client, as_role, monkeypatch):
+    as_role()
+    secrets = _captured(monkeypatch, "app_register")
+    page = client.post(reverse("portal:apps"), {"name": "Nightly script", "permission": "read"})
+    assert page.status_code == 200 and secrets[0] in page.content.decode()
+    assert "no-store" in page["Cache-Control"]
+    assert not _in_any_session(secrets[0])
+    assert secrets[0] not in client.get(reverse("portal:apps")).content.decode()
+
+
+def test_a_new_scim_token_is_in_the_answer_and_in_no_session(client, as_role, monkeypatch):
+    as_role()
+    tokens = _captured(monkeypatch, "scim_token_issue")
+    page = client.post(reverse("portal:provisioning"))
+    assert page.status_code == 200 and tokens[0] in page.content.decode()
+    assert "no-store" in page["Cache-Control"]
+    assert not _in_any_session(tokens[0])
+    assert tokens[0] not in client.get(reverse("portal:provisioning")).content.decode()
