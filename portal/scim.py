@@ -101,6 +101,7 @@ def _endpoint(**methods):
         except LicensingError as error:
             return _error(ScimError(400, str(error), "invalidValue"))
 
+    dispatch.methods = tuple(methods)  # read by the hostile-input suite, which walks the URLs
     return dispatch
 
 

@@ -10,6 +10,7 @@ so a revoked app's tokens stop working at once.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import hmac
 import uuid
@@ -22,7 +23,6 @@ from django.http import HttpRequest, JsonResponse, QueryDict
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
 
 from licensing.models import AppRegistration, Tenant
 from licensing.services import app_authenticate
@@ -159,9 +159,32 @@ def _locked_out(key: str) -> JsonResponse:
     return reply
 
 
+def _only(method: str):
+    """The one method an Entra endpoint takes; another is Entra's JSON refusal
+    (AADSTS900561), not Django's empty HTML 405."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            if request.method != method:
+                reply = _entra_error(
+                    405,
+                    "invalid_request",
+                    f"AADSTS900561: The endpoint only accepts {method} requests. Received a "
+                    f"{_printable(request.method or '')} request.",
+                )
+                reply["Allow"] = method
+                return reply
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 @csrf_exempt
 @never_cache
-@require_POST
+@_only("POST")
 def token(request: HttpRequest, tenant: str) -> JsonResponse:
     form = _form(request)
     if form is None:
@@ -238,7 +261,7 @@ def token(request: HttpRequest, tenant: str) -> JsonResponse:
     )
 
 
-@require_GET
+@_only("GET")
 def openid_configuration(request: HttpRequest, tenant: str) -> JsonResponse:
     found = find_tenant(tenant)
     if found is None:
@@ -264,7 +287,7 @@ def openid_configuration(request: HttpRequest, tenant: str) -> JsonResponse:
     )
 
 
-@require_GET
+@_only("GET")
 def keys(request: HttpRequest, tenant: str) -> JsonResponse:
     """No public keys: the portal's tokens are checked by the portal alone."""
     return JsonResponse({"keys": []})
