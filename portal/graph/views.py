@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from licensing import services
-from licensing.errors import InvalidInput, LicensingError, NotFound
+from licensing.errors import InvalidInput, LicensingError, NotFound, database_unavailable
 from licensing.models import (
     SEAT_STATES,
     DirectoryUser,
@@ -29,7 +29,6 @@ from portal import json_body
 from portal.graph import errors, odata, shapes, sql_pages
 from portal.graph.auth import authenticate
 from portal.graph.errors import GraphError, bad_request
-from portal.unavailable import database_unavailable
 from portal.unavailable import response as unavailable
 
 logger = logging.getLogger(__name__)

@@ -27,6 +27,18 @@ logger = logging.getLogger("licensing.worker")
 MAX_WAIT = 30  # seconds between attempts to reach the database
 
 
+def database_answers() -> bool:
+    """Whether the database answers, on fresh connections (the old ones are broken)."""
+    connections.close_all()
+    try:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as error:  # anything but an answer
+        logger.info("no answer from the database: %s", error)
+        return False
+    return True
+
+
 class RecoveringWorker(Worker):
     """Remembers the task a lost database interrupted, to run it again once it is back."""
 
@@ -43,16 +55,10 @@ class RecoveringWorker(Worker):
     def recover(self) -> None:
         """Wait for the database, then give the interrupted task back to the queue."""
         wait = 1
-        while self.running:
-            connections.close_all()
-            try:
-                with connections["default"].cursor() as cursor:
-                    cursor.execute("SELECT 1")
-                break
-            except Exception as error:  # anything but an answer: wait
-                logger.warning("database still unavailable (%s); next try in %s s", error, wait)
-                time.sleep(wait)
-                wait = min(2 * wait, MAX_WAIT)
+        while self.running and not database_answers():
+            logger.warning("database still unavailable; next try in %s s", wait)
+            time.sleep(wait)
+            wait = min(2 * wait, MAX_WAIT)
         lost, self.interrupted = self.interrupted, None
         if lost is not None and self.running:
             DBTaskResult.objects.filter(id=lost.id, status=TaskResultStatus.RUNNING).update(
