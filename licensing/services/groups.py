@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from licensing import audit
 from licensing.errors import AssignmentRefused, GroupStillLicensed, InvalidInput, NotFound
@@ -39,6 +40,14 @@ from licensing.services.base import (
     validate_disabled_plans,
     validate_group_plans,
 )
+from licensing.services.directory import clean_text
+
+# The text fields of a group, with the words their refusals use.
+GROUP_FIELDS = {
+    "name": gettext_lazy("Name"),
+    "description": gettext_lazy("Description"),
+    "external_id": gettext_lazy("External id"),
+}
 
 # More joiners than this at once are applied by the group's run (licensing.processing) rather
 # than in the request.
@@ -47,7 +56,12 @@ BULK_MEMBERS = 100
 
 @service
 def group_create(*, tenant: Tenant, name: str, description: str = "", actor) -> Group:
-    group = Group.objects.create(tenant=tenant, name=name, description=description)
+    """A group, its name and description by the directory's text rule (``clean_text``)."""
+    group = Group.objects.create(
+        tenant=tenant,
+        name=clean_text(name, field=_("Name"), max_length=256, required=True),
+        description=clean_text(description, field=_("Description"), max_length=1024),
+    )
     audit.event(
         tenant=tenant, actor=actor, activity=audit.ADD_GROUP, target=group, target_type="Group"
     )
@@ -61,9 +75,12 @@ def group_update(*, tenant: Tenant, group: Group, actor, **changes) -> None:
     unknown = set(changes) - {"name", "description", "external_id"}
     if unknown:
         raise InvalidInput(_("Not a group field: %(f)s") % {"f": ", ".join(sorted(unknown))})
-    changes = {f: str(v or "").strip() for f, v in changes.items()}
-    if "name" in changes and not changes["name"]:
+    if "name" in changes and not str(changes["name"] or "").strip():
         raise InvalidInput(_("A group needs a name."))
+    changes = {
+        f: clean_text(v, field=GROUP_FIELDS[f], max_length=1024 if f == "description" else 256)
+        for f, v in changes.items()
+    }
     _before, after = save_changed(group, changes)
     if not after:
         return

@@ -216,3 +216,24 @@ def test_assigning_to_a_deleted_user_is_refused(tenant, buy, users, actor):
         services.product_assign_to_users(
             tenant=tenant, product=product("AAD_PREMIUM"), users=[user], actor=actor
         )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Sales\u202egnitekram", "Sales\u200b", "Sales\x00", "a" * 257, "   "],
+    ids=["bidi override", "zero width", "NUL", "too long", "blank"],
+)
+def test_a_group_name_follows_the_directorys_text_rule_wherever_it_comes_from(tenant, name):
+    """The rule SCIM, the sync and the API follow (``clean_text``) holds for groups made or
+    renamed anywhere (the portal, the Django admin): refused, nothing written."""
+    from licensing.errors import InvalidInput
+    from licensing.models import AuditEvent, Group
+
+    with pytest.raises(InvalidInput):
+        services.group_create(tenant=tenant, name=name, actor=None)
+    group = services.group_create(tenant=tenant, name="Sales", actor=None)
+    before = AuditEvent.objects.count()
+    with pytest.raises(InvalidInput):
+        services.group_update(tenant=tenant, group=group, name=name, actor=None)
+    assert list(Group.objects.filter(tenant=tenant).values_list("name", flat=True)) == ["Sales"]
+    assert AuditEvent.objects.count() == before
