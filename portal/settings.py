@@ -206,6 +206,10 @@ else:
     raise ImproperlyConfigured("CACHE_URL must be a redis:// or rediss:// URL (or unset).")
 GRAPH_RATE_LIMIT = int(os.environ.get("GRAPH_RATE_LIMIT", "1200"))
 GRAPH_RATE_WINDOW = int(os.environ.get("GRAPH_RATE_WINDOW", "60"))
+# Failed client-secret attempts at the token endpoint, per client id and address, before it
+# answers 429 for the rest of the window (docs/api.md, Throttling).
+TOKEN_FAILURE_LIMIT = int(os.environ.get("TOKEN_FAILURE_LIMIT", "10"))
+TOKEN_FAILURE_WINDOW = int(os.environ.get("TOKEN_FAILURE_WINDOW", "900"))
 CSRF_COOKIE_HTTPONLY = False  # htmx reads no cookie: the token travels in hx-headers
 
 # Content-Security-Policy (django-csp): our own scripts and styles only, no inline code, no

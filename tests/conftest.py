@@ -32,6 +32,17 @@ def _require_postgresql(django_db_setup, django_db_blocker):
             )
 
 
+@pytest.fixture(autouse=True)
+def _language_of_each_test_is_its_own():
+    """A request in Dutch leaves Dutch active in the thread (LocaleMiddleware activates, and
+    nothing deactivates): every test starts and ends in the default language."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def tenant(db):
     from tests.factories import TenantFactory
