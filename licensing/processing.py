@@ -40,7 +40,7 @@ import logging
 from collections import Counter
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 from django_tasks import task
@@ -221,6 +221,7 @@ def _apply_run(*, group_id: int, run: int, inside: frozenset[int]) -> dict | Non
     locked = hold_seats(
         tenant, products_touching(tenant, groups=[group_id]), inside=inside | {group_id}
     )
+    _hold_run(group_id)  # after the seat locks, always in this order: no deadlock
     # Holding the seat lock, re-read the run: a newer run, or whoever completed this one
     # meanwhile, does the work from here.
     group = Group.objects.select_related("tenant").filter(id=group_id).first()
@@ -325,10 +326,35 @@ def stalled_groups(now: datetime.datetime | None = None):
     )
 
 
+# The advisory lock a run holds while it is applied (PostgreSQL): (this key, the group's id).
+RUN_LOCK = 7_217_001
+
+
+def _hold_run(group_id: int) -> None:
+    """Mark this run as being applied until the transaction ends: a live run is never taken
+    for a stalled one, however long it takes (``being_applied``)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [RUN_LOCK, group_id])
+
+
+def being_applied(group_id: int) -> bool:
+    """Whether a worker is applying this group's run right now (it holds the run's lock).
+    Without PostgreSQL, never: a run there is applied in the request that queued it."""
+    if connection.vendor != "postgresql":
+        return False
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [RUN_LOCK, group_id])
+        return not cursor.fetchone()[0]
+
+
 def resume_stalled_groups(now: datetime.datetime | None = None) -> list[Group]:
-    """Enqueue the stalled run of every stalled group again: it continues from its cursor."""
+    """Enqueue the stalled run of every stalled group again, unless a worker is still applying
+    it (a run is one transaction: a long one does not move until it commits)."""
     resumed = []
     for group in stalled_groups(now).select_related("tenant"):
+        if being_applied(group.id):
+            continue
         logger.warning("resuming stalled processing of group %s (%s)", group.id, group.name)
         Group.objects.filter(id=group.id).update(processing_updated_at=timezone.now())
         _enqueue(group)

@@ -470,3 +470,38 @@ def test_reprocess_gives_seats_bought_meanwhile_to_waiting_members_set_based(
     assert UserLicense.objects.filter(via_group=w.group, state="Active").count() == 12
     assert reconciled == [[]]
     assert_consistent(w.tenant)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_still_being_applied_is_not_taken_for_a_stalled_one(transactional_catalog, actor):
+    """A run is one transaction and does not move until it commits: however long it takes, the
+    watch leaves it to the worker applying it (it holds the run's lock)."""
+    import threading
+
+    from django.db import connection, transaction
+
+    w = World("s", actor)
+    w.buy("AAD_PREMIUM", 50)
+    Group.objects.filter(id=w.group.id).update(
+        processing_state=ProcessingState.IN_PROGRESS, processing_updated_at=None
+    )
+    holding, done = threading.Event(), threading.Event()
+
+    def worker():
+        with transaction.atomic():
+            processing._hold_run(w.group.id)
+            holding.set()
+            done.wait(10)
+        connection.close()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    holding.wait(10)
+    try:
+        assert processing.being_applied(w.group.id)
+        assert [g.id for g in processing.stalled_groups()] == [w.group.id]
+        assert processing.resume_stalled_groups() == []
+    finally:
+        done.set()
+        thread.join()
+    assert not processing.being_applied(w.group.id)
