@@ -50,11 +50,11 @@ test: $(STAMP) $(MO)
 	scripts/with-postgres $(PY) -m pytest --durations=15 $(PYTEST_ARGS)
 
 # The fast tier for the edit-test loop: ruff, and every test that needs neither a browser nor
-# the state machines (those run in `make test`).
+# the state machines nor another minutes-long suite (those run in `make test`).
 check: $(STAMP) $(MO)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	scripts/with-postgres $(PY) -m pytest -q -m "not e2e and not stateful" $(PYTEST_ARGS)
+	scripts/with-postgres $(PY) -m pytest -q -m "not e2e and not stateful and not slow and not race" $(PYTEST_ARGS)
 
 # Real faults (a killed worker, a restarted database, killed web workers, killed maintenance)
 # injected into a running portal on a throwaway PostgreSQL (docs/operations.md).

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import itertools
 import logging
 import os
 import random
@@ -74,10 +73,8 @@ django.setup()
 import httpx  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import close_old_connections, connections  # noqa: E402
+from django.db import close_old_connections, connection, connections  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from django_tasks.base import TaskResultStatus  # noqa: E402
-from django_tasks_db.models import DBTaskResult  # noqa: E402
 
 from licensing import audit, processing, services  # noqa: E402
 from licensing.consistency import consistency_problems  # noqa: E402
@@ -101,6 +98,7 @@ from tests.model.licensing_model import Model, differences  # noqa: E402
 PY = str(ROOT / ".venv/bin/python")
 logging.getLogger("httpx").setLevel(logging.WARNING)
 PASSWORD = "faults-admin-password-2026"
+BASE_URL = os.environ["DATABASE_URL"]
 DELAY = 1.0  # the longest wait before a fault in a group run, seconds (``calibrate`` sets it)
 
 
@@ -165,13 +163,15 @@ class Portal:
             self.start_worker(name)
         self.wait_web()
 
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, argv: list[str], env=None) -> subprocess.Popen:
         out = open(self.build / f"faults-{name}.log", "ab")  # noqa: SIM115 - lives with the process
-        return subprocess.Popen(argv, cwd=ROOT, env=os.environ, stdout=out, stderr=out)
+        return subprocess.Popen(argv, cwd=ROOT, env=env or os.environ, stdout=out, stderr=out)
 
     def start_worker(self, name: str) -> None:
         self.generation += 1
         worker_id = f"{name}-{self.generation}"
+        # Its connections carry its id, so that the driver sees which worker applies a run.
+        env = {**os.environ, "DATABASE_URL": f"{BASE_URL}?application_name={worker_id}"}
         self.workers[worker_id] = self._spawn(
             name,
             [
@@ -185,6 +185,7 @@ class Portal:
                 "--worker-id",
                 worker_id,
             ],
+            env,
         )
 
     def kill_worker(self, worker_id: str) -> None:
@@ -437,28 +438,19 @@ def group_run_with(world: World, portal: Portal, tally: Tally, product: Product,
     started = wait_for(
         lambda: state(world.group)[0] != ProcessingState.QUEUED, 60, "the run to start"
     )
-    progress: list[int] = []
-    watching = threading.Event()
-
-    def watch_progress():
-        while not watching.is_set():
-            try:
-                close_old_connections()
-                progress.append(state(world.group)[1])
-            except Exception:
-                connections.close_all()
-            time.sleep(0.05)
-        connections.close_all()
-
-    watcher = threading.Thread(target=watch_progress)
-    watcher.start()
-    time.sleep(random.uniform(0.05, DELAY))
-    hit = "mid-run" if state(world.group)[0] == ProcessingState.IN_PROGRESS else "after the run"
-    fault(world, portal)
+    # A run is one transaction: it shows no progress until it commits, so the moment to
+    # strike is while a worker holds the run's lock (licensing.processing._hold_run).
+    wait_for(
+        lambda: applier(world.group) or state(world.group)[0] == ProcessingState.COMPLETE,
+        60,
+        "a worker to apply the run",
+    )
+    time.sleep(random.uniform(0.0, DELAY))
+    victim = applier(world.group)
+    hit = "mid-run" if victim else "after the run"
+    fault(world, portal, victim)
     tally.fault()
     completed = wait_complete(world.group, timeout=300)
-    watching.set()
-    watcher.join()
     problems = [] if started and completed else [f"run {run} not completed"]
     if completed:
         connections.close_all()
@@ -472,8 +464,6 @@ def group_run_with(world: World, portal: Portal, tally: Tally, product: Product,
             n = events(world.tenant, activity, before, target_id=str(world.group.public_id))
             if n != 1:
                 problems.append(f"{activity}: {n} events")
-        if any(b < a for a, b in itertools.pairwise(progress)):
-            problems.append("progress went backwards")
         problems += checked(world, model)
     lost = 0 if completed else 1
     tally.outcome(name, problems, lost=lost, hit=hit)
@@ -484,18 +474,23 @@ def group_run_with(world: World, portal: Portal, tally: Tally, product: Product,
     wait_complete(world.group)
 
 
-def worker_killed(world: World, portal: Portal) -> None:
-    running = (
-        DBTaskResult.objects.filter(
-            task_path="licensing.processing.process_group_task", status=TaskResultStatus.RUNNING
+def applier(group: Group) -> str | None:
+    """The worker applying this group's run right now: the holder of the run's lock."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s
+            """,
+            [processing.RUN_LOCK, group.id],
         )
-        .order_by("-started_at")
-        .values_list("worker_ids", flat=True)
-        .first()
-    )
-    victim = (
-        running[-1] if running and running[-1] in portal.workers else next(iter(portal.workers))
-    )
+        found = cursor.fetchone()
+    return found[0] if found else None
+
+
+def worker_killed(world: World, portal: Portal, victim: str | None) -> None:
+    if victim not in portal.workers:
+        victim = random.choice(list(portal.workers))  # the run is over: any worker
     portal.kill_worker(victim)
     # The watch enqueues the stalled run again; a cron job may too, at the same moment: two
     # tasks, two workers, and exactly one of them applies it.
@@ -503,7 +498,7 @@ def worker_killed(world: World, portal: Portal) -> None:
     processing.resume_stalled_groups()
 
 
-def database_restarted_during_run(world: World, portal: Portal) -> None:
+def database_restarted_during_run(world: World, portal: Portal, victim: str | None) -> None:
     restart_database()
 
 
@@ -589,6 +584,8 @@ def web_worker_killed_in(kind: str, world: World, portal: Portal, tally: Tally) 
             return UserLicense.objects.filter(
                 user_id__in=[p[0] for p in people], product=product
             ).count()
+
+        audited = audit.CHANGE_USER_LICENSE
     else:
         url = f"{portal.url}/scim/v2/{world.tenant.public_id}/Groups/{world.patched.public_id}"
         body = {
@@ -616,6 +613,8 @@ def web_worker_killed_in(kind: str, world: World, portal: Portal, tally: Tally) 
                 group=world.patched, user_id__in=[p[0] for p in people]
             ).count()
 
+        audited = audit.ADD_MEMBER
+
     sender = threading.Thread(target=send)
     sender.start()
     time.sleep(random.uniform(0.02, 0.4))
@@ -628,6 +627,11 @@ def web_worker_killed_in(kind: str, world: World, portal: Portal, tally: Tally) 
     wait_complete(world.patched)
     n = applied()
     problems = [] if n in (0, len(people)) else [f"{kind}: {n} of {len(people)} applied"]
+    events_of_them = AuditEvent.objects.filter(
+        activity=audited, target_id__in=[str(p[1]) for p in people]
+    ).count()
+    if events_of_them != n:
+        problems.append(f"{kind}: {n} applied, {events_of_them} audit events")
     reply = answer[0]
     if not isinstance(reply, Exception) and reply.status_code < 400 and n == 0:
         problems.append(f"{kind}: answered {reply.status_code}, nothing applied")
@@ -670,12 +674,22 @@ def maintenance_killed(kind: str, world: World, tally: Tally, build: Path) -> No
             )
     out = open(build / "faults-maintenance.log", "ab")  # noqa: SIM115
     command = [PY, "manage.py", kind]
+    purging = kind == "purge_deleted_users"
+    activity = audit.HARD_DELETE_USER if purging else audit.CHANGE_SUBSCRIPTION
+    total = 300 if purging else 450
     process = subprocess.Popen(command, cwd=ROOT, env=os.environ, stdout=out, stderr=out)
-    time.sleep(random.uniform(0.5, 2.0))
-    hit = "after it ended" if process.poll() is not None else "mid-way"
+    # Strike once it has done its first step, at a random moment after.
+    wait_for(
+        lambda: process.poll() is not None or events(world.tenant, activity, before) > 0,
+        60,
+        f"{kind} to start",
+    )
+    time.sleep(random.uniform(0.0, 0.5))
     process.send_signal(signal.SIGKILL)
     process.wait()
     tally.fault()
+    done = events(world.tenant, activity, before)
+    hit = f"after {done} of {total} steps" if 0 < done < total else f"{done} of {total} steps"
     again = subprocess.run(command, cwd=ROOT, env=os.environ, stdout=out, stderr=out)
     problems = [] if again.returncode == 0 else [f"{kind} failed when run again"]
     connections.close_all()

@@ -39,7 +39,7 @@ from licensing import services
 from licensing.models import AuditEvent, GroupMembership, UserLicense
 from tests.factories import DirectoryUserFactory, GroupFactory, SubscriptionFactory, product
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 SCOPES = ["https://graph.microsoft.com/.default"]
 

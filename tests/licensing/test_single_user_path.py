@@ -39,7 +39,7 @@ from tests.factories import (
 )
 from tests.helpers import DATABASE_TASKS, assert_consistent, paths_of
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 # Products that meet: exclusive Exchange plans (E3 holds Plan 2, Exchange Online Plan 1 the
 # other), an add-on that needs Exchange, E1 and E3 (exclusive with each other), plain ones.

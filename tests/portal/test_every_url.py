@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.urls import URLPattern, get_resolver, reverse
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 
 def portal_urls(*, with_ids_only: bool = False) -> list[str]:

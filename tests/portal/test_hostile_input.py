@@ -26,7 +26,7 @@ from tests.factories import DirectoryUserFactory, GroupFactory, TenantFactory
 from tests.licensing.test_bad_input import TABLES, snapshot
 from tests.portal.test_isolation import _patterns, _url, world  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 # Parameter names the portal reads, and some it does not; the names its views read are added
 # from the code itself (``_names_read``), so a new field is covered without a list to update.

@@ -24,7 +24,7 @@ from tests.factories import (
     product,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 # Requests that change nothing a reader may not: choosing which of one's tenants to look at.
 READER_MAY_POST = {"switch_tenant"}

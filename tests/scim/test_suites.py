@@ -12,7 +12,7 @@ import pytest
 
 from licensing import services
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 BIN = Path(sys.executable).parent
 
