@@ -87,14 +87,23 @@ class ConcurrentChange(LicensingError):
     pass
 
 
-# What a lost or refused database connection raises: psycopg's OperationalError (the server
-# closed the connection, cannot connect, shuts down) and InterfaceError (a connection already
-# closed), as Django wraps them.
-UNAVAILABLE = (OperationalError, InterfaceError)
+# What a lost or refused database connection raises: psycopg's InterfaceError (a connection
+# already closed), and OperationalError without an SQL state (no connection could be made)
+# or with one of the connection's own (class 08, and 57P01–57P03: the server shuts down,
+# crashed, cannot connect now). Other OperationalErrors (a statement timeout, a full disk, a
+# lock not available) are faults of their own, answered and reported as errors.
+CONNECTION_STATES = ("57P01", "57P02", "57P03")
 
 
 def database_unavailable(error: BaseException | None) -> bool:
     """Whether this exception says the database is away (not a bad query or a bug)."""
-    return isinstance(error, UNAVAILABLE) or (
-        isinstance(error, DatabaseError) and isinstance(error.__cause__, UNAVAILABLE)
-    )
+    if isinstance(error, DatabaseError) and not isinstance(
+        error, (OperationalError, InterfaceError)
+    ):
+        error = error.__cause__
+    if isinstance(error, InterfaceError):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    state = getattr(error.__cause__, "sqlstate", None) or getattr(error, "sqlstate", None)
+    return state is None or state.startswith("08") or state in CONNECTION_STATES

@@ -287,7 +287,9 @@ def validate_group_plans(
         for plan in catalog.product_plans.get(product_id, ())
         if plan not in disabled
     ]
-    clash = first_conflict([p for p, _ in on], on, catalog)
+    # Only a change that turns services on can make a conflict: a removal never refuses for
+    # one (a catalog change may have left the group's products in conflict).
+    clash = first_conflict([p for p, _ in on], on, catalog) if changes else None
     if clash:
         plan, other, other_product = clash
         product = next(product_id for p, product_id in on if p == plan)

@@ -80,3 +80,27 @@ def test_any_other_failure_is_still_a_500(as_role, client, monkeypatch):
     monkeypatch.setattr(SessionStore, "load", broken)
     reply = client.get("/licenses/")
     assert reply.status_code == 500
+
+
+def _wrapped(psycopg_error):
+    error = OperationalError(str(psycopg_error))
+    error.__cause__ = psycopg_error
+    return error
+
+
+def test_only_a_lost_connection_counts_as_the_database_away():
+    """A statement timeout, a full disk or a lock not available is a fault to report (500, and
+    e-mailed to ADMINS), not "try again in 5 seconds"."""
+    import psycopg
+    from django.db import InterfaceError
+
+    from licensing.errors import database_unavailable
+
+    assert database_unavailable(OperationalError("could not connect to server"))
+    assert database_unavailable(InterfaceError("connection already closed"))
+    assert database_unavailable(_wrapped(psycopg.errors.AdminShutdown()))
+    assert database_unavailable(_wrapped(psycopg.errors.CannotConnectNow()))
+    assert not database_unavailable(_wrapped(psycopg.errors.QueryCanceled()))
+    assert not database_unavailable(_wrapped(psycopg.errors.DiskFull()))
+    assert not database_unavailable(_wrapped(psycopg.errors.LockNotAvailable()))
+    assert not database_unavailable(RuntimeError("a bug"))

@@ -39,6 +39,16 @@ def database_answers() -> bool:
     return True
 
 
+def keep_periodic_tasks() -> None:
+    """The watch and the daily maintenance each schedule their next run; a run killed or lost
+    with the database ends that chain. Scheduling them again is idempotent (one waiting run
+    each), so every worker does it when it starts and after the database came back."""
+    from licensing.tasks import schedule_daily_maintenance, schedule_group_watch
+
+    schedule_group_watch()
+    schedule_daily_maintenance()
+
+
 class RecoveringWorker(Worker):
     """Remembers the task a lost database interrupted, to run it again once it is back."""
 
@@ -100,6 +110,7 @@ class Command(DbWorkerCommand):
         worker.configure_signals()
         while True:
             try:
+                keep_periodic_tasks()
                 worker.run()
                 return
             except Exception as error:
