@@ -282,7 +282,7 @@ class GroupMembership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["group", "user"], name="uniq_group_member"),
         ]
-        # Members in claim order, for group processing in batches.
+        # Members in claim order, for group processing.
         indexes = [
             models.Index(fields=["user"]),
             models.Index(fields=["group", "added_at", "user"]),

@@ -1,5 +1,6 @@
 """Group license processing (docs/rules.md §8): QueuedForProcessing → ProcessingInProgress →
-ProcessingComplete, in batches, in the background, with the same result as at once.
+ProcessingComplete, in the background, each run one decision with the result of applying
+the change at once.
 
 A service that changes a group's licenses records the intent and calls :func:`queue_group`
 inside its transaction. That marks the group *queued*, starts a new *run*

@@ -262,7 +262,7 @@ def group_add_members(
     )
     Group.objects.filter(id=group.id).update(modified_at=now)
     if bulk:
-        # Many joiners of a licensed group: the group's run applies it, in batches. Their
+        # Many joiners of a licensed group: the group's run applies it. Their
         # claims come after every member before them, whose run is complete (``hold_seats``
         # completed any pending one): the run starts behind the last of those, so that adding
         # 1,000 members to a group of 50,000 processes 1,000 (docs/rules.md §8).

@@ -2,8 +2,8 @@
 
 Random sequences of every licensing operation across two tenants: direct and group
 assignment, options, joins and leaves, usage locations, soft delete, restore, permanent
-delete, subscription changes, catalog plan additions, reprocessing. Group runs go in batches
-of a random size (1 to 7), and in "queued" mode they wait for a worker while other changes
+delete, subscription changes, catalog plan additions, reprocessing. Group runs write a
+random number of members a statement (1 to 7), and in "queued" mode they wait for a worker while other changes
 happen, then run. The model applies every change at once, synchronously, to the whole tenant.
 
 After every step where no run is pending: the engine's rows and Assigned counters equal the
@@ -180,7 +180,8 @@ class LicensingMachine(RuleBasedStateMachine):
     # -- how the work is split -------------------------------------------------------------
     @rule(queued=st.booleans(), batch=st.integers(1, 7))
     def split_the_work(self, queued, batch):
-        """From now on: group runs wait for a worker (or run at once), in batches of ``batch``."""
+        """From now on: group runs wait for a worker (or run at once), writing ``batch``
+        members a statement."""
         self.queued, self.batch = queued, batch
 
     @rule(batch=st.integers(1, 7), which=index)

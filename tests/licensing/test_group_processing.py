@@ -1,4 +1,4 @@
-"""Group processing in batches and in the background (docs/rules.md §4, §8).
+"""Group processing in the background, written in chunks (docs/rules.md §4, §8).
 
 The set-based path (licensing.fastpath) must give exactly the rows of the synchronous path
 (the reconciler over every member in one go): each scenario runs twice, in two tenants built
