@@ -192,7 +192,18 @@ def group_remove_products(
         members=dependents,
         group_paths=group_paths,
     )
-    reconcile(tenant=tenant, user_ids=[], locked_products=locked, products=found, frozen=[group.id])
+    # Seats freed now go at once to waiting claims, of products no member of the group can
+    # claim: a seat of any other product (the group's own, or one a member holds another way)
+    # waits for the group's run, which decides it with the members' changed claims in claim
+    # order (a member's claim may come first: found by the state machine, seed 2390328677).
+    reconcile(
+        tenant=tenant,
+        user_ids=[],
+        locked_products=locked,
+        products=found,
+        frozen=[group.id],
+        reserved=products_touching(tenant, groups=[group.id]),
+    )
     audit.event(
         tenant=tenant,
         actor=actor,

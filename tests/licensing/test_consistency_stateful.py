@@ -488,6 +488,7 @@ def test_random_operation_sequences_keep_the_rows_consistent():
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
             database=None,
             derandomize=DERANDOMIZE,
+            print_blob=not DERANDOMIZE,
         ),
     )
 
@@ -546,5 +547,6 @@ def test_random_group_runs_deletions_and_options_keep_the_rows_consistent():
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
             database=None,
             derandomize=DERANDOMIZE,
+            print_blob=not DERANDOMIZE,
         ),
     )

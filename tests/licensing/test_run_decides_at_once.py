@@ -357,3 +357,58 @@ def test_a_permanent_delete_with_queued_runs_gives_the_seat_to_the_earliest_clai
     assert differences(model) == []
     assert ("ENTERPRISEPACK", "Early", "Active", "") in paths_of(early)
     assert_consistent(tenant)
+
+
+@pytest.mark.parametrize("queued", [False, True], ids=["at once", "with a worker"])
+def test_a_seat_a_group_removal_frees_waits_for_the_members_earlier_claims(
+    tenant, buy, actor, settings, queued
+):
+    """Found by `make explore` (seed 2390328677). Removing P1 from G2 frees u1's P1 seat. The
+    earliest claim that can use it is u3's through G1, because u3's G2 claim, now E3 alone and
+    earlier than any G1 claim, takes the last E3 seat first (a claim keeps the seats its user
+    holds, §6). Handed out before G2's run, with G2's claims left as they were, the seat went
+    to u4's G1 claim (earlier than u3's in G1), which also took the last E3 seat."""
+    buy("ENTERPRISEPACK", 3)
+    buy("AAD_PREMIUM", 2)
+    buy("EMS", 2)
+    model = Model(tenant)
+    u1, u2, u3, u4, u5 = (person(tenant, f"u{i}") for i in range(1, 6))
+    g1, g2 = GroupFactory(tenant=tenant, name="G1"), GroupFactory(tenant=tenant, name="G2")
+
+    def check():
+        model.step()
+        assert differences(model) == []
+
+    for who in (u2, u4, u5, u3):
+        services.group_add_members(tenant=tenant, group=g1, users=[who], actor=actor)
+    for who in (u2, u1, u3):
+        services.group_add_members(tenant=tenant, group=g2, users=[who], actor=actor)
+    check()
+    services.group_assign_products(
+        tenant=tenant, group=g2, products=options(ENTERPRISEPACK=[], AAD_PREMIUM=[]), actor=actor
+    )
+    check()
+    services.group_assign_products(
+        tenant=tenant,
+        group=g1,
+        products=options(ENTERPRISEPACK=[], AAD_PREMIUM=[], EMS=[]),
+        actor=actor,
+    )
+    check()
+    assert paths_of(u4) == {
+        ("ENTERPRISEPACK", "G1", "Error", "CountViolation"),
+        ("AAD_PREMIUM", "G1", "Error", "CountViolation"),
+        ("EMS", "G1", "Error", "CountViolation"),
+    }
+    if queued:
+        settings.TASKS = DATABASE_TASKS
+    services.group_remove_products(
+        tenant=tenant, group=g2, products=[product("AAD_PREMIUM")], actor=actor
+    )
+    for group in Group.objects.filter(tenant=tenant, processing_state__in=["QueuedForProcessing"]):
+        processing.run_group(group.id, group.processing_run)
+    check()
+    assert ("ENTERPRISEPACK", "G2", "Active", "") in paths_of(u3)
+    assert ("AAD_PREMIUM", "G1", "Active", "") in paths_of(u3)
+    assert ("ENTERPRISEPACK", "G1", "Error", "CountViolation") in paths_of(u4)
+    assert_consistent(tenant)
