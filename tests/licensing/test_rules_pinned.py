@@ -92,3 +92,51 @@ def test_a_product_is_assignable_exactly_while_its_seats_count(tenant, statuses)
             assert not counts, statuses
         else:
             assert counts, statuses
+
+
+def test_the_options_dialog_refuses_exactly_what_the_rules_judge(tenant):
+    """``validate_disabled_plans`` (the options dialog, before anything is read) restates the
+    conflict and prerequisite rules within one product: for every product of the catalog and
+    every set of its services turned off (all of them for small products, 200 drawn for big
+    ones), it refuses exactly when ``first_conflict`` or ``missing_prerequisite`` finds a
+    problem among the enabled services. A product carries its own prerequisites where it has
+    them (Azure's license options refuse Office for the web without the product's own
+    SharePoint); a service whose prerequisites are all in other products counts them as met
+    (another license may bring them, judged when it is assigned)."""
+    import random
+
+    from licensing.errors import PlanConflict
+    from licensing.models import Product
+    from licensing.services.base import validate_disabled_plans
+
+    catalog = rules.Catalog.load()
+    everything = set(catalog.names)
+    draw = random.Random(20261203)
+    for item in Product.objects.all():
+        plans = list(catalog.product_plans.get(item.id, ()))
+        if len(plans) <= 8:
+            offs = [
+                [p for i, p in enumerate(plans) if mask >> i & 1] for mask in range(2 ** len(plans))
+            ]
+        else:
+            offs = [draw.sample(plans, draw.randint(0, len(plans))) for _ in range(200)]
+        for off in offs:
+            enabled = [p for p in plans if p not in off]
+            outside = everything - set(plans)
+            judged = bool(
+                rules.first_conflict(enabled, [(p, None) for p in enabled], catalog)
+            ) or any(
+                rules.missing_prerequisite(
+                    [p],
+                    set(enabled)
+                    | (set() if catalog.depends_on.get(p, set()) & set(plans) else outside),
+                    catalog,
+                )
+                for p in enabled
+            )
+            try:
+                validate_disabled_plans(item, off, catalog)
+                refused = False
+            except PlanConflict:
+                refused = True
+            assert refused == judged, (item.sku_part_number, off)
