@@ -505,3 +505,35 @@ def test_a_run_still_being_applied_is_not_taken_for_a_stalled_one(transactional_
         done.set()
         thread.join()
     assert not processing.being_applied(w.group.id)
+
+
+def test_a_run_completed_inside_another_leaves_the_outer_groups_free_seats_to_it(actor, settings):
+    """A run completed inside another run (``inside``: the outer one needed its seat locks)
+    gives no free seat of the outer group's products: the outer run has not decided its own
+    members yet, whose claims may come first. It does give seats of other products, and the
+    outer run then decides the claims left waiting, in claim order."""
+    settings.TASKS = DATABASE_TASKS
+    w = World("i", actor)
+    w.buy("AAD_PREMIUM", 50)
+    w.buy("EMS", 50)
+    outer = GroupFactory(tenant=w.tenant, name="Outer")
+    services.group_assign_products(
+        tenant=w.tenant, group=outer, products={product("EMS"): []}, actor=actor
+    )
+    processing.run_group(outer.id, Group.objects.get(id=outer.id).processing_run)
+    w.assign("AAD_PREMIUM", "EMS")  # queued: the inner run
+    inner = Group.objects.get(id=w.group.id)
+    assert inner.processing_state == ProcessingState.QUEUED
+    processing.run_group(inner.id, inner.processing_run, inside=frozenset({outer.id}))
+    # EMS is the outer group's product: every member's claim (P1 + EMS, all or nothing) waits.
+    rows = set(UserLicense.objects.filter(via_group=inner).values_list("state", "error").distinct())
+    assert rows == {("Error", "CountViolation")}
+    # Without an outer run, the same run gives the seats.
+    services.reprocess_group(tenant=w.tenant, group=inner, actor=actor)
+    inner.refresh_from_db()
+    processing.run_group(inner.id, inner.processing_run)
+    assert (
+        UserLicense.objects.filter(via_group=inner, state__in=["Active", "ActiveWithError"]).count()
+        == 24
+    )
+    assert_consistent(w.tenant)
