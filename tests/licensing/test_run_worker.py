@@ -29,24 +29,30 @@ def worker() -> RecoveringWorker:
     )
 
 
-def test_a_task_the_database_interrupted_is_enqueued_again_once_it_is_back(settings, monkeypatch):
+@pytest.fixture
+def claimed(settings) -> DBTaskResult:
+    """A group run's task, queued and taken by the worker under test."""
     settings.TASKS = DATABASE_TASKS
     processing.process_group_task.enqueue(group_id=123, run=4)
     (row,) = DBTaskResult.objects.all()
     row.claim("test-worker")
+    return row
+
+
+def test_a_task_the_database_interrupted_is_enqueued_again_once_it_is_back(claimed, monkeypatch):
+    row = claimed
 
     def lost(*args, **kwargs):
         raise OperationalError("terminating connection due to administrator command")
 
     monkeypatch.setattr(processing, "run_group", lost)
     monkeypatch.setattr(DBTaskResult, "set_failed", lost)  # the database is gone for it too
-    # Back at once (`make faults` restarts a real one; here the test's transaction must live).
-    monkeypatch.setattr(run_worker, "database_answers", lambda: True)
     w = worker()
     with pytest.raises(OperationalError):
         w.run_task(row)
     assert w.interrupted is not None
     monkeypatch.undo()  # set_failed and run_group as they are
+    # Back at once (`make faults` restarts a real one; here the test's transaction must live).
     monkeypatch.setattr(run_worker, "database_answers", lambda: True)
     w.recover()
     row.refresh_from_db()
@@ -58,11 +64,8 @@ def test_a_task_the_database_interrupted_is_enqueued_again_once_it_is_back(setti
     assert w.interrupted is None
 
 
-def test_any_other_failure_is_the_tasks_own_and_nothing_is_enqueued(settings, monkeypatch):
-    settings.TASKS = DATABASE_TASKS
-    processing.process_group_task.enqueue(group_id=123, run=4)
-    (row,) = DBTaskResult.objects.all()
-    row.claim("test-worker")
+def test_any_other_failure_is_the_tasks_own_and_nothing_is_enqueued(claimed, monkeypatch):
+    row = claimed
 
     def bug(*args, **kwargs):
         raise RuntimeError("a bug")
