@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
@@ -18,6 +18,14 @@ def template_for(request: HttpRequest, template: str, partial: str) -> str:
     if getattr(request, "htmx", False) and not request.htmx.boosted:
         return f"{template}#{partial}"
     return template
+
+
+def found(value):
+    """A selector's answer, or 404 when it found nothing (another tenant's object is not
+    found either: selectors are bound to the request's tenant)."""
+    if value is None:
+        raise Http404
+    return value
 
 
 class HttpResponseSeeOther(HttpResponseRedirect):

@@ -20,8 +20,8 @@ from licensing.models import (
     TenantProduct,
     UserLicense,
 )
-from licensing.queries import tenant_products
 from licensing.rules import Catalog, effective_location, visible_plans
+from licensing.selectors.products import tenant_products
 
 
 def stamp(value) -> str | None:
@@ -32,7 +32,7 @@ def stamp(value) -> str | None:
 
 
 def subscribed_skus(tenant, products: list[Product] | None = None) -> list[dict]:
-    products = tenant_products(tenant) if products is None else products
+    products = tenant_products(tenant=tenant) if products is None else products
     ids = [p.id for p in products]
     units: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     subscriptions: dict[int, list[str]] = defaultdict(list)

@@ -22,7 +22,7 @@ from licensing.models import (
     Product,
     UserLicense,
 )
-from licensing.queries import tenant_products
+from licensing.selectors.products import tenant_products
 from licensing.services.base import parse_guid
 from licensing.services.directory import unique_violation
 from portal import json_body
@@ -232,7 +232,7 @@ def get_sku(request: HttpRequest, key: str) -> JsonResponse:
     if tenant_id.lower() != str(request.tenant.public_id):
         raise errors.not_found(key)
     sku = guid(sku)
-    products = [p for p in tenant_products(request.tenant) if p.sku_id == sku]
+    products = [p for p in tenant_products(tenant=request.tenant) if p.sku_id == sku]
     if not products:
         raise errors.not_found(key)
     return one(request, shapes.subscribed_skus(request.tenant, products)[0])

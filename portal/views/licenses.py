@@ -11,9 +11,9 @@ from django.views.decorators.http import require_safe
 from licensing import services
 from licensing.errors import LicensingError
 from licensing.models import Group
-from licensing.queries import expiring_subscriptions, tenant_products
 from licensing.rules import Catalog
 from licensing.seats import seat_counts
+from licensing.selectors.products import expiring_subscriptions, tenant_products
 from portal.access import portal_view, require_license_admin
 from portal.forms import AssignRequest, picker_results
 from portal.responses import command_done, template_for
@@ -23,7 +23,7 @@ from portal.responses import command_done, template_for
 @portal_view
 def overview(request: HttpRequest) -> HttpResponse:
     counts = seat_counts(request.tenant)
-    products = tenant_products(request.tenant)
+    products = tenant_products(tenant=request.tenant)
     purchased = [p for p in products if counts.get(p.id, {}).get("total")]
     context = {
         "section": "overview",
@@ -33,7 +33,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "error_groups": Group.objects.filter(tenant=request.tenant)
         .with_license_errors()
         .order_by("name"),
-        "expiring": expiring_subscriptions(request.tenant),
+        "expiring": expiring_subscriptions(tenant=request.tenant),
     }
     return render(request, "portal/licenses/overview.html", context)
 
@@ -48,7 +48,7 @@ def assign(request: HttpRequest) -> HttpResponse:
     require_license_admin(request)
     data = request.POST if request.method == "POST" else request.GET
     catalog = Catalog.load()
-    products = tenant_products(request.tenant)
+    products = tenant_products(tenant=request.tenant)
     picked = AssignRequest.read(request.tenant, data, catalog=catalog, products=products)
     if request.method == "POST" and data.get("action") == "assign" and not picked.errors:
         if not picked.products or not (picked.users or picked.groups):

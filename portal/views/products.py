@@ -15,12 +15,12 @@ from django.views.decorators.http import require_POST, require_safe
 from licensing import services
 from licensing.errors import LicensingError
 from licensing.models import Group, UserLicense
-from licensing.queries import (
+from licensing.rules import Catalog, effective_location
+from licensing.selectors.products import (
     licensed_users_page,
     product_line,
     products_with_seats,
 )
-from licensing.rules import Catalog, effective_location
 from licensing.services.base import get_users
 from portal.access import portal_view, require_license_admin
 from portal.csv_export import csv_lines
@@ -48,7 +48,7 @@ def product_list(request: HttpRequest) -> HttpResponse:
     product_url = _url_per_row("portal:product")
     rows = [
         {**row, "url": product_url(row["product"].sku_id)}
-        for row in products_with_seats(request.tenant)
+        for row in products_with_seats(tenant=request.tenant)
         if not search or search.lower() in row["product"].display_name.lower()
     ]
     sorter = Sorter(request, PRODUCT_COLUMNS, "name")
@@ -71,7 +71,7 @@ def product_list(request: HttpRequest) -> HttpResponse:
 def _product(request: HttpRequest, sku_id) -> dict:
     """The product with its seats; only products this tenant has: another tenant's purchase
     is not found here."""
-    found = products_with_seats(request.tenant, sku_id=sku_id)
+    found = products_with_seats(tenant=request.tenant, sku_id=sku_id)
     if not found:
         raise Http404
     return found[0]
@@ -97,8 +97,8 @@ def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
     search = request.GET.get("q", "").strip()
     sorter = Sorter(request, LICENSED_USER_COLUMNS, "name")
     page, rows = licensed_users_page(
-        request.tenant,
-        product,
+        tenant=request.tenant,
+        product=product,
         search=search,
         page=request.GET.get("page", 1),
         order_by=sorter.order_by(),

@@ -16,8 +16,8 @@ from django_htmx.http import reswap, retarget
 from licensing import services
 from licensing.errors import InheritedLicense, LicensingError
 from licensing.models import DirectoryUser, LicenseAssignment, Product, UserLicense
-from licensing.queries import product_line, tenant_products
 from licensing.rules import Catalog, effective_location
+from licensing.selectors.products import product_line, tenant_products
 from licensing.services.base import get_products
 from portal.access import portal_view, require_license_admin
 from portal.responses import bad_request, command_done, template_for
@@ -182,7 +182,7 @@ def assignments(request: HttpRequest, user_id) -> HttpResponse:
             "product_id", flat=True
         )
     )
-    offered = [p for p in tenant_products(request.tenant) if p.is_assignable]
+    offered = [p for p in tenant_products(tenant=request.tenant) if p.is_assignable]
     error = ""
     if request.method == "POST":
         # The dialog sends the whole selection, marked by ``selection``: without it (or with a

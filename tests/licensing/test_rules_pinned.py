@@ -11,9 +11,9 @@ from django.db import connection
 
 from licensing import fastpath, rules
 from licensing.models import Subscription, TenantProduct
-from licensing.queries import products_with_seats
 from licensing.reconcile import seat_totals
 from licensing.seats import annotate_seat_counts, seat_counts
+from licensing.selectors.products import products_with_seats
 from tests.factories import DirectoryUserFactory, SubscriptionFactory, product
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ def test_every_sql_seat_total_is_the_rule(tenant, statuses):
     )
     TenantProduct.objects.get_or_create(tenant=tenant, product=p1)
     assert seat_counts(tenant).get(p1.id, {"total": 0})["total"] == want
-    assert products_with_seats(tenant, sku_id=p1.sku_id)[0]["total"] == want
+    assert products_with_seats(tenant=tenant, sku_id=p1.sku_id)[0]["total"] == want
     assert seat_totals(tenant, {p1.id})[0].get(p1.id, 0) == want
     (row,) = annotate_seat_counts(TenantProduct.objects.filter(tenant=tenant, product=p1))
     assert row.total == want
@@ -55,7 +55,7 @@ def test_the_display_catalog_gives_the_plans_the_deciding_catalog_gives(tenant):
     SubscriptionFactory(tenant=tenant, product=product("ENTERPRISEPACK"), units=1)
     e3 = product("ENTERPRISEPACK")
     shown = rules.Catalog.for_display(
-        {e3.id: products_with_seats(tenant, sku_id=e3.sku_id)[0]["plans"]}
+        {e3.id: products_with_seats(tenant=tenant, sku_id=e3.sku_id)[0]["plans"]}
     )
     full = rules.Catalog.load()
     assert shown.product_plans[e3.id] == full.product_plans[e3.id]

@@ -321,7 +321,7 @@ def test_the_sqlite_paths_of_the_product_pages_agree_with_the_sql(
     """The quick start runs on SQLite, where these pages use the ORM: same rows either way."""
     from django.db import connection
 
-    from licensing.queries import licensed_users_page, products_with_seats
+    from licensing.selectors.products import licensed_users_page, products_with_seats
 
     people = users(3)
     services.product_assign_to_users(tenant=tenant, product=e3, users=people, actor=actor)
@@ -329,17 +329,21 @@ def test_the_sqlite_paths_of_the_product_pages_agree_with_the_sql(
     services.group_add_members(tenant=tenant, group=group, users=people[:1], actor=actor)
     services.group_assign_products(tenant=tenant, group=group, products={e3: []}, actor=actor)
     in_sql = (
-        products_with_seats(tenant),
-        products_with_seats(tenant, sku_id=e3.sku_id),
-        licensed_users_page(tenant, e3, per_page=2),
-        licensed_users_page(tenant, e3, per_page=2, page=2, order_by=["-user_principal_name"]),
+        products_with_seats(tenant=tenant),
+        products_with_seats(tenant=tenant, sku_id=e3.sku_id),
+        licensed_users_page(tenant=tenant, product=e3, per_page=2),
+        licensed_users_page(
+            tenant=tenant, product=e3, per_page=2, page=2, order_by=["-user_principal_name"]
+        ),
     )
     monkeypatch.setattr(connection, "vendor", "sqlite")
     in_orm = (
-        products_with_seats(tenant),
-        products_with_seats(tenant, sku_id=e3.sku_id),
-        licensed_users_page(tenant, e3, per_page=2),
-        licensed_users_page(tenant, e3, per_page=2, page=2, order_by=["-user_principal_name"]),
+        products_with_seats(tenant=tenant),
+        products_with_seats(tenant=tenant, sku_id=e3.sku_id),
+        licensed_users_page(tenant=tenant, product=e3, per_page=2),
+        licensed_users_page(
+            tenant=tenant, product=e3, per_page=2, page=2, order_by=["-user_principal_name"]
+        ),
     )
     assert in_sql == in_orm
     assert len(in_sql[2][0].object_list) == 2 and in_sql[2][0].has_next

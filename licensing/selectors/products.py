@@ -1,4 +1,5 @@
-"""Read-side helpers over the derived rows, shared by views, admin and exports."""
+"""Products as the pages, the API and exports read them: the tenant's products, their seats
+and plans, a product's licensed users, the expiring subscriptions."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from licensing.rules import Catalog, visible_plans
 from licensing.seats import seat_counts, seat_row
 
 
-def tenant_products(tenant) -> list[Product]:
+def tenant_products(*, tenant) -> list[Product]:
     """The products a tenant has bought or still assigns, by name (one query)."""
     return list(
         Product.objects.filter(Q(subscriptions__tenant=tenant) | Q(assignments__tenant=tenant))
@@ -62,7 +63,7 @@ _PLANS = """(SELECT json_agg(json_build_array(sp.service_plan_id, sp.display_nam
          WHERE psp.product_id = p.id)"""
 
 
-def products_with_seats(tenant, *, sku_id=None) -> list[dict]:
+def products_with_seats(*, tenant, sku_id=None) -> list[dict]:
     """All products of the tenant (bought or still assigned) with their seat counts
     (docs/rules.md §1, as ``seat_counts``), by name: ``tenant_products`` and ``seat_counts`` in
     one statement; with ``sku_id``, that product only (or nothing: not this tenant's), with its
@@ -94,7 +95,7 @@ def products_with_seats(tenant, *, sku_id=None) -> list[dict]:
 
 def _products_with_seats_orm(tenant, sku_id) -> list[dict]:
     products = [
-        p for p in tenant_products(tenant) if sku_id is None or str(p.sku_id) == str(sku_id)
+        p for p in tenant_products(tenant=tenant) if sku_id is None or str(p.sku_id) == str(sku_id)
     ]
     counts = seat_counts(tenant, [p.id for p in products])
     plans: dict[int, list] = defaultdict(list)
@@ -176,9 +177,9 @@ _SORTABLE = {"id", "display_name", "user_principal_name", "usage_location"}
 
 
 def licensed_users_page(
+    *,
     tenant,
     product: Product,
-    *,
     search: str = "",
     page: int | str = 1,
     per_page: int = 50,
@@ -281,7 +282,7 @@ def summary_state(rows: list[UserLicense]) -> tuple[str, str]:
     return best.state, best.error
 
 
-def expiring_subscriptions(tenant, *, within_days: int = 30) -> list:
+def expiring_subscriptions(*, tenant, within_days: int = 30) -> list:
     """Subscriptions in their grace period (Warning) or whose lifecycle date is within 30
     days: the Overview's expiring-soon alerts, soonest first (one query)."""
 

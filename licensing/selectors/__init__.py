@@ -1,0 +1,15 @@
+"""The read layer: every read that the portal's pages, the Graph-compatible API and SCIM make.
+
+Writes go through ``licensing.services``; reads come from here. A selector is a function
+named by what it returns, in a module named by what it reads (``users``, ``groups``,
+``products``, ``seats``, ``audit``, ``accounts``). Every selector:
+
+- takes its arguments by keyword, and the tenant is one of them wherever the data belongs to
+  a tenant, so a read cannot forget whose data it is;
+- reads only: no selector writes a row, takes a lock or records an audit event;
+- has its number of queries pinned by a test (``tests/selectors``).
+
+Where PostgreSQL writes a page in SQL for speed (``products.products_with_seats``,
+``products.licensed_users_page``, the API's JSON pages), the selector owns
+both forms, the SQL and the ORM one that SQLite runs, and its test pins them together.
+"""
