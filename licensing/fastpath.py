@@ -29,6 +29,7 @@ from collections import Counter, defaultdict
 from django.db import connection
 from django.utils import timezone
 
+from licensing.catalog_store import current_catalog
 from licensing.models import (
     SEAT_STATES,
     Group,
@@ -180,7 +181,7 @@ def apply_members(
         # No intent left: the rows went with it; only members with other paths can change.
         return _in_order(complex_members, user_ids), Counter()
 
-    catalog = Catalog.load()
+    catalog = current_catalog()
     outcomes = {loc: _kind(found, loc, catalog) for loc, _, _ in alike}
     needing = {key: products - key[1] for key in alike if outcomes[key[0]][0]}
     needing = {key: missing for key, missing in needing.items() if missing}

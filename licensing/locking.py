@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from django.db import OperationalError, transaction
 from django.utils.translation import gettext as _
 
+from licensing.catalog_store import catalog_remembered
 from licensing.errors import ConcurrentChange
 from licensing.models import Tenant, TenantProduct
-from licensing.rules import Catalog
 
 ATTEMPTS = 5
 
@@ -95,7 +95,7 @@ def service(fn):
         for _attempt in range(ATTEMPTS):
             token = extra_locks.set(extra)
             try:
-                with transaction.atomic(), Catalog.remembered():
+                with transaction.atomic(), catalog_remembered():
                     return fn(*args, **kwargs)
             except NeedsMoreLocks as needed:
                 extra = extra | needed.product_ids

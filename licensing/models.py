@@ -16,6 +16,14 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
+from licensing.vocabulary import (  # noqa: F401 (the names every module imports from here)
+    COUNTING_STATUSES,
+    SEAT_STATES,
+    LicenseError,
+    LicenseState,
+    SubscriptionStatus,
+)
+
 
 class Tenant(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -96,22 +104,12 @@ class CatalogStamp(models.Model):
     """One row whose value changes with every write to the catalog's tables (products, plans,
     their links, dependencies, exclusions): database triggers set it to a value never used
     before, so a process may keep the catalog it read until the stamp differs
-    (``licensing.rules.Catalog.load``), whoever changed the catalog and however."""
+    (``licensing.catalog_store.current_catalog``), whoever changed the catalog and however."""
 
     value = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"catalog stamp {self.value}"
-
-
-class SubscriptionStatus(models.TextChoices):
-    ENABLED = "Enabled", _("Enabled")
-    WARNING = "Warning", _("Warning")
-    SUSPENDED = "Suspended", _("Suspended")
-    LOCKED_OUT = "LockedOut", _("LockedOut")
-
-
-COUNTING_STATUSES = (SubscriptionStatus.ENABLED, SubscriptionStatus.WARNING)
 
 
 class Subscription(models.Model):
@@ -340,29 +338,6 @@ class LicenseAssignment(models.Model):
     def __str__(self) -> str:
         target = self.user or self.group
         return f"{self.product} → {target}"
-
-
-class LicenseState(models.TextChoices):
-    ACTIVE = "Active", _("Active")
-    ACTIVE_WITH_ERROR = "ActiveWithError", _("Active with error")
-    ERROR = "Error", _("Error")
-    SUSPENDED = "Suspended", _("Suspended")
-
-
-SEAT_STATES = (LicenseState.ACTIVE, LicenseState.ACTIVE_WITH_ERROR, LicenseState.SUSPENDED)
-
-
-class LicenseError(models.TextChoices):
-    NONE = "", _("None")
-    COUNT = "CountViolation", _("Not enough licenses")
-    MUTUALLY_EXCLUSIVE = "MutuallyExclusiveViolation", _("Conflicting service plans")
-    DEPENDENCY = "DependencyViolation", _("A required service plan is missing")
-    PROHIBITED_LOCATION = (
-        "ProhibitedInUsageLocationViolation",
-        _("Usage location isn't allowed"),
-    )
-    UNIQUENESS = "UniquenessViolation", _("Duplicate proxy addresses")
-    OTHER = "Other", _("Other")
 
 
 class UserLicenseQuerySet(models.QuerySet):

@@ -23,6 +23,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from licensing.catalog_store import current_catalog
 from licensing.locking import NeedsMoreLocks
 from licensing.models import (
     SEAT_STATES,
@@ -265,7 +266,7 @@ def compute(
     join the scope until none is left out, so that every seat goes in claim order to the
     earliest claim wherever it is (docs/rules.md §6).
     """
-    catalog = catalog or Catalog.load()
+    catalog = catalog or current_catalog()
     scope = set(user_ids)
     reserved = options.reserved
 

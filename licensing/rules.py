@@ -2,32 +2,21 @@
 
 One home per rule: effective usage location, usable plans, claim order, path state, conflict
 and dependency judgement, seat Total, and :func:`evaluate`, which applies them to a set of
-users in the passes docs/rules.md describes. Nothing here reads or writes the database except
-:meth:`Catalog.load`; the reconciler (``licensing.reconcile``), the set-based path
+users in the passes docs/rules.md describes. Nothing here reads or writes the database (an
+import contract keeps the ORM and the services out; ``licensing.catalog_store`` reads the
+catalog these functions take); the reconciler (``licensing.reconcile``), the set-based path
 (``licensing.fastpath``), the read queries and the views call these functions, and where SQL
 restates a rule a test pins the two together.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection
-
-from licensing.models import (
-    COUNTING_STATUSES,
-    SEAT_STATES,
-    CatalogStamp,
-    LicenseError,
-    LicenseState,
-    ProductServicePlan,
-    ServicePlan,
-)
+from licensing.vocabulary import COUNTING_STATUSES, SEAT_STATES, LicenseError, LicenseState
 
 ACTIVE = str(LicenseState.ACTIVE)
 ACTIVE_WITH_ERROR = str(LicenseState.ACTIVE_WITH_ERROR)
@@ -43,19 +32,6 @@ LOCATION = str(LicenseError.PROHIBITED_LOCATION)
 # -- the catalog -------------------------------------------------------------------------
 
 
-# The catalog's stamp (``Catalog.load``); UNREAD: the caller has not read it.
-STAMP_SQL = f"SELECT value FROM {CatalogStamp._meta.db_table} WHERE id = 1"
-UNREAD = object()
-
-# The catalog this process read last, with the stamp it had then (``Catalog.load``).
-_last_read: tuple[int, Catalog] | None = None
-
-# The catalog read by the service running in this context (``Catalog.remembered``).
-_remembered: contextvars.ContextVar[list | None] = contextvars.ContextVar(
-    "remembered_catalog", default=None
-)
-
-
 @dataclass(frozen=True)
 class Catalog:
     """Plans per product and the facts about each plan, keyed by service plan GUID string."""
@@ -66,86 +42,6 @@ class Catalog:
     exclusive_with: dict[str, frozenset[str]]
     names: dict[str, str]
     product_names: dict[int, str] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, *, stamp: int | object | None = UNREAD) -> Catalog:
-        """The catalog as the rules read it. Inside a service (``Catalog.remembered``) it is
-        read once: nothing changes the catalog while a service runs. Across requests the
-        process keeps the catalog it read while the catalog's stamp (``CatalogStamp``, changed
-        by database triggers on every write to the catalog's tables) stays the same.
-        ``stamp``: the stamp as the caller read it just now (``STAMP_SQL``; None when the row
-        is gone), saving the query."""
-        memo = _remembered.get()
-        if memo is None:
-            return cls._current(stamp)
-        if not memo:
-            memo.append(cls._current(stamp))
-        return memo[0]
-
-    @classmethod
-    def _current(cls, stamp: int | object | None = UNREAD) -> Catalog:
-        global _last_read
-        if stamp is UNREAD:
-            with connection.cursor() as cursor:  # every service asks: one plain statement
-                cursor.execute(STAMP_SQL)
-                found = cursor.fetchone()
-            stamp = found[0] if found else None
-        if stamp is None:
-            # The row is gone (a test database flushed between tests): nothing to trust.
-            return cls._read()
-        last = _last_read
-        if last is not None and last[0] == stamp:
-            return last[1]
-        catalog = cls._read()
-        _last_read = (stamp, catalog)
-        return catalog
-
-    @staticmethod
-    @contextlib.contextmanager
-    def remembered():
-        """Within this block, ``load`` reads the catalog once (nested blocks share it)."""
-        if _remembered.get() is not None:
-            yield
-            return
-        token = _remembered.set([])
-        try:
-            yield
-        finally:
-            _remembered.reset(token)
-
-    @classmethod
-    def _read(cls) -> Catalog:
-        product_plans: dict[int, list[str]] = defaultdict(list)
-        product_names: dict[int, str] = {}
-        for product_id, plan_id, product_name in ProductServicePlan.objects.order_by(
-            "product_id", "position"
-        ).values_list("product_id", "service_plan__service_plan_id", "product__display_name"):
-            product_plans[product_id].append(str(plan_id))
-            product_names[product_id] = product_name
-        not_offered, names = {}, {}
-        for plan in ServicePlan.objects.all():
-            key = str(plan.service_plan_id)
-            not_offered[key] = frozenset(str(c) for c in plan.not_offered_in)
-            names[key] = plan.display_name
-        depends: dict[str, set[str]] = defaultdict(set)
-        for a, b in ServicePlan.depends_on.through.objects.values_list(
-            "from_serviceplan__service_plan_id", "to_serviceplan__service_plan_id"
-        ):
-            depends[str(a)].add(str(b))
-        exclusive: dict[str, set[str]] = defaultdict(set)
-        for a, b in ServicePlan.exclusive_with.through.objects.values_list(
-            "from_serviceplan__service_plan_id", "to_serviceplan__service_plan_id"
-        ):
-            exclusive[str(a)].add(str(b))
-            exclusive[str(b)].add(str(a))
-        return cls(
-            product_plans={k: tuple(v) for k, v in product_plans.items()},
-            not_offered_in=not_offered,
-            depends_on={k: frozenset(v) for k, v in depends.items()},
-            exclusive_with={k: frozenset(v) for k, v in exclusive.items()},
-            names=names,
-            product_names=product_names,
-        )
 
     @classmethod
     def for_display(cls, plans_by_product: dict[int, list]) -> Catalog:

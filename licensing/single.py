@@ -59,7 +59,7 @@ class Facts:
     )  # product id -> (status, units)
     assigned: dict[int, int] = field(default_factory=dict)
     new_ids: list[int] = field(default_factory=list)
-    catalog_stamp: int | None = None  # for ``Catalog.load``; None: the row is gone
+    catalog_stamp: int | None = None  # for ``current_catalog``; None: the row is gone
     # False: the general path must decide (see the module's docstring).
     decidable: bool = True
 

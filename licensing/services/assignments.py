@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from licensing import audit, single
+from licensing.catalog_store import current_catalog
 from licensing.errors import (
     AssignmentRefused,
     InheritedLicense,
@@ -116,9 +117,9 @@ def direct_licenses_change(
     if len(users) == 1 and single.available():
         # One user: the short path reads the seats, the user and the catalog's stamp at once.
         facts = single.read(tenant, users[0].id, [p.id for p in [*add, *remove]], new=len(add))
-        catalog = Catalog.load(stamp=facts.catalog_stamp)
+        catalog = current_catalog(stamp=facts.catalog_stamp)
     else:
-        catalog = Catalog.load()
+        catalog = current_catalog()
     disabled = {p: validate_disabled_plans(p, d, catalog) for p, d in add.items()}
     if facts and facts.decidable:
         _change_one_user(tenant, users[0], facts, disabled, remove, actor, catalog)
@@ -347,7 +348,7 @@ def assignment_set_disabled_plans(
 ) -> None:
     """Change the options of a direct or a group assignment (docs/rules.md §3)."""
     check_tenant(tenant, assignment)
-    catalog = Catalog.load()
+    catalog = current_catalog()
     plans = validate_disabled_plans(assignment.product, disabled_plans, catalog)
     before = list(assignment.disabled_plans)
     if assignment.group_id:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_countries import countries
 
+from licensing.catalog_store import current_catalog
 from licensing.errors import (
     AssignmentRefused,
     DependencyRefused,
@@ -98,7 +99,7 @@ def validate_disabled_plans(
     product are all off; two enabled plans that are mutually exclusive. The message names the
     plan to change.
     """
-    catalog = catalog or Catalog.load()
+    catalog = catalog or current_catalog()
     plans = catalog.product_plans.get(product.id, ())
     result = sorted({str(parse_guid(p)) for p in disabled})
     for plan in result:

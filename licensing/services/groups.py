@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from licensing import audit
+from licensing.catalog_store import current_catalog
 from licensing.errors import AssignmentRefused, GroupStillLicensed, InvalidInput, NotFound
 from licensing.locking import hold_seats
 from licensing.models import (
@@ -22,7 +23,6 @@ from licensing.models import (
 )
 from licensing.processing import UNFINISHED, last_member, queue_group, run_group
 from licensing.reconcile import reconcile
-from licensing.rules import Catalog
 from licensing.seats import delete_with_paths, products_touching, recount_assigned
 from licensing.services.assignments import (
     _account,
@@ -117,7 +117,7 @@ def group_assign_products(
 ) -> dict | None:
     """Assign products (each with its disabled plans) to a group; members inherit them."""
     check_tenant(tenant, group)
-    catalog = Catalog.load()
+    catalog = current_catalog()
     plans = {p: validate_disabled_plans(p, d, catalog) for p, d in products.items()}
     for product in plans:
         check_assignable(tenant, product)
@@ -175,7 +175,7 @@ def group_remove_products(
             _("%(group)s has no license for %(products)s.")
             % {"group": group.name, "products": ", ".join(missing)}
         )
-    catalog = Catalog.load()
+    catalog = current_catalog()
     validate_group_plans(group, {}, removing=found, catalog=catalog)
     locked = hold_seats(tenant, products_touching(tenant, groups=[group.id]))
     group_paths = group_assignment_ids(group.id)
@@ -318,7 +318,7 @@ def group_remove_members(
     refuse_breaking(
         reconcile(tenant=tenant, user_ids=user_ids, locked_products=locked),
         leaving,
-        Catalog.load(),
+        current_catalog(),
     )
     audit.events(
         tenant=tenant,

@@ -9,6 +9,7 @@ from typing import NamedTuple
 from django.db.models import CharField, DateTimeField, TextField, UUIDField, Value
 from django.db.models.functions import Cast
 
+from licensing.catalog_store import current_catalog
 from licensing.models import (
     SEAT_STATES,
     DirectoryUser,
@@ -175,7 +176,7 @@ def users(people: list, fields: list[str], *, country: str | None = None) -> lis
     located = bool(USER_LOCATED.intersection(fields))
     if located and country is None:
         raise TypeError("users(): assignedPlans needs the organization's country")
-    catalog = Catalog.load() if located else None
+    catalog = current_catalog() if located else None
     plain = [(name, *USER_PLAIN[name]) for name in fields if name in USER_PLAIN]
     result = []
     for u in people:
@@ -357,7 +358,7 @@ def license_details(user: DirectoryUser, country: str) -> list[dict]:
     held = _held(rows)
     products = Product.objects.in_bulk([product_id for product_id, _, _ in held.values()])
     plans = _plans(list(products))
-    catalog = Catalog.load()
+    catalog = current_catalog()
     location = effective_location(user.usage_location, country)
     result = []
     for sku, (product_id, off, _) in held.items():

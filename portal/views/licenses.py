@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from licensing import services
+from licensing.catalog_store import current_catalog
 from licensing.errors import LicensingError
 from licensing.models import Group
 from licensing.rules import Catalog
@@ -47,7 +48,7 @@ def assign(request: HttpRequest) -> HttpResponse:
     """
     require_license_admin(request)
     data = request.POST if request.method == "POST" else request.GET
-    catalog = Catalog.load()
+    catalog = current_catalog()
     products = tenant_products(tenant=request.tenant)
     picked = AssignRequest.read(request.tenant, data, catalog=catalog, products=products)
     if request.method == "POST" and data.get("action") == "assign" and not picked.errors:

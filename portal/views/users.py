@@ -14,9 +14,10 @@ from django_countries import countries
 from django_htmx.http import reswap, retarget
 
 from licensing import services
+from licensing.catalog_store import current_catalog
 from licensing.errors import InheritedLicense, LicensingError
 from licensing.models import DirectoryUser, LicenseAssignment, Product, UserLicense
-from licensing.rules import Catalog, effective_location
+from licensing.rules import effective_location
 from licensing.selectors.products import product_line, tenant_products
 from licensing.services.base import get_products
 from portal.access import portal_view, require_license_admin
@@ -73,7 +74,7 @@ def _licenses_context(request: HttpRequest, user: DirectoryUser) -> dict:
         .select_related("product", "via_group")
         .order_by("product__display_name")
     )
-    catalog = Catalog.load()
+    catalog = current_catalog()
     location = effective_location(user.usage_location, request.tenant.country)
     by_product: dict[Product, list[UserLicense]] = {}
     for row in rows:

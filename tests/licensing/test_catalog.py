@@ -75,19 +75,19 @@ def stamped():
 
 
 def test_a_process_keeps_the_catalog_until_any_write_to_it(stamped, django_assert_num_queries):
-    """Catalog.load reads one stamp row while nothing changed; any write to the catalog's
+    """current_catalog reads one stamp row while nothing changed; any write to the catalog's
     tables, by any means (here a queryset update and raw SQL, which send no signals), makes
     the next load read the catalog again."""
     from django.db import connection
 
-    from licensing.rules import Catalog
+    from licensing.catalog_store import current_catalog
 
-    first = Catalog.load()
+    first = current_catalog()
     with django_assert_num_queries(1):
-        assert Catalog.load() is first
+        assert current_catalog() is first
     teams = ServicePlan.objects.get(service_plan_name="TEAMS1")
     ServicePlan.objects.filter(id=teams.id).update(not_offered_in="CN")
-    second = Catalog.load()
+    second = current_catalog()
     assert second is not first
     assert second.not_offered_in[str(teams.service_plan_id)] == frozenset({"CN"})
     exchange1 = ServicePlan.objects.get(service_plan_name="EXCHANGE_S_STANDARD")
@@ -96,7 +96,7 @@ def test_a_process_keeps_the_catalog_until_any_write_to_it(stamped, django_asser
             "DELETE FROM licensing_serviceplan_exclusive_with WHERE from_serviceplan_id = %s",
             [exchange1.id],
         )
-    assert str(exchange1.service_plan_id) not in Catalog.load().exclusive_with
+    assert str(exchange1.service_plan_id) not in current_catalog().exclusive_with
 
 
 @pytest.mark.django_db(transaction=True)
@@ -105,21 +105,21 @@ def test_a_catalog_change_that_rolled_back_is_forgotten():
     back is never taken for the catalog after it."""
     from django.db import transaction
 
+    from licensing.catalog_store import current_catalog
     from licensing.models import CatalogStamp
-    from licensing.rules import Catalog
 
     call_command("load_catalog", verbosity=0)
     CatalogStamp.objects.get_or_create(id=1)
-    before = Catalog.load()
-    assert Catalog.load() is before  # kept: the stamp row is there
+    before = current_catalog()
+    assert current_catalog() is before  # kept: the stamp row is there
 
     class Undo(Exception):
         pass
 
     with pytest.raises(Undo), transaction.atomic():
         ServicePlan.objects.filter(service_plan_name="TEAMS1").update(display_name="Gone soon")
-        assert "Gone soon" in Catalog.load().names.values()
+        assert "Gone soon" in current_catalog().names.values()
         raise Undo
-    after = Catalog.load()
+    after = current_catalog()
     assert "Gone soon" not in after.names.values()
     assert after.names == before.names

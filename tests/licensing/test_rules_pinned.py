@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 
 from licensing import fastpath, rules
+from licensing.catalog_store import current_catalog
 from licensing.models import Subscription, TenantProduct
 from licensing.reconcile import seat_totals
 from licensing.seats import annotate_seat_counts, seat_counts
@@ -57,7 +58,7 @@ def test_the_display_catalog_gives_the_plans_the_deciding_catalog_gives(tenant):
     shown = rules.Catalog.for_display(
         {e3.id: products_with_seats(tenant=tenant, sku_id=e3.sku_id)[0]["plans"]}
     )
-    full = rules.Catalog.load()
+    full = current_catalog()
     assert shown.product_plans[e3.id] == full.product_plans[e3.id]
     for plan in full.product_plans[e3.id]:
         assert shown.not_offered_in[plan] == full.not_offered_in[plan]
@@ -109,7 +110,7 @@ def test_the_options_dialog_refuses_exactly_what_the_rules_judge(tenant):
     from licensing.models import Product
     from licensing.services.base import validate_disabled_plans
 
-    catalog = rules.Catalog.load()
+    catalog = current_catalog()
     everything = set(catalog.names)
     draw = random.Random(20261203)
     for item in Product.objects.all():
