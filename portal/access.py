@@ -15,17 +15,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import redirect
 
+from licensing import selectors
 from licensing.models import RoleAssignment
 
 SESSION_TENANT = "portal_tenant_id"
 
 
 def roles_of(account) -> list[RoleAssignment]:
-    return list(
-        RoleAssignment.objects.filter(account=account)
-        .select_related("tenant")
-        .order_by("tenant__name")
-    )
+    return selectors.accounts.roles(account=account)
 
 
 def pick_role(request: HttpRequest, roles: list[RoleAssignment]) -> RoleAssignment | None:

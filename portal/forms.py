@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from licensing import selectors
 from licensing.errors import LicensingError
-from licensing.models import DirectoryUser, Group, Product, UserLicense
-from licensing.rules import Catalog
+from licensing.models import DirectoryUser, Group, Product, Tenant
 from licensing.services.base import get_users, parse_guid, validate_disabled_plans
 
 
@@ -18,6 +17,7 @@ from licensing.services.base import get_users, parse_guid, validate_disabled_pla
 class AssignRequest:
     """What the admin picked so far, read from GET or POST; every id checked against the tenant."""
 
+    tenant: Tenant | None = None
     products: list[Product] = field(default_factory=list)
     users: list[DirectoryUser] = field(default_factory=list)
     groups: list[Group] = field(default_factory=list)
@@ -25,8 +25,8 @@ class AssignRequest:
     errors: list[str] = field(default_factory=list)
 
     @classmethod
-    def read(cls, tenant, data, *, catalog: Catalog, products: list[Product]) -> AssignRequest:
-        request = cls()
+    def read(cls, tenant, data, *, catalog, products: list[Product]) -> AssignRequest:
+        request = cls(tenant=tenant)
         owned = {str(p.sku_id): p for p in products}
         try:
             for sku in data.getlist("product"):
@@ -39,9 +39,7 @@ class AssignRequest:
             request.products = list(dict.fromkeys(request.products))
             request.users = get_users(tenant, data.getlist("user"))
             group_ids = [parse_guid(g) for g in data.getlist("group")]
-            request.groups = list(
-                Group.objects.filter(tenant=tenant, public_id__in=group_ids).order_by("name")
-            )
+            request.groups = selectors.groups.groups_by_ids(tenant=tenant, public_ids=group_ids)
             if len(request.groups) != len(set(group_ids)):
                 raise LicensingError(_("A selected group was not found in this organization."))
         except LicensingError as refused:
@@ -64,21 +62,13 @@ class AssignRequest:
 
     @cached_property
     def member_ids(self) -> set[int]:
-        if not self.groups:
-            return set()
-        return set(
-            DirectoryUser.objects.filter(memberships__group__in=self.groups).values_list(
-                "id", flat=True
-            )
-        )
+        return selectors.users.member_ids(tenant=self.tenant, groups=self.groups)
 
     def preview(self, counts: dict[int, dict]) -> list[dict]:
         """Seats this assignment uses and what remains, per product, before committing."""
         everyone = {u.id for u in self.users} | self.member_ids
-        holders = set(
-            UserLicense.objects.filter(product__in=self.products, user_id__in=everyone)
-            .holding_seats()
-            .values_list("user_id", "product_id")
+        holders = selectors.seats.seat_holders(
+            tenant=self.tenant, products=self.products, user_ids=everyone
         )
         rows = []
         for product in self.products:
@@ -98,22 +88,12 @@ class AssignRequest:
     def taking_tenant_location(self) -> list[DirectoryUser]:
         """The users who will take the organization's usage location (they have none)."""
         ids = {u.id for u in self.users} | self.member_ids
-        if not ids:
-            return []
-        return list(
-            DirectoryUser.objects.filter(id__in=ids, usage_location="").order_by("display_name")[
-                :50
-            ]
-        )
+        return selectors.users.without_location(tenant=self.tenant, ids=ids, limit=50)
 
 
 def picker_results(tenant, query: str, limit: int = 20) -> tuple[list[DirectoryUser], list[Group]]:
     """Users and groups matching what the admin typed: two queries, at most ``limit`` each."""
-    users = DirectoryUser.objects.active().filter(tenant=tenant)
-    groups = Group.objects.filter(tenant=tenant)
-    if query:
-        users = users.filter(
-            Q(display_name__icontains=query) | Q(user_principal_name__icontains=query)
-        )
-        groups = groups.filter(name__icontains=query)
-    return list(users.order_by("display_name")[:limit]), list(groups.order_by("name")[:limit])
+    return (
+        selectors.users.active_users(tenant=tenant, search=query, limit=limit),
+        selectors.groups.groups_named(tenant=tenant, search=query, limit=limit),
+    )

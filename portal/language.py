@@ -16,7 +16,8 @@ from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from licensing.models import AccountPreferences
+from licensing import selectors
+from licensing.services.accounts import account_set_language
 from portal import graph
 from portal.responses import HttpResponseSeeOther
 
@@ -51,11 +52,7 @@ class AccountLanguageMiddleware:
 def remember_at_sign_in(sender, request, user, **kwargs) -> None:
     """The account's language, read once, for the whole session."""
     if request is not None and hasattr(request, "session"):
-        request.session[SESSION_LANGUAGE] = (
-            AccountPreferences.objects.filter(account=user)
-            .values_list("language", flat=True)
-            .first()
-        ) or ""
+        request.session[SESSION_LANGUAGE] = selectors.accounts.language(account=user)
 
 
 @require_POST
@@ -66,9 +63,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
     if language not in dict(settings.LANGUAGES):
         language = settings.LANGUAGE_CODE
     if request.user.is_authenticated:
-        AccountPreferences.objects.update_or_create(
-            account=request.user, defaults={"language": language}
-        )
+        account_set_language(account=request.user, language=language)
         request.session[SESSION_LANGUAGE] = language
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(

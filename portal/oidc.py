@@ -41,9 +41,8 @@ from mozilla_django_oidc.views import (
     OIDCLogoutView,
 )
 
-from licensing import audit
-from licensing.models import AccountIdentity, RoleAssignment
-from licensing.services.accounts import identity_bind
+from licensing import selectors
+from licensing.services.accounts import identity_bind, sign_in_record
 from portal.graph import is_api
 
 logger = logging.getLogger(__name__)
@@ -62,7 +61,7 @@ def configured() -> bool:
 
 
 def has_access(account) -> bool:
-    return account.is_staff or RoleAssignment.objects.filter(account=account).exists()
+    return account.is_staff or selectors.accounts.has_role(account=account)
 
 
 def clean_claim(value, max_length: int) -> str:
@@ -132,10 +131,8 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
         if allowed_tenants and tenant_id not in allowed_tenants:
             raise Refused("tenant not allowed")
 
-        bound = (
-            AccountIdentity.objects.select_related("account")
-            .filter(issuer=issuer, subject=subject, tenant_id=tenant_id)
-            .first()
+        bound = selectors.accounts.bound_identity(
+            issuer=issuer, subject=subject, tenant_id=tenant_id
         )
         if bound is not None:
             account = bound.account
@@ -189,7 +186,7 @@ def _configured_only(view):
         except SuspiciousOperation:
             # A state or nonce that is not the one this browser was given: refused (400),
             # and recorded like every other failed sign-in.
-            audit.sign_in(
+            sign_in_record(
                 actor=None,
                 who="",
                 method="organization account",

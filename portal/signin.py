@@ -34,7 +34,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from licensing import audit
+from licensing.services.accounts import sign_in_record
 from portal.oidc import REFUSED, configured
 
 
@@ -118,7 +118,7 @@ def _method(backend: str) -> str:
 
 @receiver(user_logged_in)
 def _audit_sign_in(sender, request, user, **kwargs):
-    audit.sign_in(
+    sign_in_record(
         actor=user,
         who=user.get_username(),
         method=_method(getattr(user, "backend", "")),
@@ -135,7 +135,7 @@ def _audit_failed_sign_in(sender, credentials, request=None, **kwargs):
         # What portal.oidc found: the e-mail (when usable) and why it refused.
         who = getattr(request, "signin_refused_email", request.session.get(REFUSED, ""))
         reason = getattr(request, "signin_refusal", "")
-    audit.sign_in(
+    sign_in_record(
         actor=None,
         who=who,
         method="password" if password else "organization account",

@@ -2,7 +2,7 @@
 
 Writes go through ``licensing.services``; reads come from here. A selector is a function
 named by what it returns, in a module named by what it reads (``users``, ``groups``,
-``products``, ``seats``, ``audit``, ``accounts``). Every selector:
+``products``, ``seats``, ``audit``, ``credentials``, ``accounts``). Every selector:
 
 - takes its arguments by keyword, and the tenant is one of them wherever the data belongs to
   a tenant, so a read cannot forget whose data it is;
@@ -13,3 +13,9 @@ Where PostgreSQL writes a page in SQL for speed (``products.products_with_seats`
 ``products.licensed_users_page``, the API's JSON pages), the selector owns
 both forms, the SQL and the ORM one that SQLite runs, and its test pins them together.
 """
+
+from __future__ import annotations
+
+from licensing.selectors import accounts, audit, credentials, groups, products, seats, users
+
+__all__ = ["accounts", "audit", "credentials", "groups", "products", "seats", "users"]

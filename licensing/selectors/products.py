@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q
 
+from licensing.catalog_store import current_catalog
 from licensing.models import (
     COUNTING_STATUSES,
     DirectoryUser,
@@ -21,8 +23,9 @@ from licensing.models import (
     SubscriptionStatus,
     UserLicense,
 )
-from licensing.rules import Catalog, visible_plans
+from licensing.rules import Catalog, effective_location, visible_plans
 from licensing.seats import seat_counts, seat_row
+from licensing.selectors.groups import groups_in_error
 
 
 def tenant_products(*, tenant) -> list[Product]:
@@ -296,3 +299,73 @@ def expiring_subscriptions(*, tenant, within_days: int = 30) -> list:
         .select_related("product")
         .order_by("next_lifecycle_date", "product__display_name")
     )
+
+
+def licensed_user_lines(
+    *,
+    tenant,
+    product_seats: dict,
+    search: str = "",
+    page: int | str = 1,
+    order_by: Sequence[str] = ("display_name", "id"),
+) -> tuple[Window, list[dict]]:
+    """A product's Licensed users page as the blade shows it: the window of users, and per
+    user the paths, one state and error and the enabled services (``product_line``).
+    ``product_seats``: the product's row of ``products_with_seats`` with ``sku_id`` (its
+    plans come along, so the enabled services cost no query)."""
+    product = product_seats["product"]
+    window, rows = licensed_users_page(
+        tenant=tenant, product=product, search=search, page=page, order_by=order_by
+    )
+    catalog = Catalog.for_display({product.id: product_seats["plans"]})
+    country = str(tenant.country)
+    lines = [
+        {
+            "user": user,
+            "location": user["usage_location"],
+            **product_line(
+                rows.get(user["id"], []),
+                effective_location(user["usage_location"], country),
+                catalog,
+            ),
+        }
+        for user in window.object_list
+    ]
+    return window, lines
+
+
+def plan_links(*, product: Product) -> list[ProductServicePlan]:
+    """The product's service plans in the catalog's order (the catalog is every tenant's)."""
+    return list(product.plan_links.select_related("service_plan").order_by("position"))
+
+
+def licensed_user_rows(*, tenant, product: Product) -> Iterator[UserLicense]:
+    """Every path of the tenant's users to the product, with the user and the group, by
+    user name: read in chunks, so a download of 100,000 users stays small."""
+    return (
+        UserLicense.objects.filter(tenant=tenant, product=product)
+        .select_related("user", "via_group")
+        .order_by("user__display_name", "user_id", "via_group__name")
+        .iterator(chunk_size=2000)
+    )
+
+
+def catalog() -> Catalog:
+    """The catalog of products and service plans (the same for every tenant), as the rules
+    read it: the Assign blade's options and checks."""
+    return current_catalog()
+
+
+def licenses_overview(*, tenant) -> dict:
+    """Licenses > Overview: how many products the tenant bought, the seats assigned, the
+    over-assigned products, the groups with members in error and the expiring
+    subscriptions."""
+    counts = seat_counts(tenant)
+    products = tenant_products(tenant=tenant)
+    return {
+        "purchased_count": sum(1 for p in products if counts.get(p.id, {}).get("total")),
+        "assigned_total": sum(c["assigned"] for c in counts.values()),
+        "over_assigned": [p for p in products if counts.get(p.id, {}).get("over_assigned")],
+        "error_groups": groups_in_error(tenant=tenant),
+        "expiring": expiring_subscriptions(tenant=tenant),
+    }

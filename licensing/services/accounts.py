@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 
 from licensing import audit
 from licensing.locking import service
-from licensing.models import AccountIdentity
+from licensing.models import AccountIdentity, AccountPreferences
 
 # Not Azure's words: Entra has no such binding (its accounts are its identities).
 BIND_IDENTITY = "Bind sign-in identity"
@@ -73,3 +73,17 @@ def identity_unbind(*, account, actor) -> bool:
         details=_details(identity),
     )
     return True
+
+
+@service
+def sign_in_record(*, actor, who: str, method: str, success: bool, reason: str = "") -> None:
+    """A sign-in to the portal, successful or not, in the audit log (no tenant: the account's,
+    not a tenant's). ``actor``: the account when it signed in, else None."""
+    audit.sign_in(actor=actor, who=who, method=method, success=success, reason=reason)
+
+
+@service
+def account_set_language(*, account, language: str) -> None:
+    """Remember the account's language for its next sign-in (the caller checked it is one of
+    the portal's)."""
+    AccountPreferences.objects.update_or_create(account=account, defaults={"language": language})

@@ -4,16 +4,15 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from licensing import services
+from licensing import selectors, services
 from licensing.errors import LicensingError
-from licensing.models import AppRegistration
 from portal.access import portal_view, require_directory_admin
-from portal.responses import command_done
+from portal.responses import command_done, found
 
 
 @require_http_methods(["GET", "POST"])
@@ -37,9 +36,7 @@ def app_list(request: HttpRequest) -> HttpResponse:
             new = {"client_id": str(app.client_id), "secret": secret}
     context = {
         "section": "apps",
-        "apps": AppRegistration.objects.filter(tenant=request.tenant).order_by(
-            "revoked_at", "name", "id"
-        ),
+        "apps": selectors.credentials.app_registrations(tenant=request.tenant),
         "new": new,
         "error": error,
         "token_url": request.build_absolute_uri(f"/{request.tenant.public_id}/oauth2/v2.0/token"),
@@ -52,7 +49,7 @@ def app_list(request: HttpRequest) -> HttpResponse:
 @portal_view
 def app_revoke(request: HttpRequest, client_id) -> HttpResponse:
     require_directory_admin(request)
-    app = get_object_or_404(AppRegistration, tenant=request.tenant, client_id=client_id)
+    app = found(selectors.credentials.app_registration(tenant=request.tenant, client_id=client_id))
     services.app_revoke(tenant=request.tenant, app=app, actor=request.user)
     return command_done(
         request,

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
-from licensing.models import AuditEvent
+from licensing import selectors
 from portal.access import portal_view
 from portal.responses import template_for
 from portal.sorting import Column, Sorter
@@ -33,33 +33,25 @@ def _date(value: str) -> datetime.date | None:
 @require_safe
 @portal_view
 def audit_log(request: HttpRequest) -> HttpResponse:
-    events = AuditEvent.objects.filter(tenant=request.tenant)
     filters = {
         k: request.GET.get(k, "").strip() for k in ("activity", "target", "actor", "since", "until")
     }
-    if filters["activity"]:
-        events = events.filter(activity=filters["activity"])
-    if filters["target"]:
-        events = events.filter(target_name__icontains=filters["target"])
-    if filters["actor"]:
-        events = events.filter(actor_name__icontains=filters["actor"])
-    if since := _date(filters["since"]):
-        events = events.filter(occurred_at__date__gte=since)
-    if until := _date(filters["until"]):
-        events = events.filter(occurred_at__date__lte=until)
     sorter = Sorter(request, AUDIT_COLUMNS, "-date")
-    page = Paginator(events.order_by(*sorter.order_by()), 50).get_page(request.GET.get("page", 1))
-    activities = (
-        AuditEvent.objects.filter(tenant=request.tenant)
-        .order_by("activity")
-        .values_list("activity", flat=True)
-        .distinct()
+    events = selectors.audit.events(
+        tenant=request.tenant,
+        activity=filters["activity"],
+        target=filters["target"],
+        actor=filters["actor"],
+        since=_date(filters["since"]),
+        until=_date(filters["until"]),
+        order_by=sorter.order_by(),
     )
+    page = Paginator(events, 50).get_page(request.GET.get("page", 1))
     context = {
         "section": "audit",
         "page": page,
         "filters": filters,
-        "activities": activities,
+        "activities": selectors.audit.activities(tenant=request.tenant),
         "sort_headers": sorter.headers(),
     }
     return render(request, template_for(request, "portal/audit/list.html", "audit-rows"), context)

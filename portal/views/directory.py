@@ -8,19 +8,19 @@ from datetime import timedelta
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from licensing import services
+from licensing import selectors, services
 from licensing.errors import LicensingError
 from licensing.models import DirectoryUser
 from licensing.services.directory import RESTORE_WINDOW
-from licensing.sync import SyncFileError, sync_directory
+from licensing.services.sync import SyncFileError, sync_directory
 from portal.access import portal_view, require_directory_admin
-from portal.responses import command_done, template_for
+from portal.responses import command_done, found, template_for
 
 UPLOAD_LIMIT = 5 * 1024 * 1024
 SESSION_UPLOAD = "directory_sync_upload"
@@ -32,10 +32,8 @@ PENDING_FOR = timedelta(hours=1)
 @portal_view
 def deleted_users(request: HttpRequest) -> HttpResponse:
     """Soft-deleted users, like Azure's Deleted users: when, and how many days are left."""
-    people = DirectoryUser.objects.filter(tenant=request.tenant, soft_deleted_at__isnull=False)
-    page = Paginator(people.order_by("soft_deleted_at", "id"), 50).get_page(
-        request.GET.get("page", 1)
-    )
+    people = selectors.users.deleted_users(tenant=request.tenant)
+    page = Paginator(people, 50).get_page(request.GET.get("page", 1))
     now = timezone.now()
     rows = [
         {
@@ -52,9 +50,7 @@ def deleted_users(request: HttpRequest) -> HttpResponse:
 
 
 def _deleted_user(request: HttpRequest, user_id) -> DirectoryUser:
-    return get_object_or_404(
-        DirectoryUser, tenant=request.tenant, public_id=user_id, soft_deleted_at__isnull=False
-    )
+    return found(selectors.users.deleted_user(tenant=request.tenant, public_id=user_id))
 
 
 @require_POST

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
-from licensing import services
+from licensing import selectors, services
 from licensing.errors import LicensingError
 from licensing.models import (
-    DirectoryUser,
     Group,
-    LicenseAssignment,
-    LicenseError,
-    LicenseState,
-    UserLicense,
 )
 from licensing.services.base import get_products, get_users
 from portal.access import portal_view, require_directory_admin, require_license_admin
-from portal.responses import command_done, safe_next, template_for
+from portal.responses import command_done, found, safe_next, template_for
 from portal.sorting import Column, Sorter
 
 GROUP_COLUMNS = [
@@ -38,18 +30,18 @@ GROUP_COLUMNS = [
 
 
 def _get_group(request: HttpRequest, group_id) -> Group:
-    return get_object_or_404(Group, tenant=request.tenant, public_id=group_id)
+    return found(selectors.groups.group(tenant=request.tenant, public_id=group_id))
 
 
 @require_safe
 @portal_view
 def group_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
-    groups = Group.objects.filter(tenant=request.tenant).with_license_counts()
-    if search:
-        groups = groups.filter(name__icontains=search)
     sorter = Sorter(request, GROUP_COLUMNS, "name")
-    page = Paginator(groups.order_by(*sorter.order_by()), 50).get_page(request.GET.get("page", 1))
+    groups = selectors.groups.groups(
+        tenant=request.tenant, search=search, order_by=sorter.order_by()
+    )
+    page = Paginator(groups, 50).get_page(request.GET.get("page", 1))
     context = {
         "section": "groups",
         "page": page,
@@ -65,17 +57,11 @@ def group_overview(request: HttpRequest, group_id) -> HttpResponse:
     """Overview and Members: who is in the group, add and remove members."""
     group = _get_group(request, group_id)
     search = request.GET.get("q", "").strip()
-    members = DirectoryUser.objects.filter(memberships__group=group).order_by("display_name", "id")
+    members = selectors.groups.members(tenant=request.tenant, group=group)
     page = Paginator(members, 50).get_page(request.GET.get("page", 1))
-    candidates = []
-    if search:
-        candidates = list(
-            DirectoryUser.objects.active()
-            .filter(tenant=request.tenant)
-            .filter(Q(display_name__icontains=search) | Q(user_principal_name__icontains=search))
-            .exclude(memberships__group=group)
-            .order_by("display_name")[:20]
-        )
+    candidates = selectors.groups.member_candidates(
+        tenant=request.tenant, group=group, search=search
+    )
     context = {
         "section": "groups",
         "group": group,
@@ -83,7 +69,7 @@ def group_overview(request: HttpRequest, group_id) -> HttpResponse:
         "page": page,
         "search": search,
         "candidates": candidates,
-        "licensed": LicenseAssignment.objects.filter(group=group).exists(),
+        "licensed": selectors.groups.is_licensed(tenant=request.tenant, group=group),
     }
     return render(request, template_for(request, "portal/groups/overview.html", "members"), context)
 
@@ -93,35 +79,11 @@ def group_overview(request: HttpRequest, group_id) -> HttpResponse:
 def group_licenses(request: HttpRequest, group_id) -> HttpResponse:
     """The group's products, its processing status, and the members in error."""
     group = _get_group(request, group_id)
-    assignments = list(
-        LicenseAssignment.objects.filter(group=group)
-        .select_related("product")
-        .order_by("product__display_name")
-    )
-    errors = (
-        UserLicense.objects.filter(via_group=group, state=LicenseState.ERROR)
-        .select_related("user", "product")
-        .order_by("user__display_name", "product__display_name")
-    )
-    by_user: dict[int, dict] = {}
-    for row in errors[:500]:
-        line = by_user.setdefault(
-            row.user_id, {"user": row.user, "failed": [], "reasons": Counter()}
-        )
-        line["failed"].append(row.product.display_name)
-        line["reasons"][row.error] += 1
-    reasons = dict(LicenseError.choices)
-    in_error = [
-        {**line, "top_reason": reasons.get(line["reasons"].most_common(1)[0][0], "")}
-        for line in by_user.values()
-    ]
     context = {
         "section": "groups",
         "group": group,
         "tab": "licenses",
-        "assignments": assignments,
-        "in_error": in_error,
-        "error_count": errors.values("user_id").distinct().count(),
+        **selectors.groups.license_blade(tenant=request.tenant, group=group),
     }
     return render(
         request, template_for(request, "portal/groups/licenses.html", "group-licenses"), context

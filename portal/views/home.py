@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from licensing.models import RoleAssignment
+from licensing import selectors
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -11,7 +11,7 @@ def home(request: HttpRequest) -> HttpResponse:
     Django admin; everyone else signs in first."""
     if not request.user.is_authenticated:
         return redirect("login")
-    if RoleAssignment.objects.filter(account=request.user).exists():
+    if selectors.accounts.has_role(account=request.user):
         return redirect("portal:overview")
     if request.user.is_staff:
         return redirect("admin:index")

@@ -8,13 +8,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from licensing import services
-from licensing.catalog_store import current_catalog
+from licensing import selectors, services
 from licensing.errors import LicensingError
-from licensing.models import Group
-from licensing.rules import Catalog
-from licensing.seats import seat_counts
-from licensing.selectors.products import expiring_subscriptions, tenant_products
 from portal.access import portal_view, require_license_admin
 from portal.forms import AssignRequest, picker_results
 from portal.responses import command_done, template_for
@@ -23,18 +18,9 @@ from portal.responses import command_done, template_for
 @require_safe
 @portal_view
 def overview(request: HttpRequest) -> HttpResponse:
-    counts = seat_counts(request.tenant)
-    products = tenant_products(tenant=request.tenant)
-    purchased = [p for p in products if counts.get(p.id, {}).get("total")]
     context = {
         "section": "overview",
-        "purchased_count": len(purchased),
-        "assigned_total": sum(c["assigned"] for c in counts.values()),
-        "over_assigned": [p for p in products if counts.get(p.id, {}).get("over_assigned")],
-        "error_groups": Group.objects.filter(tenant=request.tenant)
-        .with_license_errors()
-        .order_by("name"),
-        "expiring": expiring_subscriptions(tenant=request.tenant),
+        **selectors.products.licenses_overview(tenant=request.tenant),
     }
     return render(request, "portal/licenses/overview.html", context)
 
@@ -48,8 +34,8 @@ def assign(request: HttpRequest) -> HttpResponse:
     """
     require_license_admin(request)
     data = request.POST if request.method == "POST" else request.GET
-    catalog = current_catalog()
-    products = tenant_products(tenant=request.tenant)
+    catalog = selectors.products.catalog()
+    products = selectors.products.tenant_products(tenant=request.tenant)
     picked = AssignRequest.read(request.tenant, data, catalog=catalog, products=products)
     if request.method == "POST" and data.get("action") == "assign" and not picked.errors:
         if not picked.products or not (picked.users or picked.groups):
@@ -71,7 +57,7 @@ def assign(request: HttpRequest) -> HttpResponse:
                 return command_done(request, text, reverse("portal:products"), navigate=True)
     query = data.get("q", "").strip()
     found_users, found_groups = picker_results(request.tenant, query)
-    counts = seat_counts(request.tenant)
+    counts = selectors.seats.seats(tenant=request.tenant)
     options = [_options(p, picked, catalog) for p in picked.products]
     context = {
         "section": "licenses",
@@ -92,7 +78,7 @@ def assign(request: HttpRequest) -> HttpResponse:
     return render(request, template_for(request, "portal/licenses/assign.html", region), context)
 
 
-def _options(product, picked: AssignRequest, catalog: Catalog) -> dict:
+def _options(product, picked: AssignRequest, catalog) -> dict:
     """One product's part of the Assignment options dialog: a switch per service plan, and
     the error of the plans chosen."""
     off = picked.disabled.get(product.id, [])

@@ -5,26 +5,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
-from licensing import services
+from licensing import selectors, services
 from licensing.errors import LicensingError
-from licensing.models import Group, UserLicense
-from licensing.rules import Catalog, effective_location
-from licensing.selectors.products import (
-    licensed_users_page,
-    product_line,
-    products_with_seats,
-)
 from licensing.services.base import get_users
 from portal.access import portal_view, require_license_admin
 from portal.csv_export import csv_lines
-from portal.responses import command_done, template_for
+from portal.responses import command_done, found, template_for
 from portal.sorting import Column, Sorter
 
 LICENSED_USER_COLUMNS = [
@@ -48,7 +41,7 @@ def product_list(request: HttpRequest) -> HttpResponse:
     product_url = _url_per_row("portal:product")
     rows = [
         {**row, "url": product_url(row["product"].sku_id)}
-        for row in products_with_seats(tenant=request.tenant)
+        for row in selectors.products.products_with_seats(tenant=request.tenant)
         if not search or search.lower() in row["product"].display_name.lower()
     ]
     sorter = Sorter(request, PRODUCT_COLUMNS, "name")
@@ -71,10 +64,8 @@ def product_list(request: HttpRequest) -> HttpResponse:
 def _product(request: HttpRequest, sku_id) -> dict:
     """The product with its seats; only products this tenant has: another tenant's purchase
     is not found here."""
-    found = products_with_seats(tenant=request.tenant, sku_id=sku_id)
-    if not found:
-        raise Http404
-    return found[0]
+    rows = selectors.products.products_with_seats(tenant=request.tenant, sku_id=sku_id)
+    return found(rows[0] if rows else None)
 
 
 def _product_context(seats: dict, tab: str) -> dict:
@@ -93,38 +84,24 @@ def _url_per_row(name: str) -> Callable[[object], str]:
 @portal_view
 def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
     seats = _product(request, sku_id)
-    product = seats["product"]
     search = request.GET.get("q", "").strip()
     sorter = Sorter(request, LICENSED_USER_COLUMNS, "name")
-    page, rows = licensed_users_page(
+    page, lines = selectors.products.licensed_user_lines(
         tenant=request.tenant,
-        product=product,
+        product_seats=seats,
         search=search,
         page=request.GET.get("page", 1),
         order_by=sorter.order_by(),
     )
-    catalog = Catalog.for_display({product.id: seats["plans"]})
-    country = str(request.tenant.country)
     user_url = _url_per_row("portal:user_licenses")
-    lines = [
-        {
-            "user": user,
-            "url": user_url(user["public_id"]),
-            "location": user["usage_location"],
-            **product_line(
-                rows.get(user["id"], []),
-                effective_location(user["usage_location"], country),
-                catalog,
-            ),
-        }
-        for user in page.object_list
-    ]
+    for line in lines:
+        line["url"] = user_url(line["user"]["public_id"])
     context = {
         **_product_context(seats, "users"),
         "lines": lines,
         "page": page,
         "search": search,
-        "plan_count": len(catalog.product_plans.get(product.id, ())),
+        "plan_count": len(seats["plans"]),
         "sort": sorter.header_map(),
     }
     return render(
@@ -139,11 +116,7 @@ def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
 def licensed_groups(request: HttpRequest, sku_id) -> HttpResponse:
     seats = _product(request, sku_id)
     product = seats["product"]
-    groups = list(
-        Group.objects.filter(tenant=request.tenant, assignments__product=product)
-        .with_license_counts(product=product)
-        .order_by("name")
-    )
+    groups = selectors.groups.licensed_groups(tenant=request.tenant, product=product)
     context = {
         **_product_context(seats, "groups"),
         "groups": groups,
@@ -162,7 +135,7 @@ def licensed_groups(request: HttpRequest, sku_id) -> HttpResponse:
 def service_plans(request: HttpRequest, sku_id) -> HttpResponse:
     seats = _product(request, sku_id)
     product = seats["product"]
-    links = product.plan_links.select_related("service_plan").order_by("position")
+    links = selectors.products.plan_links(product=product)
     context = {**_product_context(seats, "plans"), "links": links}
     return render(request, "portal/licenses/product_plans.html", context)
 
@@ -173,17 +146,13 @@ def download(request: HttpRequest, sku_id) -> StreamingHttpResponse:
     """Licensed users as CSV, streamed in chunks so a 100,000-user product stays small."""
     seats = _product(request, sku_id)
     product = seats["product"]
-    rows = (
-        UserLicense.objects.filter(tenant=request.tenant, product=product)
-        .select_related("user", "via_group")
-        .order_by("user__display_name", "user_id", "via_group__name")
-    )
+    rows = selectors.products.licensed_user_rows(tenant=request.tenant, product=product)
 
     # In the request's language, read now: the rows are written after the view returns.
     inherited, direct = _("Inherited (%(group)s)"), _("Direct")
 
     def cells():
-        for row in rows.iterator(chunk_size=2000):
+        for row in rows:
             path = inherited % {"group": row.via_group.name} if row.via_group else direct
             yield [
                 row.user.display_name,

@@ -5,16 +5,15 @@ docs/provisioning.md): the endpoint to paste into Entra ID or Okta, a token show
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from licensing import services
-from licensing.models import ScimToken
+from licensing import selectors, services
 from portal import scim
 from portal.access import portal_view, require_directory_admin
-from portal.responses import command_done
+from portal.responses import command_done, found
 
 
 @require_http_methods(["GET", "POST"])
@@ -28,7 +27,7 @@ def provisioning(request: HttpRequest) -> HttpResponse:
         _token, new = services.scim_token_issue(tenant=request.tenant, actor=request.user)
     context = {
         "section": "provisioning",
-        "tokens": ScimToken.objects.filter(tenant=request.tenant),
+        "tokens": selectors.credentials.scim_tokens(tenant=request.tenant),
         "new": new,
         "endpoint": scim.tenant_url(request, request.tenant),
     }
@@ -39,7 +38,7 @@ def provisioning(request: HttpRequest) -> HttpResponse:
 @portal_view
 def revoke(request: HttpRequest, token_id) -> HttpResponse:
     require_directory_admin(request)
-    token = get_object_or_404(ScimToken, tenant=request.tenant, public_id=token_id)
+    token = found(selectors.credentials.scim_token(tenant=request.tenant, public_id=token_id))
     services.scim_token_revoke(tenant=request.tenant, token=token, actor=request.user)
     return command_done(
         request,

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -13,15 +12,12 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_countries import countries
 from django_htmx.http import reswap, retarget
 
-from licensing import services
-from licensing.catalog_store import current_catalog
+from licensing import selectors, services
 from licensing.errors import InheritedLicense, LicensingError
-from licensing.models import DirectoryUser, LicenseAssignment, Product, UserLicense
-from licensing.rules import effective_location
-from licensing.selectors.products import product_line, tenant_products
+from licensing.models import DirectoryUser, Product
 from licensing.services.base import get_products
 from portal.access import portal_view, require_license_admin
-from portal.responses import bad_request, command_done, template_for
+from portal.responses import bad_request, command_done, found, template_for
 from portal.sorting import Column, Sorter
 
 USER_COLUMNS = [
@@ -34,22 +30,16 @@ USER_COLUMNS = [
 
 
 def _get_user(request: HttpRequest, user_id) -> DirectoryUser:
-    return get_object_or_404(
-        DirectoryUser.objects.select_related("tenant"), tenant=request.tenant, public_id=user_id
-    )
+    return found(selectors.users.user(tenant=request.tenant, public_id=user_id))
 
 
 @require_safe
 @portal_view
 def user_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
-    people = DirectoryUser.objects.filter(tenant=request.tenant)
-    if search:
-        people = people.filter(
-            Q(display_name__icontains=search) | Q(user_principal_name__icontains=search)
-        )
     sorter = Sorter(request, USER_COLUMNS, "name")
-    page = Paginator(people.order_by(*sorter.order_by()), 50).get_page(request.GET.get("page", 1))
+    people = selectors.users.users(tenant=request.tenant, search=search, order_by=sorter.order_by())
+    page = Paginator(people, 50).get_page(request.GET.get("page", 1))
     context = {
         "section": "users",
         "page": page,
@@ -69,25 +59,7 @@ def profile(request: HttpRequest, user_id) -> HttpResponse:
 
 
 def _licenses_context(request: HttpRequest, user: DirectoryUser) -> dict:
-    rows = list(
-        UserLicense.objects.filter(user=user)
-        .select_related("product", "via_group")
-        .order_by("product__display_name")
-    )
-    catalog = current_catalog()
-    location = effective_location(user.usage_location, request.tenant.country)
-    by_product: dict[Product, list[UserLicense]] = {}
-    for row in rows:
-        by_product.setdefault(row.product, []).append(row)
-    lines = [
-        {
-            "product": product,
-            "direct": any(r.via_group_id is None for r in product_rows),
-            "inherited_from": [r.via_group for r in product_rows if r.via_group_id],
-            **product_line(product_rows, location, catalog),
-        }
-        for product, product_rows in by_product.items()
-    ]
+    lines = selectors.users.license_lines(tenant=request.tenant, user=user)
     return {
         "section": "users",
         "person": user,
@@ -177,26 +149,12 @@ def assignments(request: HttpRequest, user_id) -> HttpResponse:
     user inherits is not offered here; an extra direct assignment of it is made from Products."""
     require_license_admin(request)
     user = _get_user(request, user_id)
-    held = set(LicenseAssignment.objects.filter(user=user).values_list("product_id", flat=True))
-    inherited = set(
-        UserLicense.objects.filter(user=user, via_group__isnull=False).values_list(
-            "product_id", flat=True
-        )
-    )
-    offered = [p for p in tenant_products(tenant=request.tenant) if p.is_assignable]
+    choices = selectors.users.direct_choices(tenant=request.tenant, user=user)
     error = ""
     if request.method == "POST":
-        # The dialog sends the whole selection, marked by ``selection``: without it (or with a
-        # product that is not offered) the request is malformed, never "untick everything".
-        try:
-            wanted = {p.sku_id for p in get_products(request.POST.getlist("product"))}
-        except LicensingError:
-            wanted = None
-        if (
-            request.POST.get("selection") != "direct"
-            or wanted is None
-            or wanted - {p.sku_id for p in offered}
-        ):
+        offered = [c["product"] for c in choices]
+        wanted = _selection(request, offered)
+        if wanted is None:
             return bad_request(
                 request,
                 _(
@@ -206,10 +164,7 @@ def assignments(request: HttpRequest, user_id) -> HttpResponse:
             )
         try:
             services.user_set_direct_products(
-                tenant=request.tenant,
-                user=user,
-                products=[p for p in offered if p.sku_id in wanted],
-                actor=request.user,
+                tenant=request.tenant, user=user, products=wanted, actor=request.user
             )
         except LicensingError as refused:
             error = str(refused)
@@ -218,14 +173,6 @@ def assignments(request: HttpRequest, user_id) -> HttpResponse:
             return command_done(
                 request, text, reverse("portal:user_licenses", args=[user.public_id])
             )
-    choices = [
-        {
-            "product": p,
-            "checked": p.id in held,
-            "inherited_only": p.id in inherited and p.id not in held,
-        }
-        for p in offered
-    ]
     context = {
         "section": "users",
         "person": user,
@@ -237,3 +184,16 @@ def assignments(request: HttpRequest, user_id) -> HttpResponse:
         "portal/users/_assignments_dialog.html" if request.htmx else "portal/users/assignments.html"
     )
     return render(request, template, context)
+
+
+def _selection(request: HttpRequest, offered: list[Product]) -> list[Product] | None:
+    """The products the dialog sent, marked by ``selection``: without the mark, or with a
+    product that is not offered, the request is malformed (None), never "untick
+    everything"."""
+    try:
+        wanted = {p.sku_id for p in get_products(request.POST.getlist("product"))}
+    except LicensingError:
+        return None
+    if request.POST.get("selection") != "direct" or wanted - {p.sku_id for p in offered}:
+        return None
+    return [p for p in offered if p.sku_id in wanted]

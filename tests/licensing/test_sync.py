@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from licensing import services
 from licensing.models import AuditEvent, DirectoryUser, UserLicense
-from licensing.sync import SyncFileError, parse_export, sync_directory
+from licensing.services.sync import SyncFileError, parse_export, sync_directory
 from tests.factories import DirectoryUserFactory, product
 from tests.helpers import seats
 from tests.licensing.test_bad_input import snapshot

@@ -16,7 +16,7 @@ from django.urls import reverse
 from licensing import services
 from licensing.consistency import consistency_problems
 from licensing.models import AuditEvent, DirectoryUser, LicenseAssignment, RoleAssignment, Tenant
-from licensing.sync import MAX_PROBLEMS, SyncFileError, parse_export
+from licensing.services.sync import MAX_PROBLEMS, SyncFileError, parse_export
 from portal.access import SESSION_TENANT
 from portal.views.directory import SESSION_UPLOAD
 from tests.factories import (

@@ -343,7 +343,7 @@ CHARACTERS = [
 @pytest.mark.parametrize("char", CHARACTERS, ids=[f"U+{ord(c):04X}" for c in CHARACTERS])
 def test_sync_and_scim_refuse_exactly_the_names_the_service_refuses(scim, tenant, char):
     from licensing.errors import InvalidInput
-    from licensing.sync import SyncFileError, parse_export
+    from licensing.services.sync import SyncFileError, parse_export
 
     name = f"Ad{char}min"
     try:

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from licensing.errors import LicensingError
 from licensing.models import Tenant
-from licensing.sync import sync_directory
+from licensing.services.sync import sync_directory
 
 
 class Command(BaseCommand):
