@@ -44,16 +44,19 @@ load: $(STAMP) $(MO)
 bench: $(STAMP) $(MO)
 	scripts/with-postgres $(PY) scripts/bench.py
 
-# Every test, on a throwaway PostgreSQL cluster; the slowest are listed at the end.
+# The layers' import contract (pyproject.toml), then every test, on a throwaway PostgreSQL
+# cluster; the slowest are listed at the end.
 test: $(STAMP) $(MO)
+	$(VENV)/bin/lint-imports
 	scripts/ensure-chromium
 	scripts/with-postgres $(PY) -m pytest --durations=15 $(PYTEST_ARGS)
 
-# The fast tier for the edit-test loop: ruff, and every test that needs neither a browser nor
+# The fast tier for the edit-test loop: ruff, the import contract, and every test that needs neither a browser nor
 # the state machines nor another minutes-long suite (those run in `make test`).
 check: $(STAMP) $(MO)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	scripts/with-postgres $(PY) -m pytest -q -m "not e2e and not stateful and not slow and not race" $(PYTEST_ARGS)
 
 # Real faults (a killed worker, a restarted database, killed web workers, killed maintenance)

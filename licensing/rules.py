@@ -423,3 +423,26 @@ def path_outcome(claim: _Claim, path: Path) -> Outcome:
         return Outcome(ERROR, COUNT)
     error, reason = claim.hard.get(path.assignment_id) or claim.error
     return Outcome(ERROR, error, reason)
+
+
+# -- what the blades show ----------------------------------------------------------------
+
+
+def product_line(rows: list, location: str, catalog: Catalog) -> dict:
+    """What the blades show for one user and one product: the paths, one state and error,
+    and the names of the enabled services (Licensed users, the user's Licenses)."""
+    state, error = summary_state(rows)
+    return {
+        "rows": rows,
+        "state": state,
+        "error": error,
+        "enabled": [catalog.names[p] for p in visible_plans(rows, location, catalog)],
+    }
+
+
+def summary_state(rows: list) -> tuple[str, str]:
+    """One state for a user's paths of one product, as the Licensed users blade shows it:
+    any seat-holding path wins, an error is shown only when no path works."""
+    order = [ACTIVE, SUSPENDED, ACTIVE_WITH_ERROR, ERROR]
+    best = min(rows, key=lambda r: order.index(r.state))
+    return best.state, best.error

@@ -16,14 +16,13 @@ from licensing.catalog_store import current_catalog
 from licensing.models import (
     COUNTING_STATUSES,
     DirectoryUser,
-    LicenseState,
     Product,
     ProductServicePlan,
     Subscription,
     SubscriptionStatus,
     UserLicense,
 )
-from licensing.rules import Catalog, effective_location, visible_plans
+from licensing.rules import Catalog, effective_location, product_line
 from licensing.seats import seat_counts, seat_row
 from licensing.selectors.groups import groups_in_error
 
@@ -260,31 +259,6 @@ def _licensed_users_page_orm(tenant, product, search, number, per_page, order_by
     return window, rows
 
 
-def product_line(rows: list[UserLicense], location: str, catalog: Catalog) -> dict:
-    """What the blades show for one user and one product: the paths, one state and error,
-    and the names of the enabled services (Licensed users, the user's Licenses)."""
-    state, error = summary_state(rows)
-    return {
-        "rows": rows,
-        "state": state,
-        "error": error,
-        "enabled": [catalog.names[p] for p in visible_plans(rows, location, catalog)],
-    }
-
-
-def summary_state(rows: list[UserLicense]) -> tuple[str, str]:
-    """One state for a user's paths of one product, as the Licensed users blade shows it:
-    any seat-holding path wins, an error is shown only when no path works."""
-    order = [
-        LicenseState.ACTIVE,
-        LicenseState.SUSPENDED,
-        LicenseState.ACTIVE_WITH_ERROR,
-        LicenseState.ERROR,
-    ]
-    best = min(rows, key=lambda r: order.index(r.state))
-    return best.state, best.error
-
-
 def expiring_subscriptions(*, tenant, within_days: int = 30) -> list:
     """Subscriptions in their grace period (Warning) or whose lifecycle date is within 30
     days: the Overview's expiring-soon alerts, soonest first (one query)."""
@@ -310,7 +284,7 @@ def licensed_user_lines(
     order_by: Sequence[str] = ("display_name", "id"),
 ) -> tuple[Window, list[dict]]:
     """A product's Licensed users page as the blade shows it: the window of users, and per
-    user the paths, one state and error and the enabled services (``product_line``).
+    user the paths, one state and error and the enabled services (``rules.product_line``).
     ``product_seats``: the product's row of ``products_with_seats`` with ``sku_id`` (its
     plans come along, so the enabled services cost no query)."""
     product = product_seats["product"]

@@ -8,8 +8,8 @@ from django.db.models import Q
 
 from licensing.catalog_store import current_catalog
 from licensing.models import DirectoryUser, Group, LicenseAssignment, Product, Tenant, UserLicense
-from licensing.rules import effective_location
-from licensing.selectors.products import product_line, tenant_products
+from licensing.rules import effective_location, product_line
+from licensing.selectors.products import tenant_products
 
 
 def user(*, tenant: Tenant, public_id) -> DirectoryUser | None:
@@ -81,7 +81,7 @@ def without_location(*, tenant: Tenant, ids: Iterable[int], limit: int = 50) -> 
 
 def license_lines(*, tenant: Tenant, user: DirectoryUser) -> list[dict]:
     """The user's Licenses blade: per product, its paths (direct, inherited from groups), one
-    state and error and the enabled services (``products.product_line``)."""
+    state and error and the enabled services (``rules.product_line``)."""
     rows = list(
         UserLicense.objects.filter(tenant=tenant, user=user)
         .select_related("product", "via_group")
