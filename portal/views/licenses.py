@@ -37,29 +37,43 @@ def assign(request: HttpRequest) -> HttpResponse:
     catalog = selectors.products.catalog()
     products = selectors.products.tenant_products(tenant=request.tenant)
     picked = AssignRequest.read(request.tenant, data, catalog=catalog, products=products)
-    if request.method == "POST" and data.get("action") == "assign" and not picked.errors:
-        if not picked.products or not (picked.users or picked.groups):
-            picked.errors.append(_("Select at least one product and one user or group."))
-        else:
-            try:
-                services.licenses_assign(
-                    tenant=request.tenant,
-                    products={p: picked.disabled.get(p.id, []) for p in picked.products},
-                    users=picked.users,
-                    groups=picked.groups,
-                    actor=request.user,
-                )
-            except LicensingError as refused:
-                picked.errors.append(str(refused))
-            else:
-                names = ", ".join(p.display_name for p in picked.products)
-                text = _("Assigned %(products)s.") % {"products": names}
-                return command_done(request, text, reverse("portal:products"), navigate=True)
+    if request.method == "POST" and data.get("action") == "assign" and _assigned(request, picked):
+        names = ", ".join(p.display_name for p in picked.products)
+        text = _("Assigned %(products)s.") % {"products": names}
+        return command_done(request, text, reverse("portal:products"), navigate=True)
+    context = _assign_context(request, data, picked, catalog, products)
+    partial = request.headers.get("HX-Target", "") if request.htmx else ""
+    region = {"picker": "picker", "preview": "preview"}.get(partial, "assign-form")
+    return render(request, template_for(request, "portal/licenses/assign.html", region), context)
+
+
+def _assigned(request: HttpRequest, picked: AssignRequest) -> bool:
+    """Assign what was picked; False with the reason in ``picked.errors`` when refused."""
+    if picked.errors:
+        return False
+    if not picked.products or not (picked.users or picked.groups):
+        picked.errors.append(_("Select at least one product and one user or group."))
+        return False
+    try:
+        services.licenses_assign(
+            tenant=request.tenant,
+            products={p: picked.disabled.get(p.id, []) for p in picked.products},
+            users=picked.users,
+            groups=picked.groups,
+            actor=request.user,
+        )
+    except LicensingError as refused:
+        picked.errors.append(str(refused))
+        return False
+    return True
+
+
+def _assign_context(request: HttpRequest, data, picked: AssignRequest, catalog, products) -> dict:
     query = data.get("q", "").strip()
     found_users, found_groups = picker_results(request.tenant, query)
     counts = selectors.seats.seats(tenant=request.tenant)
     options = [_options(p, picked, catalog) for p in picked.products]
-    context = {
+    return {
         "section": "licenses",
         "picked": picked,
         "query": query,
@@ -73,9 +87,6 @@ def assign(request: HttpRequest) -> HttpResponse:
         "preview": picked.preview(counts),
         "default_location": picked.taking_tenant_location(),
     }
-    partial = request.headers.get("HX-Target", "") if request.htmx else ""
-    region = {"picker": "picker", "preview": "preview"}.get(partial, "assign-form")
-    return render(request, template_for(request, "portal/licenses/assign.html", region), context)
 
 
 def _options(product, picked: AssignRequest, catalog) -> dict:

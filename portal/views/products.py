@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -93,9 +93,7 @@ def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
         page=request.GET.get("page", 1),
         order_by=sorter.order_by(),
     )
-    user_url = _url_per_row("portal:user_licenses")
-    for line in lines:
-        line["url"] = user_url(line["user"]["public_id"])
+    _link_users(lines)
     context = {
         **_product_context(seats, "users"),
         "lines": lines,
@@ -109,6 +107,13 @@ def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
         template_for(request, "portal/licenses/product_users.html", "licensed-users"),
         context,
     )
+
+
+def _link_users(lines: list[dict]) -> None:
+    """Each line's link to its user's Licenses blade."""
+    user_url = _url_per_row("portal:user_licenses")
+    for line in lines:
+        line["url"] = user_url(line["user"]["public_id"])
 
 
 @require_safe
@@ -147,22 +152,6 @@ def download(request: HttpRequest, sku_id) -> StreamingHttpResponse:
     seats = _product(request, sku_id)
     product = seats["product"]
     rows = selectors.products.licensed_user_rows(tenant=request.tenant, product=product)
-
-    # In the request's language, read now: the rows are written after the view returns.
-    inherited, direct = _("Inherited (%(group)s)"), _("Direct")
-
-    def cells():
-        for row in rows:
-            path = inherited % {"group": row.via_group.name} if row.via_group else direct
-            yield [
-                row.user.display_name,
-                row.user.user_principal_name,
-                path,
-                row.state,
-                row.error,
-                str(row.user.usage_location or ""),
-            ]
-
     # The header in the page's language; states and errors are Azure's values (Active,
     # CountViolation), as in Azure's own download.
     header = [
@@ -174,12 +163,33 @@ def download(request: HttpRequest, sku_id) -> StreamingHttpResponse:
         _("Usage location"),
     ]
     response = StreamingHttpResponse(
-        csv_lines(header, cells()), content_type="text/csv; charset=utf-8"
+        csv_lines(header, _licensed_user_cells(rows)), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = (
         f'attachment; filename="{product.sku_part_number}-licensed-users.csv"'
     )
     return response
+
+
+def _licensed_user_cells(rows) -> Iterator[list[str]]:
+    """One CSV line per path. The path's words are read now, in the request's language: the
+    lines are written after the view returns."""
+    inherited, direct = _("Inherited (%(group)s)"), _("Direct")
+
+    def cells():
+        for row in rows:
+            path = inherited % {"group": row.via_group.name} if row.via_group else direct
+            user = row.user
+            yield [
+                user.display_name,
+                user.user_principal_name,
+                path,
+                row.state,
+                row.error,
+                str(user.usage_location or ""),
+            ]
+
+    return cells()
 
 
 @require_POST

@@ -20,6 +20,10 @@ from portal.access import portal_view, require_license_admin
 from portal.responses import bad_request, command_done, found, template_for
 from portal.sorting import Column, Sorter
 
+MALFORMED_SELECTION = gettext_lazy(
+    "The selection of products is missing or names an unknown product; nothing was changed."
+)
+
 USER_COLUMNS = [
     Column("name", gettext_lazy("Name"), ("display_name", "id")),
     Column("upn", gettext_lazy("User principal name"), ("user_principal_name",)),
@@ -93,14 +97,7 @@ def remove_license(request: HttpRequest, user_id) -> HttpResponse:
             tenant=request.tenant, users=[user], remove=products, actor=request.user
         )
     except InheritedLicense as inherited:
-        # Azure's answer, on the page itself, with the way out: remove the user from the group.
-        context = {**_licenses_context(request, user), "inherited": inherited}
-        response = render(
-            request, template_for(request, "portal/users/licenses.html", "user-licenses"), context
-        )
-        if request.htmx:
-            response = reswap(retarget(response, "#user-licenses"), "outerHTML")
-        return response
+        return _inherited_answer(request, user, inherited)
     except LicensingError as refused:
         return command_done(request, str(refused), back, level="error")
     text = _("Removed %(products)s from %(user)s.") % {
@@ -108,6 +105,18 @@ def remove_license(request: HttpRequest, user_id) -> HttpResponse:
         "user": user.display_name,
     }
     return command_done(request, text, back)
+
+
+def _inherited_answer(request: HttpRequest, user, inherited: InheritedLicense) -> HttpResponse:
+    """Azure's answer, on the page itself, with the way out: remove the user from the
+    group."""
+    context = {**_licenses_context(request, user), "inherited": inherited}
+    response = render(
+        request, template_for(request, "portal/users/licenses.html", "user-licenses"), context
+    )
+    if request.htmx:
+        response = reswap(retarget(response, "#user-licenses"), "outerHTML")
+    return response
 
 
 @require_POST
@@ -152,16 +161,9 @@ def assignments(request: HttpRequest, user_id) -> HttpResponse:
     choices = selectors.users.direct_choices(tenant=request.tenant, user=user)
     error = ""
     if request.method == "POST":
-        offered = [c["product"] for c in choices]
-        wanted = _selection(request, offered)
+        wanted = _selection(request, [c["product"] for c in choices])
         if wanted is None:
-            return bad_request(
-                request,
-                _(
-                    "The selection of products is missing or names an unknown product; "
-                    "nothing was changed."
-                ),
-            )
+            return bad_request(request, MALFORMED_SELECTION)
         try:
             services.user_set_direct_products(
                 tenant=request.tenant, user=user, products=wanted, actor=request.user
@@ -173,17 +175,11 @@ def assignments(request: HttpRequest, user_id) -> HttpResponse:
             return command_done(
                 request, text, reverse("portal:user_licenses", args=[user.public_id])
             )
-    context = {
-        "section": "users",
-        "person": user,
-        "tab": "licenses",
-        "choices": choices,
-        "error": error,
-    }
+    context = {"section": "users", "person": user, "tab": "licenses", "choices": choices}
     template = (
         "portal/users/_assignments_dialog.html" if request.htmx else "portal/users/assignments.html"
     )
-    return render(request, template, context)
+    return render(request, template, {**context, "error": error})
 
 
 def _selection(request: HttpRequest, offered: list[Product]) -> list[Product] | None:
