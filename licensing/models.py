@@ -11,8 +11,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, Q
-from django.db.models.functions import Lower
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, Lower
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
@@ -217,18 +217,31 @@ class ProcessingState(models.TextChoices):
 class GroupQuerySet(models.QuerySet):
     def with_license_counts(self, product=None) -> GroupQuerySet:
         """Annotate ``member_count`` and ``members_in_error`` (members with an inherited
-        license of the group in Error, for one product if given). One query, no N+1."""
-        in_error = Q(inherited_licenses__state=LicenseState.ERROR)
-        if product is not None:
-            in_error &= Q(inherited_licenses__product=product)
+        license of the group in Error, for one product if given). One query, no N+1: each a
+        subquery over its own index, so a group of 60,000 members counts 60,000 rows once
+        (two counts over one join would count every member times every error)."""
         return self.annotate(
-            member_count=Count("memberships", distinct=True),
-            members_in_error=Count("inherited_licenses__user", filter=in_error, distinct=True),
+            member_count=_count_per_group(
+                GroupMembership.objects.filter(group=OuterRef("pk")), "group", Count("*")
+            ),
+            members_in_error=_count_per_group(
+                _errors_of_group(product), "via_group", Count("user_id", distinct=True)
+            ),
         )
 
     def with_license_errors(self) -> GroupQuerySet:
         """Groups with at least one member whose inherited license is in error."""
-        return self.with_license_counts().filter(members_in_error__gt=0)
+        return self.filter(Exists(_errors_of_group(None))).with_license_counts()
+
+
+def _errors_of_group(product) -> models.QuerySet:
+    found = UserLicense.objects.filter(via_group=OuterRef("pk"), state=LicenseState.ERROR)
+    return found if product is None else found.filter(product=product)
+
+
+def _count_per_group(rows: models.QuerySet, group: str, count: Count) -> Coalesce:
+    counted = rows.order_by().values(group).annotate(n=count).values("n")
+    return Coalesce(Subquery(counted, output_field=models.IntegerField()), 0)
 
 
 class Group(models.Model):
