@@ -80,7 +80,7 @@ def user_changes(values: dict) -> tuple[dict, str | None, bool | None]:
     """Profile changes, usage location and active from SCIM attributes (full names, dotted
     names and the enterprise extension's URN). Attributes we do not keep are ignored."""
     profile: dict = {}
-    location, active = None, None
+    usage_location, active = None, None
     for key, value in values.items():
         name = key.lower()
         if name == ENTERPRISE.lower():
@@ -103,15 +103,15 @@ def user_changes(values: dict) -> tuple[dict, str | None, bool | None]:
         elif name == "active":
             active = truthy(value)
         elif name in ('addresses[type eq "work"].country', "addresses.country"):
-            location = _country(value)
+            usage_location = _country(value)
         elif name == "addresses":
             work = [
                 a
                 for a in (value if isinstance(value, list) else [])
                 if isinstance(a, dict) and a.get("type", "work") == "work"
             ]
-            location = _country(work[0].get("country") if work else "")
-    return profile, location, active
+            usage_location = _country(work[0].get("country") if work else "")
+    return profile, usage_location, active
 
 
 def _country(value) -> str:

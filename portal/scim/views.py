@@ -12,13 +12,7 @@ from licensing.selectors import groups, users
 from licensing.services.scim import PROVISIONING_ACTOR
 from portal.scim import patch
 from portal.scim.filter import GROUP_FILTERS, USER_FILTERS, list_query
-from portal.scim.protocol import (
-    ScimError,
-    json_response,
-    listed,
-    read_body,
-    resource_id,
-)
+from portal.scim.protocol import ScimError, json_response, listed, read_body, resource_id
 from portal.scim.resources import (
     RESOURCE_TYPES,
     SCHEMAS,
@@ -211,7 +205,8 @@ def _member_changes(request: HttpRequest, operations: list[patch.MemberOperation
     the whole new member set when one of them replaced it, else who joins and who leaves."""
     changes = patch.MemberChanges()
     for op, ids in operations:
-        changes.apply(op, None if ids is None else _members(request, ids))
+        found = None if ids is None else users.users_by_ids(tenant=request.tenant, public_ids=ids)
+        changes.apply(op, found)
     if changes.replaced:
         return {"members": list(changes.add.values())}
     return {"add": list(changes.add.values()), "remove": list(changes.remove.values())}
