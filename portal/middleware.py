@@ -82,9 +82,9 @@ def _refuse(request: HttpRequest, status: int, message: str) -> HttpResponse:
     protocols answer in English."""
     kind = protocol(request)
     if kind == "scim":
-        from portal.scim import ScimError, _error
+        from portal.scim.protocol import ScimError, error_response
 
-        return _error(ScimError(status, message, "invalidValue" if status == 400 else None))
+        return error_response(ScimError(status, message, "invalidValue" if status == 400 else None))
     if kind == "graph":
         from portal.graph import errors
 

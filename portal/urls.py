@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from portal import language, oidc, scim
+from portal import language, oidc
 from portal.signin import AdminSignInForm, PortalLoginView, admin_login
 from portal.views import home
 
@@ -21,7 +21,7 @@ urlpatterns = [
     path("oidc/", include(oidc.urlpatterns)),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("language/", language.set_language, name="set_language"),
-    path("scim/v2/<uuid:tenant_id>/", include(scim.urlpatterns)),
+    path("scim/v2/<uuid:tenant_id>/", include("portal.scim.urls")),
     path("", include("portal.graph.urls")),
     path("", include("portal.portal_urls")),
     path("admin/", admin.site.urls),

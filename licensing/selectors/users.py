@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 
 from django.db.models import Q
 
@@ -129,3 +130,36 @@ def direct_choices(*, tenant: Tenant, user: DirectoryUser) -> list[dict]:
 
 def _matching(search: str) -> Q:
     return Q(display_name__icontains=search) | Q(user_principal_name__icontains=search)
+
+
+# -- SCIM's reads (portal/scim/) ---------------------------------------------------------------
+
+# The fields a SCIM filter may name (``portal.scim.filter``), each compared ignoring case but
+# ``public_id``.
+MATCHABLE_USER_FIELDS = ("user_principal_name", "external_id", "display_name", "public_id")
+
+
+def users_page(
+    *, tenant: Tenant, matching: Mapping[str, str], offset: int, limit: int
+) -> tuple[int, list[DirectoryUser]]:
+    """How many of the tenant's users match, and ``limit`` of them from ``offset`` in the order
+    they were made (two queries; none when an id is not a UUID). ``matching``: field →
+    value, each equal ignoring case (``public_id`` exactly)."""
+    found = DirectoryUser.objects.filter(tenant=tenant)
+    for field, value in matching.items():
+        if field not in MATCHABLE_USER_FIELDS:
+            raise ValueError(f"Users are not matched on {field}.")
+        if field == "public_id":
+            try:
+                found = found.filter(public_id=uuid.UUID(value))
+            except ValueError:
+                found = found.none()
+        else:
+            found = found.filter(**{f"{field}__iexact": value})
+    return found.count(), list(found.order_by("id")[offset : offset + limit])
+
+
+def users_by_ids(*, tenant: Tenant, public_ids: Iterable[uuid.UUID]) -> list[DirectoryUser]:
+    """The tenant's users with these ids, by display name (one query; none for no ids). An id
+    of no user of the tenant is left out."""
+    return list(DirectoryUser.objects.filter(tenant=tenant, public_id__in=list(public_ids)))

@@ -40,6 +40,13 @@ from licensing.services.groups import (
     licenses_assign,
     reprocess_group,
 )
+from licensing.services.provisioning import (
+    group_provision,
+    group_provision_update,
+    group_set_members,
+    user_provision,
+    user_provision_update,
+)
 from licensing.services.scim import scim_authenticate, scim_token_issue, scim_token_revoke
 from licensing.services.subscriptions import (
     subscription_create,
@@ -62,8 +69,11 @@ __all__ = [
     "group_create",
     "group_delete",
     "group_licenses_change",
+    "group_provision",
+    "group_provision_update",
     "group_remove_members",
     "group_remove_products",
+    "group_set_members",
     "group_update",
     "licenses_assign",
     "product_assign_to_users",
@@ -85,6 +95,8 @@ __all__ = [
     "tenant_update",
     "user_create",
     "user_delete_permanently",
+    "user_provision",
+    "user_provision_update",
     "user_restore",
     "user_set_direct_products",
     "user_set_usage_location",

@@ -21,7 +21,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from licensing import services
-from portal import scim as scim_module
+from portal.scim import protocol as scim_protocol
+from portal.scim import resources as scim_resources
 from tests.factories import DirectoryUserFactory, GroupFactory, TenantFactory
 from tests.licensing.test_bad_input import TABLES, snapshot
 from tests.portal.test_isolation import _patterns, _url, world  # noqa: F401 (a fixture)
@@ -202,10 +203,11 @@ def test_every_portal_url_is_in_the_suite():
 
 # -- The API and SCIM: every endpoint of the URL configuration, every method it takes ------------
 
-PROTOCOL_NAMES, _ = _names_read("portal/scim.py", "portal/graph/*.py")
+PROTOCOL_NAMES, _ = _names_read("portal/scim/*.py", "portal/graph/*.py")
+ENTERPRISE = scim_protocol.ENTERPRISE
 SCIM_ATTRIBUTES = {
-    a["name"] for schema in scim_module.SCHEMAS.values() for a in schema["attributes"]
-} | {"userName", "externalId", scim_module.ENTERPRISE, f"{scim_module.ENTERPRISE}:department"}
+    a["name"] for schema in scim_resources.SCHEMAS.values() for a in schema["attributes"]
+} | {"userName", "externalId", ENTERPRISE, f"{ENTERPRISE}:department"}
 # Every name the protocol views read, and the attributes SCIM declares (at most 90, so that a
 # PATCH of one operation per name stays under MAX_PATCH_OPERATIONS).
 BODY_FIELDS = sorted(PROTOCOL_NAMES | SCIM_ATTRIBUTES)[:90]
@@ -290,7 +292,7 @@ def _fill(route: str, tenant, objects: dict, hostile: str | None = None) -> str:
     if "subscribedSkus" in route:
         ids["key"] = f"{tenant.public_id}_{objects['sku_id']}"
     if "Schemas" in route:
-        ids["key"] = scim_module.USER
+        ids["key"] = scim_protocol.USER
     if "ResourceTypes" in route:
         ids["key"] = "User"
 
@@ -311,7 +313,7 @@ def _bodies(route: str, method: str):
         if method == "PATCH" and route.startswith("scim/"):
             operations = [{"op": "replace", "path": name, "value": value} for name in BODY_FIELDS]
             operations.append({"op": "add", "value": fields})
-            yield json.dumps({"schemas": [scim_module.PATCH], "Operations": operations})
+            yield json.dumps({"schemas": [scim_protocol.PATCH], "Operations": operations})
             yield json.dumps({"Operations": [{"op": value, "path": value, "value": value}]})
         else:
             yield json.dumps(fields)

@@ -11,7 +11,9 @@ from django.test.utils import CaptureQueriesContext
 
 from licensing import services
 from licensing.models import DirectoryUser, GroupMembership
-from portal import scim as scim_module
+from portal.scim import filter as scim_filter
+from portal.scim.patch import MAX_PATCH_OPERATIONS
+from portal.scim.protocol import ScimError
 from tests.factories import DirectoryUserFactory, GroupFactory, product
 from tests.licensing.test_bad_input import snapshot
 
@@ -49,8 +51,8 @@ def test_a_filter_of_fifty_kilobytes_of_spaces_is_refused_at_once(scim):
 )
 def test_the_filter_parser_takes_linear_time(text):
     started = time.process_time()
-    with pytest.raises(scim_module.ScimError) as refused:
-        scim_module.filter_conditions(text, scim_module.USER_FILTERS)
+    with pytest.raises(ScimError) as refused:
+        scim_filter.filter_conditions(text, scim_filter.USER_FILTERS)
     assert refused.value.scim_type == "invalidFilter"
     assert time.process_time() - started < 1
 
@@ -58,7 +60,7 @@ def test_the_filter_parser_takes_linear_time(text):
 def test_a_filter_at_the_length_cap_is_parsed_and_one_past_it_is_refused(scim, tenant):
     DirectoryUserFactory(tenant=tenant, user_principal_name="adele@contoso.com")
     text = 'userName eq "adele@contoso.com"'
-    padded = text + " " * (scim_module.MAX_FILTER_CHARS - len(text))
+    padded = text + " " * (scim_filter.MAX_FILTER_CHARS - len(text))
     found = scim("GET", "/Users", query={"filter": padded}).json()
     assert found["totalResults"] == 1
     assert refusal(scim("GET", "/Users", query={"filter": padded + " "})) == (400, "invalidFilter")
@@ -102,16 +104,16 @@ def _member_operations(users) -> list[dict]:
 def test_a_patch_of_more_operations_than_the_cap_is_refused_and_changes_nothing(scim, tenant):
     group = GroupFactory(tenant=tenant)
     people = DirectoryUserFactory.create_batch(3, tenant=tenant)
-    operations = _member_operations(people) * (scim_module.MAX_PATCH_OPERATIONS // 3 + 1)
-    assert len(operations) > scim_module.MAX_PATCH_OPERATIONS
+    operations = _member_operations(people) * (MAX_PATCH_OPERATIONS // 3 + 1)
+    assert len(operations) > MAX_PATCH_OPERATIONS
     before = snapshot()
     response = scim(
         "PATCH", f"/Groups/{group.public_id}", {"schemas": [PATCH], "Operations": operations}
     )
     assert refusal(response) == (400, "invalidValue")
-    assert str(scim_module.MAX_PATCH_OPERATIONS) in response.json()["detail"]
+    assert str(MAX_PATCH_OPERATIONS) in response.json()["detail"]
     assert snapshot() == before
-    at_cap = operations[: scim_module.MAX_PATCH_OPERATIONS]
+    at_cap = operations[:MAX_PATCH_OPERATIONS]
     ok = scim("PATCH", f"/Groups/{group.public_id}", {"schemas": [PATCH], "Operations": at_cap})
     assert ok.status_code == 200
     assert GroupMembership.objects.filter(group=group).count() == 3

@@ -1,0 +1,272 @@
+"""The SCIM endpoints, one function each: parse the request, read through the selectors, make
+a change with one service, answer in SCIM's shapes. Every change is the provisioning client's
+(``PROVISIONING_ACTOR``) and is audited as it."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+
+from licensing import services
+from licensing.models import DirectoryUser, Group
+from licensing.selectors import groups, users
+from licensing.services.scim import PROVISIONING_ACTOR
+from portal.scim import patch
+from portal.scim.filter import GROUP_FILTERS, USER_FILTERS, list_query
+from portal.scim.protocol import ScimError, json_response, listed, read_body, resource_id
+from portal.scim.resources import (
+    RESOURCE_TYPES,
+    SCHEMAS,
+    group_fields,
+    group_resource,
+    location,
+    member_ids,
+    members_wanted,
+    resource_type,
+    schema,
+    service_provider_config_document,
+    shape,
+    user_changes,
+    user_resource,
+)
+
+# A group's PATCH answer leaves out members beyond this many (docs/provisioning.md).
+MEMBERS_IN_ANSWER = 1000
+
+
+def _created(request: HttpRequest, kind: str, resource: dict) -> JsonResponse:
+    response = json_response(resource, 201)
+    response["Location"] = location(request, kind, resource["id"])
+    return response
+
+
+# -- users ------------------------------------------------------------------------------------
+
+
+def _user(request: HttpRequest, key) -> DirectoryUser:
+    user = users.user(tenant=request.tenant, public_id=resource_id(key))
+    if user is None:
+        raise ScimError(404, f"No user has the id {key}.")
+    return user
+
+
+def list_users(request):
+    query = list_query(request, USER_FILTERS)
+    total, page = users.users_page(
+        tenant=request.tenant, matching=query.matching, offset=query.offset, limit=query.limit
+    )
+    found = [shape(request, user_resource(request, user)) for user in page]
+    return listed(found, total=total, start=query.start)
+
+
+def create_user(request):
+    profile, usage_location, active = user_changes(read_body(request))
+    upn = profile.pop("user_principal_name", None)
+    if not upn:
+        raise ScimError(400, "userName is required.", "invalidValue")
+    user = services.user_provision(
+        tenant=request.tenant,
+        user_principal_name=upn,
+        display_name=profile.pop("display_name", ""),
+        usage_location=usage_location or "",
+        profile=profile,
+        active=active,
+        actor=PROVISIONING_ACTOR,
+    )
+    return _created(request, "Users", user_resource(request, _user(request, user.public_id)))
+
+
+def get_user(request, key):
+    return json_response(shape(request, user_resource(request, _user(request, key))))
+
+
+def replace_user(request, key):
+    user = _user(request, key)
+    profile, usage_location, active = user_changes(read_body(request))
+    if not profile.get("user_principal_name"):
+        raise ScimError(400, "userName is required.", "invalidValue")
+    services.user_provision_update(
+        tenant=request.tenant,
+        user=user,
+        profile=profile,
+        usage_location=usage_location if usage_location is not None else "",
+        active=active,
+        actor=PROVISIONING_ACTOR,
+    )
+    return json_response(user_resource(request, _user(request, key)))
+
+
+def patch_user(request, key):
+    user = _user(request, key)
+    values = patch.user_values(patch.operations(read_body(request)))
+    profile, usage_location, active = user_changes(values)
+    services.user_provision_update(
+        tenant=request.tenant,
+        user=user,
+        profile=profile,
+        usage_location=usage_location,
+        active=active,
+        actor=PROVISIONING_ACTOR,
+    )
+    return json_response(user_resource(request, _user(request, key)))
+
+
+def delete_user(request, key):
+    user = _user(request, key)
+    services.user_delete_permanently(tenant=request.tenant, user=user, actor=PROVISIONING_ACTOR)
+    return HttpResponse(status=204)
+
+
+# -- groups -----------------------------------------------------------------------------------
+
+
+def _group(request: HttpRequest, key) -> Group:
+    group = groups.group(tenant=request.tenant, public_id=resource_id(key))
+    if group is None:
+        raise ScimError(404, f"No group has the id {key}.")
+    return group
+
+
+def _group_answer(request: HttpRequest, key, *, members: bool = True) -> dict:
+    """The group as it is now, with its members unless left out (``members``, or the
+    request's ``excludedAttributes``)."""
+    group = _group(request, key)
+    ids = None
+    if members and members_wanted(request):
+        ids = groups.group_member_ids(tenant=request.tenant, groups=[group])[group.id]
+    return group_resource(request, group, ids)
+
+
+def _members(request: HttpRequest, values) -> list[DirectoryUser]:
+    """The tenant's users these member values name (``resources.member_ids``)."""
+    return users.users_by_ids(tenant=request.tenant, public_ids=member_ids(values))
+
+
+def list_groups(request):
+    query = list_query(request, GROUP_FILTERS)
+    total, page = groups.groups_page(
+        tenant=request.tenant, matching=query.matching, offset=query.offset, limit=query.limit
+    )
+    ids = (
+        groups.group_member_ids(tenant=request.tenant, groups=page)
+        if members_wanted(request)
+        else {}
+    )
+    found = [shape(request, group_resource(request, group, ids.get(group.id))) for group in page]
+    return listed(found, total=total, start=query.start)
+
+
+def create_group(request):
+    data = read_body(request)
+    fields = group_fields(data.get("displayName") or "", data.get("externalId") or "")
+    group = services.group_provision(
+        tenant=request.tenant,
+        name=fields["name"],
+        external_id=fields["external_id"],
+        members=_members(request, data["members"]) if data.get("members") else (),
+        actor=PROVISIONING_ACTOR,
+    )
+    return _created(request, "Groups", _group_answer(request, group.public_id))
+
+
+def get_group(request, key):
+    return json_response(shape(request, _group_answer(request, key)))
+
+
+def replace_group(request, key):
+    group = _group(request, key)
+    data = read_body(request)
+    services.group_provision_update(
+        tenant=request.tenant,
+        group=group,
+        changes=group_fields(data.get("displayName") or "", data.get("externalId") or ""),
+        members=_members(request, data.get("members") or []),
+        actor=PROVISIONING_ACTOR,
+    )
+    return json_response(_group_answer(request, key))
+
+
+def patch_group(request, key):
+    group = _group(request, key)
+    changes, member_operations = patch.group_changes(patch.operations(read_body(request)))
+    members = _member_changes(request, member_operations)
+    services.group_provision_update(
+        tenant=request.tenant,
+        group=group,
+        changes=group_fields(**changes) if changes else None,
+        actor=PROVISIONING_ACTOR,
+        **members,
+    )
+    count = groups.group_member_count(tenant=request.tenant, group=group)
+    return json_response(_group_answer(request, key, members=count <= MEMBERS_IN_ANSWER))
+
+
+def _member_changes(request: HttpRequest, operations: list[patch.MemberOperation]) -> dict:
+    """The member arguments of ``group_provision_update`` for a PATCH's member operations:
+    the whole new member set when one of them replaced it, else who joins and who leaves."""
+    changes = patch.MemberChanges()
+    for op, ids in operations:
+        found = None if ids is None else users.users_by_ids(tenant=request.tenant, public_ids=ids)
+        changes.apply(op, found)
+    if changes.replaced:
+        return {"members": list(changes.add.values())}
+    return {"add": list(changes.add.values()), "remove": list(changes.remove.values())}
+
+
+def delete_group(request, key):
+    group = _group(request, key)
+    services.group_delete(tenant=request.tenant, group=group, actor=PROVISIONING_ACTOR)
+    return HttpResponse(status=204)
+
+
+# -- discovery and search ---------------------------------------------------------------------
+
+
+def service_provider_config(request):
+    return json_response(service_provider_config_document(request))
+
+
+def list_schemas(request):
+    return listed([schema(request, urn) for urn in SCHEMAS])
+
+
+def get_schema(request, key):
+    if key not in SCHEMAS:
+        raise ScimError(404, f"No schema {key[:80]}.")
+    return json_response(schema(request, key))
+
+
+def list_resource_types(request):
+    return listed([resource_type(request, name) for name in RESOURCE_TYPES])
+
+
+def get_resource_type(request, key):
+    if key not in RESOURCE_TYPES:
+        raise ScimError(404, f"No resource type {key[:80]}.")
+    return json_response(resource_type(request, key))
+
+
+def searching(list_view):
+    """``POST …/.search`` (RFC 7644 §3.4.3): the query in the body instead of the URL."""
+
+    def search(request):
+        data = read_body(request)
+        query = QueryDict(mutable=True)
+        for name in ("filter", "startIndex", "count"):
+            if data.get(name) is not None:
+                query[name] = str(data[name])
+        for name in ("attributes", "excludedAttributes"):
+            value = data.get(name)
+            if value:
+                query[name] = ",".join(value) if isinstance(value, list) else str(value)
+        request.GET = query
+        return list_view(request)
+
+    return search
+
+
+def search_everything(request):
+    raise ScimError(501, "Searching several resource types at once is not supported.")
+
+
+def unknown(request, rest=""):
+    raise ScimError(404, "No such SCIM resource.")
