@@ -254,7 +254,7 @@ def page(request: HttpRequest, items: list, position) -> dict:
 
 def written_page(request: HttpRequest, items: str, position) -> HttpResponse:
     """The collection's page (as ``page``) whose items the database wrote as JSON text
-    (comma-separated objects), embedded as they are."""
+    (comma-separated, one per item), embedded as they are."""
     envelope = page(request, [], position)
     del envelope["value"]
     head = json.dumps(envelope, cls=DjangoJSONEncoder)
