@@ -1,8 +1,10 @@
 """The read layer: every read that the portal's pages, the Graph-compatible API and SCIM make.
 
 Writes go through ``licensing.services``; reads come from here. A selector is a function
-named by what it returns, in a module named by what it reads (``users``, ``groups``,
-``products``, ``seats``, ``audit``, ``credentials``, ``accounts``). Every selector:
+named by what it returns, in a module named by what it reads: ``users``, ``groups``,
+``products``, ``licenses`` (a user's licenses as the API shows them), ``seats``, ``audit``,
+``credentials`` (app registrations, provisioning tokens), ``tenants``, ``accounts``;
+``_shared`` holds what they share (keyset paging). Every selector:
 
 - takes its arguments by keyword, and the tenant is one of them wherever the data belongs to
   a tenant, so a read cannot forget whose data it is;
@@ -16,6 +18,26 @@ both forms, the SQL and the ORM one that SQLite runs, and its test pins them tog
 
 from __future__ import annotations
 
-from licensing.selectors import accounts, audit, credentials, groups, products, seats, users
+from licensing.selectors import (
+    accounts,
+    audit,
+    credentials,
+    groups,
+    licenses,
+    products,
+    seats,
+    tenants,
+    users,
+)
 
-__all__ = ["accounts", "audit", "credentials", "groups", "products", "seats", "users"]
+__all__ = [
+    "accounts",
+    "audit",
+    "credentials",
+    "groups",
+    "licenses",
+    "products",
+    "seats",
+    "tenants",
+    "users",
+]

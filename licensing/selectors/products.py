@@ -4,8 +4,9 @@ and plans, a product's licensed users, the expiring subscriptions."""
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -20,10 +21,12 @@ from licensing.models import (
     ProductServicePlan,
     Subscription,
     SubscriptionStatus,
+    TenantProduct,
     UserLicense,
 )
 from licensing.rules import Catalog, effective_location, product_line
 from licensing.seats import seat_counts, seat_row
+from licensing.selectors._shared import column_value
 from licensing.selectors.groups import groups_in_error
 
 
@@ -343,3 +346,75 @@ def licenses_overview(*, tenant) -> dict:
         "error_groups": groups_in_error(tenant=tenant),
         "expiring": expiring_subscriptions(tenant=tenant),
     }
+
+
+# -- the Graph-compatible API's reads -----------------------------------------------------------
+
+
+def products_by_sku(*, sku_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Product]:
+    """The catalog's products with these SKU ids, by SKU id; an unknown id is left out. One
+    plain statement (none for no ids): every ``assignLicense`` reads its products here, and
+    the ORM's query building cost more than the query."""
+    if not sku_ids:
+        return {}
+    return {
+        p.sku_id: p
+        for p in Product.objects.raw(
+            f"SELECT * FROM {Product._meta.db_table} "
+            f"WHERE sku_id IN ({', '.join('%s' for _ in sku_ids)})",
+            [column_value(Product, "sku_id", sku) for sku in sku_ids],
+        )
+    }
+
+
+def service_plans(*, product_ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
+    """(plan GUID, service plan name) of each product's plans, in the product's order (one
+    query; none for no products)."""
+    plans = defaultdict(list)
+    for product_id, plan_id, name in (
+        ProductServicePlan.objects.filter(product_id__in=product_ids)
+        .order_by("product_id", "position")
+        .values_list(
+            "product_id", "service_plan__service_plan_id", "service_plan__service_plan_name"
+        )
+    ):
+        plans[product_id].append((str(plan_id), name))
+    return plans
+
+
+class SubscribedProduct(NamedTuple):
+    """A product of the tenant with what its subscriptions hold: units per subscription
+    status, the subscriptions' ids, the Assigned counter, the plans (GUID, name) in order."""
+
+    product: Product
+    units: dict[str, int]
+    subscription_ids: list[str]
+    assigned: int
+    plans: list[tuple[str, str]]
+
+
+def subscribed_products(*, tenant, sku_id: uuid.UUID | None = None) -> list[SubscribedProduct]:
+    """The tenant's products (bought or still assigned, by name; with ``sku_id``, that one
+    only, if it is the tenant's) with their subscriptions' units and ids, their Assigned
+    counter and plans: four queries (one when there is no such product)."""
+    products = tenant_products(tenant=tenant)
+    if sku_id is not None:
+        products = [p for p in products if p.sku_id == sku_id]
+    ids = [p.id for p in products]
+    units: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    subscriptions: dict[int, list[str]] = defaultdict(list)
+    for product_id, status, n, public_id in Subscription.objects.filter(
+        tenant=tenant, product_id__in=ids
+    ).values_list("product_id", "status", "units", "public_id"):
+        units[product_id][status] += n
+        subscriptions[product_id].append(str(public_id))
+    assigned = dict(
+        TenantProduct.objects.filter(tenant=tenant, product_id__in=ids).values_list(
+            "product_id", "assigned"
+        )
+    )
+    plans = service_plans(product_ids=ids)
+    return [
+        SubscribedProduct(p, units[p.id], subscriptions[p.id], assigned.get(p.id, 0), plans[p.id])
+        for p in products
+    ]

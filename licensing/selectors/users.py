@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
-from django.db.models import Q
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from licensing.catalog_store import current_catalog
-from licensing.models import DirectoryUser, Group, LicenseAssignment, Product, Tenant, UserLicense
+from licensing.models import (
+    SEAT_STATES,
+    DirectoryUser,
+    Group,
+    LicenseAssignment,
+    Product,
+    Tenant,
+    UserLicense,
+)
 from licensing.rules import effective_location, product_line
+from licensing.selectors._shared import column_value, keyset
 from licensing.selectors.products import tenant_products
 
 
@@ -163,3 +174,189 @@ def users_by_ids(*, tenant: Tenant, public_ids: Iterable[uuid.UUID]) -> list[Dir
     """The tenant's users with these ids, by display name (one query; none for no ids). An id
     of no user of the tenant is left out."""
     return list(DirectoryUser.objects.filter(tenant=tenant, public_id__in=list(public_ids)))
+
+
+# -- the Graph-compatible API's reads -----------------------------------------------------------
+
+
+def active_user(*, tenant: Tenant, key: str) -> DirectoryUser | None:
+    """The tenant's user with this id or userPrincipalName (any case), unless deleted; else
+    None. Every API call about a user starts here, so it is one plain statement (the ORM's
+    query building cost three times the query)."""
+    try:
+        condition = "public_id = %s"
+        value = column_value(DirectoryUser, "public_id", uuid.UUID(key))
+    except ValueError:
+        condition, value = "UPPER(user_principal_name) = UPPER(%s)", key
+    return next(
+        iter(
+            DirectoryUser.objects.raw(
+                f"SELECT * FROM {DirectoryUser._meta.db_table} WHERE tenant_id = %s "
+                f"AND {condition} AND soft_deleted_at IS NULL ORDER BY id LIMIT 1",
+                [tenant.id, value],
+            )
+        ),
+        None,
+    )
+
+
+def _active_users(
+    tenant: Tenant,
+    sku_ids: Iterable[uuid.UUID],
+    licensed: Iterable[bool],
+    principal_names: Iterable[str],
+    usage_locations: Iterable[str],
+) -> QuerySet:
+    people = DirectoryUser.objects.active().filter(tenant=tenant)
+    seats = UserLicense.objects.filter(user=OuterRef("pk"), state__in=SEAT_STATES)
+    for sku_id in sku_ids:
+        people = people.filter(Exists(seats.filter(product__sku_id=sku_id)))
+    for holding in licensed:
+        people = people.filter(Exists(seats) if holding else ~Exists(seats))
+    for name in principal_names:
+        people = people.filter(user_principal_name__iexact=name)
+    for location in usage_locations:
+        people = people.filter(usage_location=location)
+    return people
+
+
+def active_users_page(
+    *,
+    tenant: Tenant,
+    columns: Sequence[str],
+    after: int | None = None,
+    size: int,
+    sku_ids: Iterable[uuid.UUID] = (),
+    licensed: Iterable[bool] = (),
+    principal_names: Iterable[str] = (),
+    usage_locations: Iterable[str] = (),
+) -> list[dict]:
+    """A page of the tenant's users who are not deleted, as rows of ``columns`` (with ``id``),
+    keyset-paged after the user with id ``after`` (``base.keyset``): ``size`` + 1 rows at
+    most, the last one only saying that there is a next page. Only users who hold a seat of
+    each of ``sku_ids``, who hold a seat of something (True) or of nothing (False) for each
+    of ``licensed``, whose userPrincipalName is each of ``principal_names`` (any case) and
+    whose usage location is each of ``usage_locations``. One query."""
+    people = _active_users(tenant, sku_ids, licensed, principal_names, usage_locations)
+    return list(keyset(people.values(*columns), after=after)[: size + 1])
+
+
+# -- a page of GET /users written by PostgreSQL as JSON text ------------------------------------
+#
+# Walking a directory of 100,000 users in pages of 999 is what scripts do most; shaping 999
+# users in Python (a dict per user, a list of licenses, then ``json.dumps``) cost more than the
+# query. On PostgreSQL, for the properties below, one query reads the page's ids (keyset
+# paging, as ``active_users_page``) and a second one returns the ``value`` array's items as
+# JSON text, concatenated (cheaper than building ``json`` values and printing them), which
+# the response embeds as it is. It restates, in Graph's property names, what the API's
+# shapes (``portal.graph.shapes.users``) make of ``active_users_page`` and
+# ``licenses.user_licenses``; tests/selectors/test_graph_reads.py pins the two together,
+# property by property. Other properties, and SQLite, take that path.
+
+_SEATS = ", ".join(f"'{state}'" for state in SEAT_STATES)
+
+# Per (user, product) of the page: how many paths hold a seat, and whether any has a plan off.
+_HELD = f"""
+    SELECT l.user_id, l.product_id, count(*) AS paths,
+           bool_or(l.disabled_plans <> '[]'::jsonb) AS any_off
+    FROM licensing_userlicense l
+    WHERE l.user_id BETWEEN %(low)s AND %(high)s AND l.state IN ({_SEATS})
+    GROUP BY l.user_id, l.product_id"""
+# A plan is off only where every path of the product has it off; in code-point order.
+_DISABLED_PLANS = f"""CASE WHEN h.any_off THEN (
+      SELECT coalesce(json_agg(o.plan ORDER BY o.plan COLLATE "C"), '[]'::json)::text FROM (
+        SELECT x.plan FROM licensing_userlicense l2
+        CROSS JOIN LATERAL jsonb_array_elements_text(l2.disabled_plans) AS x(plan)
+        WHERE l2.user_id = u.id AND l2.product_id = h.product_id AND l2.state IN ({_SEATS})
+        GROUP BY x.plan HAVING count(*) = h.paths) o)
+    ELSE '[]' END"""
+# assignedLicenses: one entry per product the user holds a seat of (several paths of one
+# product are one entry), in product order.
+_ASSIGNED_LICENSES = f"""'[' || coalesce(string_agg(
+      '{{"disabledPlans":' || {_DISABLED_PLANS} || ',"skuId":"' || p.sku_id::text || '"}}',
+      ',' ORDER BY h.product_id), '') || ']'"""
+
+
+def _string(column: str) -> str:
+    """A text column as a JSON string; empty is null, as the shapes write it."""
+    return f"coalesce(to_json(nullif({column}, ''))::text, 'null')"
+
+
+# Each property the page can write: SQL over ``u`` (licensing_directoryuser) giving its JSON.
+_PROPERTIES = {
+    "id": "'\"' || u.public_id::text || '\"'",
+    "displayName": "to_json(u.display_name)::text",
+    "userPrincipalName": "to_json(u.user_principal_name)::text",
+    "usageLocation": _string("u.usage_location"),
+    "accountEnabled": "CASE WHEN u.account_enabled THEN 'true' ELSE 'false' END",
+    "department": _string("u.department"),
+    "jobTitle": _string("u.job_title"),
+    "onPremisesImmutableId": _string("u.on_premises_immutable_id"),
+    "businessPhones": "'[]'",
+    "givenName": "'null'",
+    "surname": "'null'",
+    "mail": "'null'",
+    "mobilePhone": "'null'",
+    "officeLocation": "'null'",
+    "preferredLanguage": "'null'",
+    "assignedLicenses": _ASSIGNED_LICENSES,
+}
+_LICENSING = {"assignedLicenses"}
+
+
+def can_write_users_json(*, fields: Sequence[str]) -> bool:
+    """Whether ``active_users_json`` can write these properties here (PostgreSQL only)."""
+    return connection.vendor == "postgresql" and all(f in _PROPERTIES for f in fields)
+
+
+def active_users_json(
+    *,
+    tenant: Tenant,
+    fields: Sequence[str],
+    after: int | None = None,
+    size: int,
+    sku_ids: Iterable[uuid.UUID] = (),
+    licensed: Iterable[bool] = (),
+    principal_names: Iterable[str] = (),
+    usage_locations: Iterable[str] = (),
+) -> tuple[str, int | None]:
+    """The page of ``active_users_page`` (same users, same conditions, same keyset paging) as
+    Graph's user objects with the properties ``fields`` (plain ones first, then the licensing
+    ones), comma-separated JSON text; and the id of the page's last user when there is a
+    next page (else None). Two queries (one for an empty page); PostgreSQL only, for the
+    properties ``can_write_users_json`` accepts."""
+    people = _active_users(tenant, sku_ids, licensed, principal_names, usage_locations)
+    # Plain ids from the cursor: a thousand through the ORM's iterator cost a millisecond.
+    sql, params = keyset(people, after=after).values_list("id")[: size + 1].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
+    shown = ids[:size]
+    return (_items(shown, fields) if shown else ""), (shown[-1] if len(ids) > size else None)
+
+
+def _items(shown: list[int], fields: Sequence[str]) -> str:
+    """The users ``shown`` (ids in ascending order) as JSON objects, comma-separated."""
+    ordered = [f for f in fields if f not in _LICENSING] + [f for f in fields if f in _LICENSING]
+    # Property names are ours (_PROPERTIES' keys), so they can be written into the SQL.
+    item = " || ',' || ".join(f"'{json.dumps(name)}:' || {_PROPERTIES[name]}" for name in ordered)
+    joins = ""
+    if _LICENSING.intersection(fields):
+        joins = f"""LEFT JOIN ({_HELD}) h ON h.user_id = u.id
+                  LEFT JOIN licensing_product p ON p.id = h.product_id"""
+    sql = f"""
+        SELECT string_agg(t.item, ',' ORDER BY t.id) FROM (
+          SELECT u.id, '{{' || {item} || '}}' AS item
+          FROM licensing_directoryuser u
+          JOIN unnest(%(shown)s::bigint[]) AS shown(id) ON shown.id = u.id
+          {joins}
+          -- the page's id range, so that the users and rows are read by index, not scanned
+          WHERE u.id BETWEEN %(low)s AND %(high)s
+          GROUP BY u.id
+        ) t
+    """
+    # The ids as one array literal: psycopg adapting 999 ints one by one costs a millisecond.
+    literal = "{" + ",".join(map(str, shown)) + "}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"shown": literal, "low": shown[0], "high": shown[-1]})
+        return cursor.fetchone()[0]

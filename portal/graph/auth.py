@@ -25,6 +25,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from licensing.models import AppRegistration, Tenant
+from licensing.selectors import tenants
+from licensing.selectors.credentials import live_app, live_app_exists
 from licensing.services import app_authenticate
 from licensing.services.apps import app_sign_in_failed, mark_used
 from portal.graph.errors import FORBIDDEN, UNAUTHORIZED, GraphError
@@ -55,10 +57,7 @@ def find_tenant(key: str) -> Tenant | None:
     control character names none (a NUL reached the query: a 500)."""
     if NOT_TEXT.search(key) or len(key) > 253:
         return None
-    try:
-        return Tenant.objects.filter(public_id=uuid.UUID(key)).first()
-    except ValueError:
-        return Tenant.objects.filter(initial_domain=key.strip().lower()).first()
+    return tenants.tenant(key=key)
 
 
 def issue(request: HttpRequest, app: AppRegistration) -> tuple[str, int]:
@@ -226,12 +225,7 @@ def token(request: HttpRequest, tenant: str) -> JsonResponse:
         client_id = uuid.UUID(raw_id)
     except ValueError:
         client_id = None
-    if (
-        client_id is None
-        or not AppRegistration.objects.filter(
-            tenant=found, client_id=client_id, revoked_at=None
-        ).exists()
-    ):
+    if client_id is None or not live_app_exists(tenant=found, client_id=client_id):
         _failed(found, raw_id, address, throttle, "unknown client id")
         # Entra's words, with the directory as the caller named it, not the tenant's name.
         return _entra_error(
@@ -319,11 +313,7 @@ def authenticate(request: HttpRequest, *, write: bool) -> AppRegistration:
         raise GraphError(
             401, UNAUTHORIZED, "Lifetime validation failed, the token is not yet valid."
         )
-    app = (
-        AppRegistration.objects.select_related("tenant")
-        .filter(client_id=app_id, tenant__public_id=tenant_id, revoked_at=None)
-        .first()
-    )
+    app = live_app(tenant_public_id=tenant_id, client_id=app_id)
     if app is None:
         raise GraphError(401, UNAUTHORIZED, "The application of this token has been revoked.")
     if write and not app.can_write:

@@ -11,13 +11,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.http import HttpRequest, QueryDict
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, HttpResponse, QueryDict
 from odata_query import ast
 from odata_query.exceptions import ODataException
 from odata_query.grammar import ODataLexer, ODataParser
@@ -216,21 +218,17 @@ def _open(request: HttpRequest, token: str) -> int | None:
     return int.from_bytes(bytes(a ^ b for a, b in zip(body[_NONCE:], mask, strict=True)), "big")
 
 
-def keyset_rows(request: HttpRequest, rows):
-    """``rows`` from where the ``$skiptoken`` points, in primary-key order, and the page size:
-    one more row than the size tells whether there is a next page."""
-    after = skip_after(request)
-    if after is not None:
-        rows = rows.filter(pk__gt=int(after))
-    return rows.order_by("pk"), top(request)
+def position(request: HttpRequest) -> tuple[int | None, int]:
+    """Where the page starts (after the row the ``$skiptoken`` carries; None on the first
+    page) and its size (``$top``): what the selectors' keyset pages take."""
+    return skip_after(request), top(request)
 
 
-def keyset_page(request: HttpRequest, rows, render) -> dict:
-    """The page of ``rows`` (a queryset; model instances or ``.values()`` with ``id``) that
-    the ``$skiptoken`` points at, ``$top`` long, in primary-key order, as ``render`` shapes
-    them: keyset paging, so a walk sees every row that existed when it started once."""
-    rows, size = keyset_rows(request, rows)
-    found = list(rows[: size + 1])
+def keyset_page(request: HttpRequest, found: list, size: int, render) -> dict:
+    """The page of ``found`` (a selector's keyset page after ``position``: rows in
+    primary-key order, model instances or dicts with ``id``, one more than ``size`` when
+    there is a next page), as ``render`` shapes them: keyset paging, so a walk sees every
+    row that existed when it started once."""
     position = None
     if len(found) > size:
         found = found[:size]
@@ -252,6 +250,15 @@ def page(request: HttpRequest, items: list, position) -> dict:
             f"{request.path}?{query.urlencode(safe='$,/')}"
         )
     return body
+
+
+def written_page(request: HttpRequest, items: str, position) -> HttpResponse:
+    """The collection's page (as ``page``) whose items the database wrote as JSON text
+    (comma-separated, one per item), embedded as they are."""
+    envelope = page(request, [], position)
+    del envelope["value"]
+    head = json.dumps(envelope, cls=DjangoJSONEncoder)
+    return HttpResponse(f'{head[:-1]}, "value": [{items}]}}', content_type="application/json")
 
 
 def context(request: HttpRequest, *, entity: bool = False) -> str:

@@ -1,28 +1,13 @@
-"""Graph's JSON shapes of our objects (docs/api.md), built from plain queries per page."""
+"""Graph's JSON shapes of our data (docs/api.md), from what the selectors read: names,
+nesting and Graph's words for our values, nothing read here."""
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
-from typing import NamedTuple
+from collections.abc import Mapping
 
-from django.db.models import CharField, DateTimeField, TextField, UUIDField, Value
-from django.db.models.functions import Cast
-
-from licensing.catalog_store import current_catalog
-from licensing.models import (
-    SEAT_STATES,
-    DirectoryUser,
-    Group,
-    LicenseAssignment,
-    Product,
-    Subscription,
-    SubscriptionStatus,
-    TenantProduct,
-    UserLicense,
-)
-from licensing.rules import Catalog, effective_location, visible_plans
-from licensing.selectors.products import tenant_products
+from licensing.models import Group, Product, SubscriptionStatus, Tenant
+from licensing.selectors.licenses import LicenseDetail, UserLicenses
+from licensing.selectors.products import SubscribedProduct
 
 
 def stamp(value) -> str | None:
@@ -32,25 +17,10 @@ def stamp(value) -> str | None:
 # -- subscribedSku -----------------------------------------------------------------------------
 
 
-def subscribed_skus(tenant, products: list[Product] | None = None) -> list[dict]:
-    products = tenant_products(tenant=tenant) if products is None else products
-    ids = [p.id for p in products]
-    units: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    subscriptions: dict[int, list[str]] = defaultdict(list)
-    for product_id, status, n, public_id in Subscription.objects.filter(
-        tenant=tenant, product_id__in=ids
-    ).values_list("product_id", "status", "units", "public_id"):
-        units[product_id][status] += n
-        subscriptions[product_id].append(str(public_id))
-    consumed = dict(
-        TenantProduct.objects.filter(tenant=tenant, product_id__in=ids).values_list(
-            "product_id", "assigned"
-        )
-    )
-    plans = _plans(ids)
+def subscribed_skus(tenant: Tenant, products: list[SubscribedProduct]) -> list[dict]:
+    """``subscribedSku`` of each product (``products.subscribed_products``)."""
     result = []
-    for p in products:
-        u = units[p.id]
+    for p, u, subscription_ids, consumed, plans in products:
         status = next(
             (
                 s
@@ -69,35 +39,21 @@ def subscribed_skus(tenant, products: list[Product] | None = None) -> list[dict]
                 "accountName": tenant.name,
                 "appliesTo": p.applies_to,
                 "capabilityStatus": str(status),
-                "consumedUnits": consumed.get(p.id, 0),
+                "consumedUnits": consumed,
                 "id": f"{tenant.public_id}_{p.sku_id}",
                 "skuId": str(p.sku_id),
                 "skuPartNumber": p.sku_part_number,
-                "subscriptionIds": subscriptions[p.id],
+                "subscriptionIds": subscription_ids,
                 "prepaidUnits": {
                     "enabled": u[SubscriptionStatus.ENABLED],
                     "suspended": u[SubscriptionStatus.SUSPENDED],
                     "warning": u[SubscriptionStatus.WARNING],
                     "lockedOut": u[SubscriptionStatus.LOCKED_OUT],
                 },
-                "servicePlans": [_plan(p, plan_id, name) for plan_id, name in plans[p.id]],
+                "servicePlans": [_plan(p, plan_id, name) for plan_id, name in plans],
             }
         )
     return result
-
-
-def _plans(product_ids) -> dict[int, list[tuple[str, str]]]:
-    """(plan GUID, plan name) per product, in the product's order, in one query."""
-    plans = defaultdict(list)
-    for product_id, plan_id, name in (
-        Product.service_plans.through.objects.filter(product_id__in=product_ids)
-        .order_by("product_id", "position")
-        .values_list(
-            "product_id", "service_plan__service_plan_id", "service_plan__service_plan_name"
-        )
-    ):
-        plans[product_id].append((str(plan_id), name))
-    return plans
 
 
 # servicePlanInfo.provisioningStatus, Graph's values: "Success" (fully provisioned),
@@ -164,142 +120,39 @@ def user_columns(fields: list[str]) -> list[str]:
     return ["id", *sorted(c for c in wanted if c)]
 
 
-def users(people: list, fields: list[str], *, country: str | None = None) -> list[dict]:
-    """Users in Graph's shape with these properties: ``people`` are rows of
-    ``user_columns(fields)`` (a page of 999 needs no model instances) or users; the licensing
-    properties come from one more query. ``country``: the organization's, the usage location
-    of users without one; needed for ``assignedPlans``."""
+def user_rows(people: list, fields: list[str]) -> list[dict]:
+    """``people`` as rows of ``user_columns(fields)``: rows as they are (a page of 999 needs
+    no model instances), users read into one."""
     columns = user_columns(fields)
-    people = [u if isinstance(u, dict) else {c: getattr(u, c) for c in columns} for u in people]
+    return [u if isinstance(u, dict) else {c: getattr(u, c) for c in columns} for u in people]
+
+
+def users(
+    rows: list[dict], fields: list[str], licenses: Mapping[int, UserLicenses] | None = None
+) -> list[dict]:
+    """Users in Graph's shape with these properties, from rows of ``user_columns(fields)``
+    and, for the licensing properties, each user's licenses (``licenses.user_licenses``,
+    with every path for ``licenseAssignmentStates`` and the usage locations for
+    ``assignedPlans``)."""
     licensing = USER_LICENSING.intersection(fields)
-    rows = _license_rows([u["id"] for u in people], licensing) if licensing else {}
-    located = bool(USER_LOCATED.intersection(fields))
-    if located and country is None:
-        raise TypeError("users(): assignedPlans needs the organization's country")
-    catalog = current_catalog() if located else None
     plain = [(name, *USER_PLAIN[name]) for name in fields if name in USER_PLAIN]
     result = []
-    for u in people:
+    for u in rows:
         item = {}
         for name, column, write in plain:
             value = u[column] if column else None
             item[name] = write(value) if write else value
         if licensing:
-            location = effective_location(u["usage_location"], country) if located else ""
-            item.update(_licensing(rows.get(u["id"], ()), licensing, catalog, location))
+            item.update(_licensing(licenses[u["id"]], licensing))
         result.append(item)
     return result
 
 
-class LicenseRow(NamedTuple):
-    """A license row as the API reads it (``_license_rows``); the rules' functions read its
-    ``product_id``, ``disabled_plans`` and ``state`` as they read ``UserLicense``."""
-
-    user_id: int
-    sku: str
-    product_id: int
-    via_group: object
-    disabled_plans: list | tuple
-    state: str
-    error: str
-    last_updated: object
-
-
-def _license_rows(user_ids: list[int], wanted: set[str]) -> dict[int, list[LicenseRow]]:
-    """The license rows of these users that the ``wanted`` properties show, in one query:
-    (user id, SKU id as text, product id, group id, disabled plans, state, error, last
-    updated). Only ``licenseAssignmentStates`` shows rows without a seat, groups and errors;
-    only it and ``assignedPlans`` show times. Disabled plans come as text, decoded where there
-    are any: a walk of 100,000 users mostly has none."""
-    every_path = "licenseAssignmentStates" in wanted
-    dated = every_path or "assignedPlans" in wanted
-    found = UserLicense.objects.all()
-    if user_ids and max(user_ids) - min(user_ids) < 2 * len(user_ids):
-        # A page of users with ids close together (a walk of the directory): a range is far
-        # cheaper to send than 999 ids; rows of users between them not on the page are left.
-        found = found.filter(user_id__gte=min(user_ids), user_id__lte=max(user_ids))
-    else:
-        found = found.filter(user_id__in=user_ids)
-    if not every_path:
-        found = found.filter(state__in=SEAT_STATES)
-    found = list(
-        found.order_by("user_id", "product_id", "id")
-        .annotate(plans=Cast("disabled_plans", TextField()))
-        .values_list(
-            "user_id",
-            "product_id",
-            "via_group__public_id" if every_path else Value(None, UUIDField()),
-            "plans",
-            "state",
-            "error" if every_path else Value("", CharField()),
-            "last_updated" if dated else Value(None, DateTimeField()),
-        )
-    )
-    # The few products' SKU ids once, not a join and a UUID per row.
-    skus = {
-        product_id: str(sku)
-        for product_id, sku in Product.objects.filter(id__in={row[1] for row in found}).values_list(
-            "id", "sku_id"
-        )
-    }
-    rows: dict[int, list[LicenseRow]] = {user_id: [] for user_id in user_ids}
-    for user_id, product_id, group, plans, state, error, updated in found:
-        mine = rows.get(user_id)
-        if mine is not None:
-            mine.append(
-                LicenseRow(
-                    user_id,
-                    skus[product_id],
-                    product_id,
-                    group,
-                    json.loads(plans) if plans != "[]" else (),
-                    state,
-                    error,
-                    updated,
-                )
-            )
-    return rows
-
-
-def _held(rows: list[LicenseRow]) -> dict:
-    """The products a user holds a seat of, from their rows: {sku: [product id, plans off,
-    held since]}. A plan is on if any path turns it on: off only where every path has it
-    off."""
-    held: dict = {}
-    for _, sku, product_id, _, plans, state, _, updated in rows:
-        if state in SEAT_STATES:
-            if sku in held:
-                held[sku][1] &= set(plans)
-                held[sku][2] = min(held[sku][2], updated) if updated else None
-            else:
-                held[sku] = [product_id, set(plans), updated]
-    return held
-
-
-def _on_where_they_are(
-    rows: list[LicenseRow], product_id: int, location: str, catalog: Catalog
-) -> list[str]:
-    """The plans of a product the user has on, as the portal's pages show them: the rules'
-    ``visible_plans`` (working paths, less plans not offered in ``location``)."""
-    return visible_plans([r for r in rows if r.product_id == product_id], location, catalog)
-
-
-def _licensing(
-    rows: list[LicenseRow], wanted: set[str], catalog: Catalog | None, location: str = ""
-) -> dict:
-    if wanted == {"assignedLicenses"} and len(rows) == len({row[1] for row in rows}):
-        # The common walk: one seat row per product, nothing to merge.
-        return {
-            "assignedLicenses": [
-                {"disabledPlans": sorted(row[4]) if row[4] else [], "skuId": row[1]} for row in rows
-            ]
-        }
-    held = _held(rows)
+def _licensing(licenses: UserLicenses, wanted: set[str]) -> dict:
     item = {}
     if "assignedLicenses" in wanted:
         item["assignedLicenses"] = [
-            {"disabledPlans": sorted(off) if off else [], "skuId": sku}
-            for sku, (_, off, _) in held.items()
+            {"disabledPlans": held.disabled_plans, "skuId": held.sku_id} for held in licenses.held
         ]
     if "assignedPlans" in wanted:
         # Only the plans the user can use where they are (docs/rules.md §2–§3, as the portal
@@ -311,26 +164,26 @@ def _licensing(
         # which plans are off and why.
         item["assignedPlans"] = [
             {
-                "assignedDateTime": stamp(since),
+                "assignedDateTime": stamp(held.since),
                 "capabilityStatus": str(SubscriptionStatus.ENABLED),
-                "service": catalog.names.get(plan, ""),
+                "service": name,
                 "servicePlanId": plan,
             }
-            for product_id, _, since in held.values()
-            for plan in _on_where_they_are(rows, product_id, location, catalog)
+            for held in licenses.held
+            for plan, name in held.enabled_plans
         ]
     if "licenseAssignmentStates" in wanted:
         item["licenseAssignmentStates"] = [
             {
-                "assignedByGroup": str(group) if group else None,
-                "disabledPlans": sorted(plans),
+                "assignedByGroup": str(path.group_id) if path.group_id else None,
+                "disabledPlans": sorted(path.disabled_plans),
                 # Graph's word for no error (ours is LicenseError.NONE, "").
-                "error": error or "None",
-                "lastUpdatedDateTime": stamp(updated),
-                "skuId": str(sku),
-                "state": state,
+                "error": path.error or "None",
+                "lastUpdatedDateTime": stamp(path.last_updated),
+                "skuId": path.sku_id,
+                "state": path.state,
             }
-            for _, sku, _, group, plans, state, error, updated in rows
+            for path in licenses.paths
         ]
     return item
 
@@ -341,9 +194,9 @@ def _provisioning(plan: str, on: set[str], off: set[str]) -> str:
     return DISABLED if plan in off else NOT_PROVISIONED
 
 
-def license_details(user: DirectoryUser, country: str) -> list[dict]:
-    """``licenseDetails``: each license the user holds, with its plans' provisioning.
-    ``country``: the organization's, the usage location of a user without one.
+def license_details(user_public_id, details: list[LicenseDetail]) -> list[dict]:
+    """``licenseDetails``: each license the user holds (``licenses.user_license_details``),
+    with its plans' provisioning.
 
     A plan is ``Success`` where the portal shows it enabled (the rules' ``visible_plans``),
     ``Disabled`` where the admin turned it off (on every path: ``assignedLicenses``'
@@ -354,28 +207,23 @@ def license_details(user: DirectoryUser, country: str) -> list[dict]:
     comes back by itself once the user is somewhere it is offered. Not
     ``PendingProvisioning``: Graph keeps that for a service new to the product that the
     tenant has not activated yet."""
-    rows = _license_rows([user.id], {"assignedLicenses"})[user.id]
-    held = _held(rows)
-    products = Product.objects.in_bulk([product_id for product_id, _, _ in held.values()])
-    plans = _plans(list(products))
-    catalog = current_catalog()
-    location = effective_location(user.usage_location, country)
-    result = []
-    for sku, (product_id, off, _) in held.items():
-        p = products[product_id]
-        on = set(_on_where_they_are(rows, product_id, location, catalog))
-        result.append(
-            {
-                "id": f"{user.public_id}_{sku}",
-                "skuId": str(sku),
-                "skuPartNumber": p.sku_part_number,
-                "servicePlans": [
-                    _plan(p, plan_id, name, _provisioning(plan_id, on, off))
-                    for plan_id, name in plans[p.id]
-                ],
-            }
-        )
-    return result
+    return [
+        {
+            "id": f"{user_public_id}_{detail.sku_id}",
+            "skuId": str(detail.sku_id),
+            "skuPartNumber": detail.product.sku_part_number,
+            "servicePlans": [
+                _plan(
+                    detail.product,
+                    plan_id,
+                    name,
+                    _provisioning(plan_id, detail.enabled_plans, detail.disabled_plans),
+                )
+                for plan_id, name in detail.plans
+            ],
+        }
+        for detail in details
+    ]
 
 
 # -- group --------------------------------------------------------------------------------------
@@ -402,20 +250,18 @@ GROUP_PLAIN = {
 GROUP_FIELDS = set(GROUP_PLAIN) | {"assignedLicenses"}
 
 
-def groups(found: list[Group], fields: list[str]) -> list[dict]:
-    assigned = defaultdict(list)
-    if "assignedLicenses" in fields:
-        for group_id, sku, disabled in (
-            LicenseAssignment.objects.filter(group__in=found)
-            .order_by("group_id", "created_at", "id")
-            .values_list("group_id", "product__sku_id", "disabled_plans")
-        ):
-            assigned[group_id].append({"disabledPlans": sorted(disabled), "skuId": str(sku)})
+def groups(
+    found: list[Group], fields: list[str], assigned: Mapping[int, list] | None = None
+) -> list[dict]:
+    """Groups in Graph's shape with these properties; ``assignedLicenses`` from each group's
+    (``groups.assigned_licenses``)."""
     result = []
     for g in found:
         item = {n: GROUP_PLAIN[n](g) for n in fields if n in GROUP_PLAIN}
         if "assignedLicenses" in fields:
-            item["assignedLicenses"] = assigned[g.id]
+            item["assignedLicenses"] = [
+                {"disabledPlans": disabled, "skuId": sku_id} for sku_id, disabled in assigned[g.id]
+            ]
         result.append(item)
     return result
 
@@ -423,9 +269,10 @@ def groups(found: list[Group], fields: list[str]) -> list[dict]:
 DIRECTORY_OBJECT_FIELDS = ["id", "displayName", "userPrincipalName", "usageLocation"]
 
 
-def directory_objects(people: list) -> list[dict]:
-    """Members as Graph lists directory objects: each says its type."""
+def members(rows: list[dict]) -> list[dict]:
+    """A group's members (rows of ``user_columns(DIRECTORY_OBJECT_FIELDS)``) as Graph lists
+    them, as directoryObject: each says its type."""
     return [
         {"@odata.type": "#microsoft.graph.user", **item}
-        for item in users(people, DIRECTORY_OBJECT_FIELDS)
+        for item in users(rows, DIRECTORY_OBJECT_FIELDS)
     ]

@@ -25,7 +25,7 @@ graph = [
     path("users/<str:key>", endpoint(GET=(v.get_user, False), PATCH=(v.update_user, True))),
     *action("users/<str:key>", "assignLicense", v.assign_user),
     *action("users/<str:key>", "reprocessLicenseAssignment", v.reprocess_user),
-    path("users/<str:key>/licenseDetails", endpoint(GET=(v.user_license_details, False))),
+    path("users/<str:key>/licenseDetails", endpoint(GET=(v.license_details, False))),
     path("groups", endpoint(GET=(v.list_groups, False))),
     path("groups/<str:key>", endpoint(GET=(v.get_group, False))),
     *action("groups/<str:key>", "assignLicense", v.assign_group),

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from portal.scim.protocol import MAX_COUNT, ScimError, query_integer
 
 # SCIM attribute (lowercased) → the field the selectors match (``users_page``,
-# ``groups_page``).
+# ``groups_counted_page``).
 USER_FILTERS = {
     "username": "user_principal_name",
     "externalid": "external_id",

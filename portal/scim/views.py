@@ -143,7 +143,7 @@ def _members(request: HttpRequest, values) -> list[DirectoryUser]:
 
 def list_groups(request):
     query = list_query(request, GROUP_FILTERS)
-    total, page = groups.groups_page(
+    total, page = groups.groups_counted_page(
         tenant=request.tenant, matching=query.matching, offset=query.offset, limit=query.limit
     )
     ids = (

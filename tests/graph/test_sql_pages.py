@@ -1,5 +1,6 @@
-"""The users pages PostgreSQL writes as JSON text (portal/graph/sql_pages.py) say exactly what
-the Python shapes say (portal/graph/shapes.py), property by property, page by page."""
+"""The users pages PostgreSQL writes as JSON text (licensing/selectors/users.py,
+``active_users_json``) say exactly what the Python shapes say (portal/graph/shapes.py),
+property by property, page by page."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from urllib.parse import unquote
 import pytest
 
 from licensing import services
-from portal.graph import odata, sql_pages
+from portal.graph import odata, views
 from tests.factories import DirectoryUserFactory, GroupFactory, plan_id, product
 
 pytestmark = pytest.mark.django_db
@@ -106,7 +107,7 @@ def test_every_page_says_what_the_python_shapes_say(graph, directory, monkeypatc
         for top in (3, 999):
             written = walk(call, select, where, top)
             with monkeypatch.context() as m:
-                m.setattr(sql_pages, "can_write", lambda fields: False)
+                m.setattr(views, "can_write_users_json", lambda fields: False)
                 shaped = walk(call, select, where, top)
             assert len(written) == len(shaped), (select, where, top)
             for ours, theirs in zip(written, shaped, strict=True):
@@ -124,9 +125,9 @@ def test_every_page_says_what_the_python_shapes_say(graph, directory, monkeypatc
 
 def test_the_page_is_written_by_postgresql_when_it_can(graph, directory, monkeypatch):
     calls = []
-    original = sql_pages.users_page
+    original = views.active_users_json
     monkeypatch.setattr(
-        sql_pages, "users_page", lambda *a, **k: calls.append(1) or original(*a, **k)
+        views, "active_users_json", lambda *a, **k: calls.append(1) or original(*a, **k)
     )
     graph()("GET", "/v1.0/users?$select=assignedLicenses,usageLocation")
     assert calls == [1]

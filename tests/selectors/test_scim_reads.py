@@ -105,27 +105,27 @@ def test_groups_page_counts_and_pages_the_tenants_matching_groups(two, django_as
     tenant, w, theirs = two
     # One count, one page.
     with django_assert_num_queries(2):
-        assert groups.groups_page(tenant=tenant, matching={}, offset=0, limit=10) == (
+        assert groups.groups_counted_page(tenant=tenant, matching={}, offset=0, limit=10) == (
             2,
             [w["sales"], w["empty"]],
         )
     with django_assert_num_queries(2):
-        found = groups.groups_page(
+        found = groups.groups_counted_page(
             tenant=tenant, matching={"name": "SALES", "external_id": "S1"}, offset=0, limit=10
         )
     assert found == (1, [w["sales"]])
     with django_assert_num_queries(2):
-        found = groups.groups_page(
+        found = groups.groups_counted_page(
             tenant=tenant, matching={"public_id": str(theirs["sales"].public_id)}, offset=0, limit=1
         )
     assert found == (0, [])
     with django_assert_num_queries(0):
-        found = groups.groups_page(
+        found = groups.groups_counted_page(
             tenant=tenant, matching={"public_id": "nope"}, offset=0, limit=10
         )
     assert found == (0, [])
     with pytest.raises(ValueError):
-        groups.groups_page(tenant=tenant, matching={"tenant_id": "1"}, offset=0, limit=1)
+        groups.groups_counted_page(tenant=tenant, matching={"tenant_id": "1"}, offset=0, limit=1)
 
 
 def test_group_member_ids_are_in_claim_order_for_the_tenants_groups_only(
