@@ -1,7 +1,10 @@
-"""What the selectors share: keyset paging, and a value as the database stores it in a column
+"""What the selectors share: keyset paging, counted pages of matching rows, and a value as the database stores it in a column
 (for the plain statements some selectors write)."""
 
 from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
 
 from django.db import connection
 from django.db.models import Model, QuerySet
@@ -19,3 +22,22 @@ def keyset(rows: QuerySet, *, after: int | None) -> QuerySet:
 def column_value(model: type[Model], field: str, value):
     """``value`` as the database stores it in this column (a UUID is text on SQLite)."""
     return model._meta.get_field(field).get_db_prep_value(value, connection)
+
+
+def counted_page(
+    rows: QuerySet, *, matching: Mapping[str, str], fields: Sequence[str], offset: int, limit: int
+) -> tuple[int, list]:
+    """How many of ``rows`` match, and ``limit`` of them from ``offset`` in the order they were
+    made (two queries; none when an id is not a UUID). ``matching``: field → value, each equal
+    ignoring case (``public_id`` exactly); a field not among ``fields`` is a ValueError."""
+    for field, value in matching.items():
+        if field not in fields:
+            raise ValueError(f"{rows.model.__name__} rows are not matched on {field}.")
+        if field == "public_id":
+            try:
+                rows = rows.filter(public_id=uuid.UUID(value))
+            except ValueError:
+                rows = rows.none()
+        else:
+            rows = rows.filter(**{f"{field}__iexact": value})
+    return rows.count(), list(rows.order_by("id")[offset : offset + limit])

@@ -19,7 +19,7 @@ from licensing.models import (
     Tenant,
     UserLicense,
 )
-from licensing.selectors._shared import keyset
+from licensing.selectors._shared import counted_page, keyset
 
 
 def group(*, tenant: Tenant, public_id) -> Group | None:
@@ -138,18 +138,13 @@ def groups_counted_page(
     """How many of the tenant's groups match, and ``limit`` of them from ``offset`` in the
     order they were made (two queries; none when an id is not a UUID). ``matching``: field →
     value, each equal ignoring case (``public_id`` exactly)."""
-    found = Group.objects.filter(tenant=tenant)
-    for field, value in matching.items():
-        if field not in MATCHABLE_GROUP_FIELDS:
-            raise ValueError(f"Groups are not matched on {field}.")
-        if field == "public_id":
-            try:
-                found = found.filter(public_id=uuid.UUID(value))
-            except ValueError:
-                found = found.none()
-        else:
-            found = found.filter(**{f"{field}__iexact": value})
-    return found.count(), list(found.order_by("id")[offset : offset + limit])
+    return counted_page(
+        Group.objects.filter(tenant=tenant),
+        matching=matching,
+        fields=MATCHABLE_GROUP_FIELDS,
+        offset=offset,
+        limit=limit,
+    )
 
 
 def group_member_ids(*, tenant: Tenant, groups: Iterable[Group]) -> dict[int, list[uuid.UUID]]:

@@ -20,7 +20,7 @@ from licensing.models import (
     UserLicense,
 )
 from licensing.rules import effective_location, product_line
-from licensing.selectors._shared import column_value, keyset
+from licensing.selectors._shared import column_value, counted_page, keyset
 from licensing.selectors.products import tenant_products
 
 
@@ -156,18 +156,13 @@ def users_page(
     """How many of the tenant's users match, and ``limit`` of them from ``offset`` in the order
     they were made (two queries; none when an id is not a UUID). ``matching``: field →
     value, each equal ignoring case (``public_id`` exactly)."""
-    found = DirectoryUser.objects.filter(tenant=tenant)
-    for field, value in matching.items():
-        if field not in MATCHABLE_USER_FIELDS:
-            raise ValueError(f"Users are not matched on {field}.")
-        if field == "public_id":
-            try:
-                found = found.filter(public_id=uuid.UUID(value))
-            except ValueError:
-                found = found.none()
-        else:
-            found = found.filter(**{f"{field}__iexact": value})
-    return found.count(), list(found.order_by("id")[offset : offset + limit])
+    return counted_page(
+        DirectoryUser.objects.filter(tenant=tenant),
+        matching=matching,
+        fields=MATCHABLE_USER_FIELDS,
+        offset=offset,
+        limit=limit,
+    )
 
 
 def users_by_ids(*, tenant: Tenant, public_ids: Iterable[uuid.UUID]) -> list[DirectoryUser]:
