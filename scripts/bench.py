@@ -4,13 +4,15 @@ Runs against the PostgreSQL in DATABASE_URL (scripts/with-postgres starts a thro
 with the test settings (DEBUG off, immediate task backend: group processing runs in this
 process, end to end). Builds a tenant with 100,000 users, one group holding all of them and
 20 purchased products, then measures. Not a test: nothing here asserts a target; the
-README's "Benchmarks" section lists them.
+README's "Benchmarks" section lists them. ``BENCH_ONLY=pages`` builds only the big customer's
+tenant and times its pages.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import logging
 import os
 import resource
 import statistics
@@ -50,11 +52,43 @@ from licensing.models import (  # noqa: E402
 )
 from portal.access import portal_view  # noqa: E402
 from portal.graph.views import endpoint  # noqa: E402
-from scripts.bulk import add_users, group_of_everyone  # noqa: E402
+from scripts.bulk import (  # noqa: E402
+    add_audit_events,
+    add_users,
+    group_of_everyone,
+    group_of_first,
+)
 
 USERS = 100_000
 PRODUCTS = 20
 PAGE_RUNS = 41
+# The big customer: one licensed group of 60,000 members, 24,000 of them without a seat,
+# 200 groups in all, a year of audit events.
+BIG_GROUP = 60_000
+BIG_SEATS = 36_000
+GROUPS = 200
+AUDIT_EVENTS = 100_000
+
+# What fills each URL argument of a blade, on the big customer's tenant.
+ROUTE_ARGS = {
+    "sku_id": lambda w: w["product"].sku_id,
+    "user_id": lambda w: w["waiting"].public_id,
+    "group_id": lambda w: w["group"].public_id,
+    "client_id": lambda w: w["app"].client_id,
+    "token_id": lambda w: w["token"].public_id,
+}
+# GET routes that answer a file, not a page: measured in rows per second.
+FILES = {"portal:product_download"}
+
+
+def portal_routes() -> list[tuple[str, list[str]]]:
+    """Every blade of the portal's URLconf: (its name, the names of its URL arguments)."""
+    from portal import portal_urls
+
+    return [
+        (f"{portal_urls.app_name}:{pattern.name}", list(pattern.pattern.converters))
+        for pattern in portal_urls.urlpatterns
+    ]
 
 
 @portal_view
@@ -168,6 +202,12 @@ def main() -> None:
     settings.ROOT_URLCONF = __name__
     call_command("migrate", verbosity=0)
     print(f"database: {connection.vendor} {connection.cursor().connection.info.server_version}")
+    if os.environ.get("BENCH_ONLY") == "pages":
+        # The edit-test loop of a page: only the big customer and its pages.
+        actor = get_user_model().objects.create_user("bench-admin", password="not-secret")
+        product = Product.objects.get(sku_part_number="ENTERPRISEPACK")
+        page_figures(big_customer(product, actor), "/bench/minimal/")
+        return
     tenant, group, products = build()
     first, second = products[0], products[1]
     members = group.memberships.count()
@@ -254,7 +294,92 @@ def main() -> None:
         2,
     )
     api_figures(tenant, products[3], client)
+    page_figures(
+        big_customer(Product.objects.get(sku_part_number="ENTERPRISEPACK"), actor), minimal
+    )
     emit("peak_rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)
+
+
+def big_customer(product: Product, actor) -> dict:
+    """A tenant shaped like a big customer: 100,000 users, a group of 60,000 licensed with a
+    product of 36,000 seats (24,000 members in CountViolation), 199 groups of 50 more, a
+    year of audit events, an app and a provisioning token."""
+    tenant = Tenant.objects.create(name="Big", initial_domain="big.onmicrosoft.com", country="NL")
+    services.subscription_create(
+        tenant=tenant,
+        product=product,
+        units=BIG_SEATS,
+        start_date=datetime.date(2026, 1, 1),
+        actor=None,
+    )
+    add_users(tenant, USERS, name="Big", locations=["NL", "BE", "DE", ""])
+    group = group_of_first(tenant, "All sales", BIG_GROUP)
+    for i in range(1, GROUPS):
+        group_of_first(tenant, f"Team {i:03d}", 50, offset=BIG_GROUP + i * 50)
+    add_audit_events(tenant, AUDIT_EVENTS)
+    RoleAssignment.objects.create(account=actor, tenant=tenant, role=Role.GLOBAL_ADMINISTRATOR)
+    services.group_assign_products(tenant=tenant, group=group, products={product: []}, actor=actor)
+    waiting = UserLicense.objects.filter(via_group=group, error=LicenseError.COUNT)
+    check(waiting.count() == BIG_GROUP - BIG_SEATS, "24,000 members in CountViolation")
+    app, _ = services.app_register(tenant=tenant, name="Big script", actor=actor)
+    token, _ = services.scim_token_issue(tenant=tenant, actor=actor)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return {
+        "tenant": tenant,
+        "actor": actor,
+        "product": product,
+        "group": group,
+        "waiting": waiting.select_related("user").first().user,
+        "app": app,
+        "token": token,
+    }
+
+
+def page_figures(world: dict, minimal: str) -> None:
+    """Every GET blade of the portal's URLconf on the big customer's tenant, over the minimal
+    view, as its Global administrator: one line each, and the slowest. A route that answers
+    GET with 405 changes something (POST only) and is not a page."""
+    client = Client()
+    client.force_login(world["actor"])
+    session = client.session
+    session["portal_tenant_id"] = world["tenant"].id
+    session.save()
+    ratios = {}
+    for name, arguments in portal_routes():
+        url = reverse(name, kwargs={a: ROUTE_ARGS[a](world) for a in arguments})
+        if _answer_to_get(client, url) == 405:
+            continue
+        if name in FILES:
+            emit(f"{name.split(':')[1]}_rows_per_s", download_rate(client, url), 0)
+            continue
+        ratios[name] = page_ratio(client, url, minimal)
+        emit(f"page_{name.split(':')[1]}_vs_minimal_view", ratios[name], 2)
+    slowest = max(ratios, key=ratios.get)
+    emit("slowest_page_vs_minimal_view", ratios[slowest], 2)
+    print(f"slowest_page: {slowest}", flush=True)
+
+
+def _answer_to_get(client: Client, url: str) -> int:
+    """The status of a GET, without the warning Django logs for a 405."""
+    logger = logging.getLogger("django.request")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        return client.get(url).status_code
+    finally:
+        logger.setLevel(level)
+
+
+def download_rate(client: Client, url: str) -> float:
+    """Rows per second of a streamed CSV download (the best of three)."""
+    best = 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        response = client.get(url)
+        rows = sum(chunk.count(b"\n") for chunk in response.streaming_content) - 1
+        best = max(best, rows / (time.perf_counter() - start))
+    return best
 
 
 def api_figures(tenant: Tenant, product: Product, client: Client) -> None:

@@ -49,3 +49,41 @@ def group_of_everyone(tenant: Tenant, name: str) -> Group:
         )
         cursor.execute("ANALYZE")
     return group
+
+
+def group_of_first(tenant: Tenant, name: str, count: int, *, offset: int = 0) -> Group:
+    """A group of ``count`` of the tenant's users in id order, from the ``offset``-th, joined a
+    microsecond apart."""
+    group = Group.objects.create(tenant=tenant, name=name)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO licensing_groupmembership (group_id, user_id, added_at)
+            SELECT %s, id, now() - interval '1 day' + id * interval '1 microsecond'
+            FROM licensing_directoryuser WHERE tenant_id = %s
+            ORDER BY id OFFSET %s LIMIT %s
+            """,
+            [group.id, tenant.id, offset, count],
+        )
+    return group
+
+
+def add_audit_events(tenant: Tenant, count: int, *, days: int = 365) -> None:
+    """``count`` audit events of the tenant spread evenly over the last ``days`` days, of a
+    few activities, each naming one of its users."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO licensing_auditevent
+              (occurred_at, actor_name, tenant_id, activity, target_type, target_id,
+               target_name, details)
+            SELECT now() - (%(days)s * interval '1 day') * i / %(count)s,
+                   'admin@' || %(domain)s, %(tenant)s,
+                   (ARRAY['Change user license', 'Add member to group', 'Update user',
+                          'Set group license'])[1 + i %% 4],
+                   'User', '', 'user' || lpad((1 + i %% 100000)::text, 6, '0') || '@example',
+                   '{}'::jsonb
+            FROM generate_series(1, %(count)s) AS i
+            """,
+            {"tenant": tenant.id, "count": count, "days": days, "domain": tenant.initial_domain},
+        )
