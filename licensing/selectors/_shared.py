@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 
+from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Model, QuerySet
 
@@ -41,3 +42,14 @@ def counted_page(
         else:
             rows = rows.filter(**{f"{field}__iexact": value})
     return rows.count(), list(rows.order_by("id")[offset : offset + limit])
+
+
+PER_PAGE = 50
+
+
+def page_of(rows: QuerySet, number, *, per_page: int = PER_PAGE) -> Page:
+    """Page ``number`` of ``rows`` (the last for a number past it, the first for one that is
+    not a number), read now: its count and its rows, two queries."""
+    page = Paginator(rows, per_page).get_page(number)
+    page.object_list = list(page.object_list)
+    return page

@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 
+from django.core.paginator import Page
+
 from licensing.models import AuditEvent, Tenant
+from licensing.selectors._shared import page_of
 
 
 def events(
@@ -17,9 +20,11 @@ def events(
     since: datetime.date | None = None,
     until: datetime.date | None = None,
     order_by: Sequence[str] = ("-occurred_at", "-id"),
-):
-    """The tenant's events of this activity, whose target and actor contain these texts,
-    on these days (both included): a queryset for the page to count and slice."""
+    page=1,
+) -> Page:
+    """A page of the tenant's events of this activity, whose target and actor contain these
+    texts, on these days (both included), in this order (two queries: the count, the
+    page)."""
     found = AuditEvent.objects.filter(tenant=tenant)
     if activity:
         found = found.filter(activity=activity)
@@ -31,7 +36,7 @@ def events(
         found = found.filter(occurred_at__date__gte=since)
     if until:
         found = found.filter(occurred_at__date__lte=until)
-    return found.order_by(*order_by)
+    return page_of(found.order_by(*order_by), page)
 
 
 def activities(*, tenant: Tenant) -> list[str]:

@@ -6,6 +6,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
+from django.core.paginator import Page
 from django.db.models import Exists, OuterRef, Q
 
 from licensing.models import (
@@ -19,7 +20,7 @@ from licensing.models import (
     Tenant,
     UserLicense,
 )
-from licensing.selectors._shared import counted_page, keyset
+from licensing.selectors._shared import counted_page, keyset, page_of
 
 
 def group(*, tenant: Tenant, public_id) -> Group | None:
@@ -27,13 +28,15 @@ def group(*, tenant: Tenant, public_id) -> Group | None:
     return Group.objects.filter(tenant=tenant, public_id=public_id).first()
 
 
-def groups(*, tenant: Tenant, search: str = "", order_by: Sequence[str] = ("name", "id")):
-    """The tenant's groups with their member and license counts, matching ``search`` in the
-    name, in this order: a queryset for the page to count and slice."""
-    found = Group.objects.filter(tenant=tenant).with_license_counts()
+def listed_groups(
+    *, tenant: Tenant, search: str = "", order_by: Sequence[str] = ("name", "id"), page=1
+) -> Page:
+    """A page of the tenant's groups with their member and license counts, matching
+    ``search`` in the name, in this order (two queries: the count, the page)."""
+    found = Group.objects.filter(tenant=tenant)
     if search:
         found = found.filter(name__icontains=search)
-    return found.order_by(*order_by)
+    return page_of(found.with_license_counts().order_by(*order_by), page)
 
 
 def groups_named(*, tenant: Tenant, search: str = "", limit: int = 20) -> list[Group]:
@@ -66,11 +69,10 @@ def licensed_groups(*, tenant: Tenant, product: Product) -> list[Group]:
     )
 
 
-def members(*, tenant: Tenant, group: Group):
-    """The group's members by name: a queryset for the page to count and slice."""
-    return DirectoryUser.objects.filter(tenant=tenant, memberships__group=group).order_by(
-        "display_name", "id"
-    )
+def members(*, tenant: Tenant, group: Group, page=1) -> Page:
+    """A page of the group's members by name (two queries: the count, the page)."""
+    found = DirectoryUser.objects.filter(tenant=tenant, memberships__group=group)
+    return page_of(found.order_by("display_name", "id"), page)
 
 
 def member_candidates(

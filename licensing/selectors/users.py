@@ -6,6 +6,7 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
+from django.core.paginator import Page
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
@@ -20,7 +21,7 @@ from licensing.models import (
     UserLicense,
 )
 from licensing.rules import effective_location, product_line
-from licensing.selectors._shared import column_value, counted_page, keyset
+from licensing.selectors._shared import column_value, counted_page, keyset, page_of
 from licensing.selectors.products import tenant_products
 
 
@@ -34,20 +35,25 @@ def user(*, tenant: Tenant, public_id) -> DirectoryUser | None:
     )
 
 
-def users(*, tenant: Tenant, search: str = "", order_by: Sequence[str] = ("display_name", "id")):
-    """The tenant's users (deleted ones too), matching ``search`` in the name or the user
-    principal name, in this order: a queryset for the page to count and slice."""
+def listed_users(
+    *,
+    tenant: Tenant,
+    search: str = "",
+    order_by: Sequence[str] = ("display_name", "id"),
+    page=1,
+) -> Page:
+    """A page of the tenant's users (deleted ones too), matching ``search`` in the name or the
+    user principal name, in this order (two queries: the count, the page)."""
     found = DirectoryUser.objects.filter(tenant=tenant)
     if search:
         found = found.filter(_matching(search))
-    return found.order_by(*order_by)
+    return page_of(found.order_by(*order_by), page)
 
 
-def deleted_users(*, tenant: Tenant):
-    """The tenant's soft-deleted users, the longest deleted first (a queryset to page)."""
-    return DirectoryUser.objects.filter(tenant=tenant, soft_deleted_at__isnull=False).order_by(
-        "soft_deleted_at", "id"
-    )
+def deleted_users(*, tenant: Tenant, page=1) -> Page:
+    """A page of the tenant's soft-deleted users, the longest deleted first (two queries)."""
+    found = DirectoryUser.objects.filter(tenant=tenant, soft_deleted_at__isnull=False)
+    return page_of(found.order_by("soft_deleted_at", "id"), page)
 
 
 def deleted_user(*, tenant: Tenant, public_id) -> DirectoryUser | None:

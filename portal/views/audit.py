@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
@@ -37,7 +36,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         k: request.GET.get(k, "").strip() for k in ("activity", "target", "actor", "since", "until")
     }
     sorter = Sorter(request, AUDIT_COLUMNS, "-date")
-    events = selectors.audit.events(
+    page = selectors.audit.events(
         tenant=request.tenant,
         activity=filters["activity"],
         target=filters["target"],
@@ -45,8 +44,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         since=_date(filters["since"]),
         until=_date(filters["until"]),
         order_by=sorter.order_by(),
+        page=request.GET.get("page", 1),
     )
-    page = Paginator(events, 50).get_page(request.GET.get("page", 1))
     context = {
         "section": "audit",
         "page": page,

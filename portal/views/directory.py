@@ -6,7 +6,6 @@ import base64
 import hashlib
 from datetime import timedelta
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -32,8 +31,7 @@ PENDING_FOR = timedelta(hours=1)
 @portal_view
 def deleted_users(request: HttpRequest) -> HttpResponse:
     """Soft-deleted users, like Azure's Deleted users: when, and how many days are left."""
-    people = selectors.users.deleted_users(tenant=request.tenant)
-    page = Paginator(people, 50).get_page(request.GET.get("page", 1))
+    page = selectors.users.deleted_users(tenant=request.tenant, page=request.GET.get("page", 1))
     now = timezone.now()
     rows = [
         {

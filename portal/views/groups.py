@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -38,10 +37,12 @@ def _get_group(request: HttpRequest, group_id) -> Group:
 def group_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
     sorter = Sorter(request, GROUP_COLUMNS, "name")
-    groups = selectors.groups.groups(
-        tenant=request.tenant, search=search, order_by=sorter.order_by()
+    page = selectors.groups.listed_groups(
+        tenant=request.tenant,
+        search=search,
+        order_by=sorter.order_by(),
+        page=request.GET.get("page", 1),
     )
-    page = Paginator(groups, 50).get_page(request.GET.get("page", 1))
     context = {
         "section": "groups",
         "page": page,
@@ -57,8 +58,9 @@ def group_overview(request: HttpRequest, group_id) -> HttpResponse:
     """Overview and Members: who is in the group, add and remove members."""
     group = _get_group(request, group_id)
     search = request.GET.get("q", "").strip()
-    members = selectors.groups.members(tenant=request.tenant, group=group)
-    page = Paginator(members, 50).get_page(request.GET.get("page", 1))
+    page = selectors.groups.members(
+        tenant=request.tenant, group=group, page=request.GET.get("page", 1)
+    )
     candidates = selectors.groups.member_candidates(
         tenant=request.tenant, group=group, search=search
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -42,8 +41,12 @@ def _get_user(request: HttpRequest, user_id) -> DirectoryUser:
 def user_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
     sorter = Sorter(request, USER_COLUMNS, "name")
-    people = selectors.users.users(tenant=request.tenant, search=search, order_by=sorter.order_by())
-    page = Paginator(people, 50).get_page(request.GET.get("page", 1))
+    page = selectors.users.listed_users(
+        tenant=request.tenant,
+        search=search,
+        order_by=sorter.order_by(),
+        page=request.GET.get("page", 1),
+    )
     context = {
         "section": "users",
         "page": page,
