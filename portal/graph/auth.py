@@ -186,6 +186,27 @@ def _only(method: str):
 @_only("POST")
 def token(request: HttpRequest, tenant: str) -> JsonResponse:
     form = _form(request)
+    found = None if form is None else find_tenant(tenant)
+    refused = _request_refused(form, found, tenant)
+    if refused is not None:
+        return refused
+    app = _client(request, form, found, tenant)
+    if isinstance(app, JsonResponse):
+        return app
+    access_token, expires_in = issue(request, app)
+    return JsonResponse(
+        {
+            "token_type": "Bearer",
+            "expires_in": expires_in,
+            "ext_expires_in": expires_in,
+            "access_token": access_token,
+        }
+    )
+
+
+def _request_refused(form, found, tenant: str) -> JsonResponse | None:
+    """Entra's answer to a token request it cannot take (too long, unknown directory, another
+    grant or scope), before any client is looked at; None for a request it takes."""
     if form is None:
         return _entra_error(
             413,
@@ -193,7 +214,6 @@ def token(request: HttpRequest, tenant: str) -> JsonResponse:
             f"AADSTS90015: The request is too long: a token request has at most "
             f"{MAX_TOKEN_REQUEST_BYTES // 1024} KB.",
         )
-    found = find_tenant(tenant)
     if found is None:
         return _entra_error(
             400,
@@ -216,6 +236,12 @@ def token(request: HttpRequest, tenant: str) -> JsonResponse:
             f"flows must have a scope value with /.default suffixed to the resource "
             f"identifier ({GRAPH}/.default).",
         )
+    return None
+
+
+def _client(request: HttpRequest, form, found, tenant: str):
+    """The app the request's client id and secret sign in as, or Entra's refusal (each
+    failure counted against the client id and address, which locks them out at the limit)."""
     raw_id = form.get("client_id", "")
     address = client_ip(request)
     throttle = _failures_key(raw_id, address)
@@ -244,15 +270,7 @@ def token(request: HttpRequest, tenant: str) -> JsonResponse:
             f"the request is the client secret value, not the client secret ID, for a secret "
             f"added to app '{client_id}'.",
         )
-    access_token, expires_in = issue(request, app)
-    return JsonResponse(
-        {
-            "token_type": "Bearer",
-            "expires_in": expires_in,
-            "ext_expires_in": expires_in,
-            "access_token": access_token,
-        }
-    )
+    return app
 
 
 @_only("GET")

@@ -92,23 +92,28 @@ def sync_upload(request: HttpRequest) -> HttpResponse:
         request.session.pop(SESSION_UPLOAD, None)
         return command_done(request, _("The preview was discarded."), reverse("portal:sync_upload"))
     if action == "import":
-        try:
-            data = _pending_import(request)
-            result = sync_directory(tenant=request.tenant, data=data, actor=request.user)
-        except LicensingError as refused:
-            context["problems"] = getattr(refused, "problems", None) or [(None, str(refused))]
-        else:
-            request.session.pop(SESSION_UPLOAD, None)
-            summary = ", ".join(f"{k}: {v}" for k, v in result.plan.summary().items())
-            return command_done(
-                request,
-                _("Synchronized: %(s)s") % {"s": summary},
-                reverse("portal:users"),
-                navigate=True,
-            )
+        done = _import(request, context)
+        if done is not None:
+            return done
     elif action is not None:
         context.update(_preview(request))
     return render(request, "portal/users/sync.html", context)
+
+
+def _import(request: HttpRequest, context: dict) -> HttpResponse | None:
+    """Import the previewed file: the answer when it is done, else None with the problems in
+    ``context``."""
+    try:
+        data = _pending_import(request)
+        result = sync_directory(tenant=request.tenant, data=data, actor=request.user)
+    except LicensingError as refused:
+        context["problems"] = getattr(refused, "problems", None) or [(None, str(refused))]
+        return None
+    request.session.pop(SESSION_UPLOAD, None)
+    summary = ", ".join(f"{k}: {v}" for k, v in result.plan.summary().items())
+    return command_done(
+        request, _("Synchronized: %(s)s") % {"s": summary}, reverse("portal:users"), navigate=True
+    )
 
 
 def _preview(request: HttpRequest) -> dict:
