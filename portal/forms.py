@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from licensing import selectors
 from licensing.errors import LicensingError
 from licensing.models import DirectoryUser, Group, Product, Tenant
-from licensing.services.base import get_users, parse_guid, validate_disabled_plans
+from licensing.services.base import parse_guid, validate_disabled_plans
 
 
 @dataclass
@@ -37,7 +37,7 @@ class AssignRequest:
                     )
                 request.products.append(owned[key])
             request.products = list(dict.fromkeys(request.products))
-            request.users = get_users(tenant, data.getlist("user"))
+            request.users = selectors.users.picked_users(tenant=tenant, ids=data.getlist("user"))
             group_ids = [parse_guid(g) for g in data.getlist("group")]
             request.groups = selectors.groups.groups_by_ids(tenant=tenant, public_ids=group_ids)
             if len(request.groups) != len(set(group_ids)):

@@ -39,6 +39,7 @@ NOT_A_TENANTS = {
     "licensing.selectors.products.plan_links",
     "licensing.selectors.products.service_plans",
     "licensing.selectors.products.products_by_sku",
+    "licensing.selectors.products.picked_products",
     "licensing.selectors.tenants.tenant",
     "licensing.selectors.credentials.live_app",
     # Not a read: whether PostgreSQL can write the users page as JSON for these fields.

@@ -12,8 +12,10 @@ from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q
+from django.utils.translation import gettext as _
 
 from licensing.catalog_store import current_catalog
+from licensing.errors import NotFound
 from licensing.models import (
     COUNTING_STATUSES,
     DirectoryUser,
@@ -28,6 +30,7 @@ from licensing.rules import Catalog, effective_location, product_line
 from licensing.seats import seat_counts, seat_row
 from licensing.selectors._shared import column_value
 from licensing.selectors.groups import groups_in_error
+from licensing.services.base import parse_guid
 
 
 def tenant_products(*, tenant) -> list[Product]:
@@ -418,3 +421,15 @@ def subscribed_products(*, tenant, sku_id: uuid.UUID | None = None) -> list[Subs
         SubscribedProduct(p, units[p.id], subscriptions[p.id], assigned.get(p.id, 0), plans[p.id])
         for p in products
     ]
+
+
+def picked_products(*, ids: Iterable) -> list[Product]:
+    """The catalog's products with these SKU ids (as a form sent them), in that order, each
+    once (one query). A malformed id is ``InvalidInput``; unknown ones are ``NotFound``, named
+    all at once."""
+    wanted = [parse_guid(i) for i in ids]
+    found = {p.sku_id: p for p in Product.objects.filter(sku_id__in=wanted)}
+    missing = [str(i) for i in wanted if i not in found]
+    if missing:
+        raise NotFound(_("Products not found: %(ids)s") % {"ids": ", ".join(missing)})
+    return [found[i] for i in dict.fromkeys(wanted)]

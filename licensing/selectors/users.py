@@ -9,8 +9,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from django.core.paginator import Page
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from licensing.catalog_store import current_catalog
+from licensing.errors import NotFound
 from licensing.models import (
     SEAT_STATES,
     DirectoryUser,
@@ -23,6 +25,7 @@ from licensing.models import (
 from licensing.rules import effective_location, product_line
 from licensing.selectors._shared import column_value, counted_page, keyset, page_of
 from licensing.selectors.products import tenant_products
+from licensing.services.base import parse_guid
 
 
 def user(*, tenant: Tenant, public_id) -> DirectoryUser | None:
@@ -361,3 +364,19 @@ def _items(shown: list[int], fields: Sequence[str]) -> str:
     with connection.cursor() as cursor:
         cursor.execute(sql, {"shown": literal, "low": shown[0], "high": shown[-1]})
         return cursor.fetchone()[0]
+
+
+def picked_users(*, tenant: Tenant, ids: Iterable) -> list[DirectoryUser]:
+    """The tenant's users with these ids (as a form sent them), in that order, each once (one
+    query). A malformed id is ``InvalidInput``; ids of no user of the tenant are ``NotFound``,
+    named all at once, another tenant's as any unknown one."""
+    wanted = [parse_guid(i) for i in ids]
+    found = {
+        u.public_id: u for u in DirectoryUser.objects.filter(tenant=tenant, public_id__in=wanted)
+    }
+    missing = [str(i) for i in wanted if i not in found]
+    if missing:
+        raise NotFound(
+            _("Users not found in this organization: %(ids)s") % {"ids": ", ".join(missing)}
+        )
+    return [found[i] for i in dict.fromkeys(wanted)]

@@ -64,32 +64,6 @@ def parse_country(code: str | None) -> str:
     return code
 
 
-def get_users(tenant: Tenant, ids: Iterable) -> list[DirectoryUser]:
-    wanted = [parse_guid(i) for i in ids]
-    found = {
-        u.public_id: u for u in DirectoryUser.objects.filter(tenant=tenant, public_id__in=wanted)
-    }
-    missing = [str(i) for i in wanted if i not in found]
-    if missing:
-        raise NotFound(
-            _("Users not found in this organization: %(ids)s") % {"ids": ", ".join(missing)}
-        )
-    return [found[i] for i in dict.fromkeys(wanted)]
-
-
-def get_user(tenant: Tenant, public_id) -> DirectoryUser:
-    return get_users(tenant, [public_id])[0]
-
-
-def get_products(ids: Iterable) -> list[Product]:
-    wanted = [parse_guid(i) for i in ids]
-    found = {p.sku_id: p for p in Product.objects.filter(sku_id__in=wanted)}
-    missing = [str(i) for i in wanted if i not in found]
-    if missing:
-        raise NotFound(_("Products not found: %(ids)s") % {"ids": ", ".join(missing)})
-    return [found[i] for i in dict.fromkeys(wanted)]
-
-
 def validate_disabled_plans(
     product: Product, disabled: Iterable, catalog: Catalog | None = None
 ) -> list[str]:

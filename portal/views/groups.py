@@ -14,7 +14,6 @@ from licensing.errors import LicensingError
 from licensing.models import (
     Group,
 )
-from licensing.services.base import get_products, get_users
 from portal.access import portal_view, require_directory_admin, require_license_admin
 from portal.responses import command_done, found, safe_next, template_for
 from portal.sorting import Column, Sorter
@@ -99,7 +98,7 @@ def remove_licenses(request: HttpRequest, group_id) -> HttpResponse:
     group = _get_group(request, group_id)
     back = reverse("portal:group_licenses", args=[group.public_id])
     try:
-        products = get_products(request.POST.getlist("product"))
+        products = selectors.products.picked_products(ids=request.POST.getlist("product"))
         if not products:
             raise LicensingError(_("Select the licenses you want to remove."))
         outcome = services.group_remove_products(
@@ -145,7 +144,9 @@ def add_members(request: HttpRequest, group_id) -> HttpResponse:
     group = _get_group(request, group_id)
     back = reverse("portal:group", args=[group.public_id])
     try:
-        people = get_users(request.tenant, request.POST.getlist("user"))
+        people = selectors.users.picked_users(
+            tenant=request.tenant, ids=request.POST.getlist("user")
+        )
         if not people:
             raise LicensingError(_("Select the users to add."))
         services.group_add_members(
@@ -167,7 +168,9 @@ def remove_members(request: HttpRequest, group_id) -> HttpResponse:
     group = _get_group(request, group_id)
     back = safe_next(request, reverse("portal:group", args=[group.public_id]))
     try:
-        people = get_users(request.tenant, request.POST.getlist("user"))
+        people = selectors.users.picked_users(
+            tenant=request.tenant, ids=request.POST.getlist("user")
+        )
         if not people:
             raise LicensingError(_("Select the members to remove."))
         services.group_remove_members(

@@ -14,7 +14,6 @@ from django.views.decorators.http import require_POST, require_safe
 
 from licensing import selectors, services
 from licensing.errors import LicensingError
-from licensing.services.base import get_users
 from portal.access import portal_view, require_license_admin
 from portal.csv_export import csv_lines
 from portal.responses import command_done, found, template_for
@@ -199,7 +198,9 @@ def remove_license(request: HttpRequest, sku_id) -> HttpResponse:
     seats = _product(request, sku_id)
     product = seats["product"]
     try:
-        users = get_users(request.tenant, request.POST.getlist("user"))
+        users = selectors.users.picked_users(
+            tenant=request.tenant, ids=request.POST.getlist("user")
+        )
         if not users:
             raise LicensingError(_("Select the users whose license you want to remove."))
         services.product_remove_from_users(

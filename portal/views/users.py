@@ -14,7 +14,6 @@ from django_htmx.http import reswap, retarget
 from licensing import selectors, services
 from licensing.errors import InheritedLicense, LicensingError
 from licensing.models import DirectoryUser, Product
-from licensing.services.base import get_products
 from portal.access import portal_view, require_license_admin
 from portal.responses import bad_request, command_done, found, template_for
 from portal.sorting import Column, Sorter
@@ -93,7 +92,7 @@ def remove_license(request: HttpRequest, user_id) -> HttpResponse:
     user = _get_user(request, user_id)
     back = reverse("portal:user_licenses", args=[user.public_id])
     try:
-        products = get_products(request.POST.getlist("product"))
+        products = selectors.products.picked_products(ids=request.POST.getlist("product"))
         if not products:
             raise LicensingError(_("Select the licenses you want to remove."))
         services.direct_licenses_change(
@@ -190,7 +189,10 @@ def _selection(request: HttpRequest, offered: list[Product]) -> list[Product] | 
     product that is not offered, the request is malformed (None), never "untick
     everything"."""
     try:
-        wanted = {p.sku_id for p in get_products(request.POST.getlist("product"))}
+        wanted = {
+            p.sku_id
+            for p in selectors.products.picked_products(ids=request.POST.getlist("product"))
+        }
     except LicensingError:
         return None
     if request.POST.get("selection") != "direct" or wanted - {p.sku_id for p in offered}:

@@ -14,7 +14,9 @@ from licensing.errors import (
     NotFound,
     PlanConflict,
 )
-from licensing.services.base import get_products, get_user, get_users, parse_country
+from licensing.selectors.products import picked_products
+from licensing.selectors.users import picked_users
+from licensing.services.base import parse_country
 from tests.factories import DirectoryUserFactory, GroupFactory, TenantFactory, plan_id, product
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +48,7 @@ def snapshot() -> dict:
 )
 def test_malformed_guids_are_refused_with_a_clear_message(tenant, bad):
     with pytest.raises(InvalidInput, match="is not a valid identifier"):
-        get_user(tenant, bad)
+        picked_users(tenant=tenant, ids=[bad])
 
 
 def test_unknown_and_other_tenants_ids_read_the_same(tenant):
@@ -55,9 +57,9 @@ def test_unknown_and_other_tenants_ids_read_the_same(tenant):
 
     for ident in (uuid.uuid4(), other.public_id):
         with pytest.raises(NotFound, match="not found in this organization"):
-            get_user(tenant, ident)
+            picked_users(tenant=tenant, ids=[ident])
     with pytest.raises(NotFound, match="Products not found"):
-        get_products([uuid.uuid4()])
+        picked_products(ids=[uuid.uuid4()])
 
 
 def test_get_users_names_every_missing_id(tenant, users):
@@ -66,7 +68,7 @@ def test_get_users_names_every_missing_id(tenant, users):
     (mine,) = users(1)
     missing = uuid.uuid4()
     with pytest.raises(NotFound, match=str(missing)):
-        get_users(tenant, [mine.public_id, missing])
+        picked_users(tenant=tenant, ids=[mine.public_id, missing])
 
 
 @pytest.mark.parametrize("code", ["XX", "Netherlands", "N", "123"])

@@ -12,6 +12,7 @@ import datetime
 import pytest
 
 from licensing import selectors, services
+from licensing.errors import NotFound
 from licensing.models import LicenseState
 from licensing.services.accounts import account_set_language, identity_bind
 from tests.factories import (
@@ -257,3 +258,17 @@ def test_accounts(tenant, actor, django_assert_num_queries):
     with django_assert_num_queries(1):
         bound = selectors.accounts.bound_identity(issuer="i", subject="s", tenant_id="t")
     assert bound.account == actor
+
+
+def test_picked_users_and_products(two, django_assert_num_queries):
+    tenant, w, _other, theirs = two
+    with django_assert_num_queries(1):
+        found = selectors.users.picked_users(
+            tenant=tenant, ids=[str(w["bob"].public_id), w["ann"].public_id, w["bob"].public_id]
+        )
+    assert found == [w["bob"], w["ann"]]
+    with pytest.raises(NotFound, match=str(theirs["ann"].public_id)):
+        selectors.users.picked_users(tenant=tenant, ids=[theirs["ann"].public_id])
+    with django_assert_num_queries(1):
+        found = selectors.products.picked_products(ids=[w["e3"].sku_id, str(w["ems"].sku_id)])
+    assert found == [w["e3"], w["ems"]]
