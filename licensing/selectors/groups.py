@@ -182,7 +182,7 @@ def groups_page(
     with_license_errors: Iterable[bool] = (),
 ) -> list[Group]:
     """A page of the tenant's groups, keyset-paged after the group with id ``after``
-    (``base.keyset``): ``size`` + 1 at most, the last one only saying that there is a next
+    (``_shared.keyset``): ``size`` + 1 at most, the last one only saying that there is a next
     page. For each of ``with_license_errors``, only the groups with (True) or without
     (False) a member whose license through the group is in Error. One query."""
     found = Group.objects.filter(tenant=tenant)

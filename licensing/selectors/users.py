@@ -236,7 +236,7 @@ def active_users_page(
     usage_locations: Iterable[str] = (),
 ) -> list[dict]:
     """A page of the tenant's users who are not deleted, as rows of ``columns`` (with ``id``),
-    keyset-paged after the user with id ``after`` (``base.keyset``): ``size`` + 1 rows at
+    keyset-paged after the user with id ``after`` (``_shared.keyset``): ``size`` + 1 rows at
     most, the last one only saying that there is a next page. Only users who hold a seat of
     each of ``sku_ids``, who hold a seat of something (True) or of nothing (False) for each
     of ``licensed``, whose userPrincipalName is each of ``principal_names`` (any case) and

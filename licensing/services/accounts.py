@@ -85,5 +85,6 @@ def sign_in_record(*, actor, who: str, method: str, success: bool, reason: str =
 @service
 def account_set_language(*, account, language: str) -> None:
     """Remember the account's language for its next sign-in (the caller checked it is one of
-    the portal's)."""
+    the portal's). Not audited: a setting of the account's own view, like the language of
+    Azure's portal, which changes no license and no directory object."""
     AccountPreferences.objects.update_or_create(account=account, defaults={"language": language})

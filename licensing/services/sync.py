@@ -17,11 +17,11 @@ import io
 import re
 from dataclasses import dataclass, field
 
-from django.db import transaction
 from django.utils.translation import gettext as _
 
 from licensing import audit, services
 from licensing.errors import InvalidInput, LicensingError
+from licensing.locking import service
 from licensing.models import DirectoryUser, Tenant, UserSource
 from licensing.services.base import parse_country
 from licensing.services.directory import hidden_characters
@@ -275,45 +275,46 @@ class SyncResult:
     applied: bool
 
 
+@service
 def sync_directory(
     *, tenant: Tenant, data: bytes | None, actor, dry_run: bool = False, remove_sync: bool = False
 ) -> SyncResult:
-    """Parse, plan and (unless ``dry_run``) apply an export in one transaction."""
+    """Parse, plan and (unless ``dry_run``) apply an export: one service, so one transaction,
+    retried whole when PostgreSQL breaks a deadlock."""
     rows = None if remove_sync else parse_export(data or b"")
-    with transaction.atomic():
-        plan = plan_sync(tenant, rows)
-        if dry_run:
-            return SyncResult(plan, applied=False)
-        reason = (
-            _("Synchronization was removed") if remove_sync else _("Left the synchronization scope")
-        )
-        for row in plan.create:
-            services.user_create(
-                tenant=tenant,
-                user_principal_name=row.user_principal_name,
-                display_name=row.profile["display_name"],
-                usage_location=row.usage_location,
-                source=UserSource.SYNCED,
-                account_enabled=row.profile["account_enabled"],
-                department=row.profile.get("department", ""),
-                job_title=row.profile.get("job_title", ""),
-                on_premises_immutable_id=row.profile.get("on_premises_immutable_id", ""),
-                actor=actor,
-            )
-        for user, _changes in plan.restore:
-            services.user_restore(tenant=tenant, user=user, actor=actor)
-        for user, changes in [*plan.update, *plan.restore]:
-            _apply_changes(tenant, user, dict(changes), actor)
-        for user in plan.soft_delete:
-            services.user_soft_delete(tenant=tenant, user=user, actor=actor, reason=reason)
-        audit.event(
+    plan = plan_sync(tenant, rows)
+    if dry_run:
+        return SyncResult(plan, applied=False)
+    reason = (
+        _("Synchronization was removed") if remove_sync else _("Left the synchronization scope")
+    )
+    for row in plan.create:
+        services.user_create(
             tenant=tenant,
+            user_principal_name=row.user_principal_name,
+            display_name=row.profile["display_name"],
+            usage_location=row.usage_location,
+            source=UserSource.SYNCED,
+            account_enabled=row.profile["account_enabled"],
+            department=row.profile.get("department", ""),
+            job_title=row.profile.get("job_title", ""),
+            on_premises_immutable_id=row.profile.get("on_premises_immutable_id", ""),
             actor=actor,
-            activity="Directory synchronization",
-            target=tenant,
-            target_type="Tenant",
-            details={**plan.summary(), "remove_sync": remove_sync},
         )
+    for user, _changes in plan.restore:
+        services.user_restore(tenant=tenant, user=user, actor=actor)
+    for user, changes in [*plan.update, *plan.restore]:
+        _apply_changes(tenant, user, dict(changes), actor)
+    for user in plan.soft_delete:
+        services.user_soft_delete(tenant=tenant, user=user, actor=actor, reason=reason)
+    audit.event(
+        tenant=tenant,
+        actor=actor,
+        activity="Directory synchronization",
+        target=tenant,
+        target_type="Tenant",
+        details={**plan.summary(), "remove_sync": remove_sync},
+    )
     return SyncResult(plan, applied=True)
 
 
