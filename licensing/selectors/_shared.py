@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
@@ -53,3 +54,47 @@ def page_of(rows: QuerySet, number, *, per_page: int = PER_PAGE) -> Page:
     page = Paginator(rows, per_page).get_page(number)
     page.object_list = list(page.object_list)
     return page
+
+
+@dataclass
+class Window:
+    """One page of a list whose length is not counted: counting 100,000 licensed users on
+    every page view costs more than the page. The page knows whether there is a next one."""
+
+    object_list: list
+    number: int
+    per_page: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_next or self.has_previous
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    def start_index(self) -> int:
+        return (self.number - 1) * self.per_page + 1 if self.object_list else 0
+
+    def end_index(self) -> int:
+        return (self.number - 1) * self.per_page + len(self.object_list)
+
+
+def window_of(rows: QuerySet, number, *, per_page: int = PER_PAGE) -> Window:
+    """Page ``number`` of ``rows`` without counting them (one query: the page and one row
+    more, which says whether there is a next page). For lists that grow with the tenant
+    (users, a group's members, the audit log), where a count would read them all."""
+    try:
+        number = max(1, int(number))
+    except (TypeError, ValueError):
+        number = 1
+    offset = (number - 1) * per_page
+    found = list(rows[offset : offset + per_page + 1])
+    return Window(found[:per_page], number, per_page, has_next=len(found) > per_page)

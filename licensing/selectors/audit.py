@@ -5,10 +5,8 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 
-from django.core.paginator import Page
-
 from licensing.models import AuditEvent, Tenant
-from licensing.selectors._shared import page_of
+from licensing.selectors._shared import Window, window_of
 
 
 def events(
@@ -21,10 +19,10 @@ def events(
     until: datetime.date | None = None,
     order_by: Sequence[str] = ("-occurred_at", "-id"),
     page=1,
-) -> Page:
+) -> Window:
     """A page of the tenant's events of this activity, whose target and actor contain these
-    texts, on these days (both included), in this order (two queries: the count, the
-    page)."""
+    texts, on these days (both included), in this order; not counted (one query: a year of
+    events is not read to show 50)."""
     found = AuditEvent.objects.filter(tenant=tenant)
     if activity:
         found = found.filter(activity=activity)
@@ -36,7 +34,7 @@ def events(
         found = found.filter(occurred_at__date__gte=since)
     if until:
         found = found.filter(occurred_at__date__lte=until)
-    return page_of(found.order_by(*order_by), page)
+    return window_of(found.order_by(*order_by), page)
 
 
 def activities(*, tenant: Tenant) -> list[str]:

@@ -7,7 +7,6 @@ import datetime
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.db import connection
@@ -28,7 +27,7 @@ from licensing.models import (
 )
 from licensing.rules import Catalog, effective_location, product_line
 from licensing.seats import seat_counts, seat_row
-from licensing.selectors._shared import column_value
+from licensing.selectors._shared import Window, column_value
 from licensing.selectors.groups import groups_in_error
 from licensing.services.base import parse_guid
 
@@ -133,37 +132,6 @@ class PathRow(NamedTuple):
     disabled_plans: list
     state: str
     error: str
-
-
-@dataclass
-class Window:
-    """One page of a list whose length is not counted: counting 100,000 licensed users on
-    every page view costs more than the page. The page knows whether there is a next one."""
-
-    object_list: list
-    number: int
-    per_page: int
-    has_next: bool
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_other_pages(self) -> bool:
-        return self.has_next or self.has_previous
-
-    def next_page_number(self) -> int:
-        return self.number + 1
-
-    def previous_page_number(self) -> int:
-        return self.number - 1
-
-    def start_index(self) -> int:
-        return (self.number - 1) * self.per_page + 1 if self.object_list else 0
-
-    def end_index(self) -> int:
-        return (self.number - 1) * self.per_page + len(self.object_list)
 
 
 _LICENSED_USERS = """

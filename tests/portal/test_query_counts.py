@@ -30,15 +30,15 @@ PAGES = {
     "user_profile": (lambda w: reverse("portal:user", args=[w["user"].public_id]), 4),
     # + count, page
     "groups": (lambda w: reverse("portal:groups"), 5),
-    # + group, count, page, licensed?
-    "group_members": (lambda w: reverse("portal:group", args=[w["group"].public_id]), 7),
+    # + group, page (not counted), licensed?
+    "group_members": (lambda w: reverse("portal:group", args=[w["group"].public_id]), 6),
     # + the user, their direct products, their inherited products, tenant products
     "assignments_dialog": (
         lambda w: reverse("portal:user_assignments", args=[w["user"].public_id]),
         7,
     ),
-    # + count, page, activities
-    "audit": (lambda w: reverse("portal:audit"), 6),
+    # + page (not counted), activities
+    "audit": (lambda w: reverse("portal:audit"), 5),
     # + catalog stamp (the catalog itself was read before), tenant products, groups, their
     # members, seat holders, users without a usage location, picker users, picker groups,
     # seats

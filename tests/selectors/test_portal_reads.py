@@ -58,10 +58,10 @@ def test_users(two, django_assert_num_queries):
         assert selectors.users.user(tenant=tenant, public_id=w["ann"].public_id) == w["ann"]
     with django_assert_num_queries(1):
         assert selectors.users.user(tenant=tenant, public_id=theirs["ann"].public_id) is None
-    with django_assert_num_queries(2):  # the count, the page
+    with django_assert_num_queries(1):  # the page, not counted
         page = selectors.users.listed_users(tenant=tenant, search="a", order_by=["display_name"])
     found = page.object_list
-    assert page.paginator.count == 3
+    assert not page.has_next
     assert [u.display_name for u in found] == ["Ann Archer", "Bob Baker", "Cas Cooper"]
     with django_assert_num_queries(2):
         assert selectors.users.deleted_users(tenant=tenant).object_list == [w["gone"]]
@@ -131,7 +131,7 @@ def test_groups(two, django_assert_num_queries):
     with django_assert_num_queries(1):
         (licensed,) = selectors.groups.licensed_groups(tenant=tenant, product=w["e3"])
     assert licensed.members_in_error == 1
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         members = selectors.groups.members(tenant=tenant, group=w["sales"]).object_list
     assert members == [w["bob"], w["cas"]]
     assert selectors.groups.members(tenant=tenant, group=theirs["sales"]).object_list == []
@@ -214,7 +214,7 @@ def test_the_overview_and_the_seats(two, django_assert_num_queries):
 def test_audit_and_credentials(two, django_assert_num_queries):
     tenant, _w, other, _theirs = two
     today = datetime.date.today()
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         events = selectors.audit.events(
             tenant=tenant, activity="Add user", target="ann", since=today
         ).object_list
