@@ -417,7 +417,8 @@ class UserLicense(models.Model):
         indexes = [
             models.Index(fields=["tenant", "product", "state"]),
             models.Index(fields=["user", "product"]),
-            models.Index(fields=["via_group", "state"]),
+            # The group's members in Error, in user order, read from the index alone.
+            models.Index(fields=["via_group", "state", "user"]),
         ]
 
     def __str__(self) -> str:

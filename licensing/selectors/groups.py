@@ -97,20 +97,26 @@ def is_licensed(*, tenant: Tenant, group: Group) -> bool:
     return LicenseAssignment.objects.filter(tenant=tenant, group=group).exists()
 
 
-def license_blade(*, tenant: Tenant, group: Group, shown: int = 500) -> dict:
-    """The group's Licenses blade: its assignments by product name, and its members in error
-    (the first ``shown`` failed rows, grouped per user with the most common reason), with
-    how many members are in error in all."""
+def license_blade(*, tenant: Tenant, group: Group, page=1) -> dict:
+    """The group's Licenses blade: its assignments by product name; one page of its members in
+    error (``error_page``, a window of 50, in the order the users were made), each with the
+    products that failed and the most common reason (``in_error``); and how many members are
+    in error in all. Four queries, each over an index of the group's rows in Error, whatever
+    the group's size."""
     assignments = list(
         LicenseAssignment.objects.filter(tenant=tenant, group=group)
         .select_related("product")
         .order_by("product__display_name")
     )
-    errors = UserLicense.objects.filter(
-        tenant=tenant, via_group=group, state=LicenseState.ERROR
-    ).order_by("user__display_name", "product__display_name")
+    errors = UserLicense.objects.filter(tenant=tenant, via_group=group, state=LicenseState.ERROR)
+    users = errors.order_by("user_id").values_list("user_id", flat=True).distinct()
+    window = window_of(users, page)
     by_user: dict[int, dict] = {}
-    for row in errors.select_related("user", "product")[:shown]:
+    for row in (
+        errors.filter(user_id__in=window.object_list)
+        .select_related("user", "product")
+        .order_by("user_id", "product__display_name")
+    ):
         line = by_user.setdefault(
             row.user_id, {"user": row.user, "failed": [], "reasons": Counter()}
         )
@@ -124,7 +130,8 @@ def license_blade(*, tenant: Tenant, group: Group, shown: int = 500) -> dict:
     return {
         "assignments": assignments,
         "in_error": in_error,
-        "error_count": errors.values("user_id").distinct().count(),
+        "error_page": window,
+        "error_count": users.count() if window.has_other_pages else len(in_error),
     }
 
 

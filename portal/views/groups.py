@@ -84,7 +84,9 @@ def group_licenses(request: HttpRequest, group_id) -> HttpResponse:
         "section": "groups",
         "group": group,
         "tab": "licenses",
-        **selectors.groups.license_blade(tenant=request.tenant, group=group),
+        **selectors.groups.license_blade(
+            tenant=request.tenant, group=group, page=request.GET.get("page", 1)
+        ),
     }
     return render(
         request, template_for(request, "portal/groups/licenses.html", "group-licenses"), context

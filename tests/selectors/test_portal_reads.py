@@ -272,3 +272,21 @@ def test_picked_users_and_products(two, django_assert_num_queries):
     with django_assert_num_queries(1):
         found = selectors.products.picked_products(ids=[w["e3"].sku_id, str(w["ems"].sku_id)])
     assert found == [w["e3"], w["ems"]]
+
+
+def test_a_groups_error_list_is_paged_with_its_full_count(tenant, actor, django_assert_num_queries):
+    e3 = product("ENTERPRISEPACK")
+    SubscriptionFactory(tenant=tenant, product=e3, units=1)
+    people = DirectoryUserFactory.create_batch(52, tenant=tenant)
+    group = services.group_create(tenant=tenant, name="Everyone", actor=actor)
+    services.group_add_members(tenant=tenant, group=group, users=people, actor=actor)
+    services.group_licenses_change(tenant=tenant, group=group, add={e3: []}, actor=actor)
+    # assignments, a window of users in error, their rows, the count (more than one page)
+    with django_assert_num_queries(4):
+        first = selectors.groups.license_blade(tenant=tenant, group=group)
+    assert (len(first["in_error"]), first["error_count"]) == (50, 51)
+    assert first["error_page"].has_next
+    second = selectors.groups.license_blade(tenant=tenant, group=group, page=2)
+    assert (len(second["in_error"]), second["error_count"]) == (1, 51)
+    seen = {line["user"] for line in first["in_error"] + second["in_error"]}
+    assert len(seen) == 51 and seen <= set(people)
