@@ -37,23 +37,15 @@ def add_users(tenant: Tenant, count: int, *, name: str, locations: list[str]) ->
 
 def group_of_everyone(tenant: Tenant, name: str) -> Group:
     """A group of every user of the tenant, joined a microsecond apart in id order."""
-    group = Group.objects.create(tenant=tenant, name=name)
+    group = group_of_first(tenant, name, None)
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO licensing_groupmembership (group_id, user_id, added_at)
-            SELECT %s, id, now() - interval '1 day' + id * interval '1 microsecond'
-            FROM licensing_directoryuser WHERE tenant_id = %s
-            """,
-            [group.id, tenant.id],
-        )
         cursor.execute("ANALYZE")
     return group
 
 
-def group_of_first(tenant: Tenant, name: str, count: int, *, offset: int = 0) -> Group:
-    """A group of ``count`` of the tenant's users in id order, from the ``offset``-th, joined a
-    microsecond apart."""
+def group_of_first(tenant: Tenant, name: str, count: int | None, *, offset: int = 0) -> Group:
+    """A group of ``count`` of the tenant's users (None: all of them) in id order, from the
+    ``offset``-th, joined a microsecond apart."""
     group = Group.objects.create(tenant=tenant, name=name)
     with connection.cursor() as cursor:
         cursor.execute(
