@@ -220,18 +220,23 @@ class GroupQuerySet(models.QuerySet):
         license of the group in Error, for one product if given). One query, no N+1: each a
         subquery over its own index, so a group of 60,000 members counts 60,000 rows once
         (two counts over one join would count every member times every error)."""
-        return self.annotate(
+        return self._with_errors_counted(product).annotate(
             member_count=_count_per_group(
                 GroupMembership.objects.filter(group=OuterRef("pk")), "group", Count("*")
-            ),
-            members_in_error=_count_per_group(
-                _errors_of_group(product), "via_group", Count("user_id", distinct=True)
             ),
         )
 
     def with_license_errors(self) -> GroupQuerySet:
-        """Groups with at least one member whose inherited license is in error."""
-        return self.filter(Exists(_errors_of_group(None))).with_license_counts()
+        """Groups with at least one member whose inherited license is in error, with
+        ``members_in_error`` (not their members: Overview shows only the errors)."""
+        return self.filter(Exists(_errors_of_group(None)))._with_errors_counted(None)
+
+    def _with_errors_counted(self, product) -> GroupQuerySet:
+        return self.annotate(
+            members_in_error=_count_per_group(
+                _errors_of_group(product), "via_group", Count("user_id", distinct=True)
+            ),
+        )
 
 
 def _errors_of_group(product) -> models.QuerySet:

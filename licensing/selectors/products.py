@@ -396,7 +396,7 @@ def picked_products(*, ids: Iterable) -> list[Product]:
     once (one query). A malformed id is ``InvalidInput``; unknown ones are ``NotFound``, named
     all at once."""
     wanted = [parse_guid(i) for i in ids]
-    found = {p.sku_id: p for p in Product.objects.filter(sku_id__in=wanted)}
+    found = products_by_sku(sku_ids=wanted)
     missing = [str(i) for i in wanted if i not in found]
     if missing:
         raise NotFound(_("Products not found: %(ids)s") % {"ids": ", ".join(missing)})

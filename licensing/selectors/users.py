@@ -379,9 +379,7 @@ def picked_users(*, tenant: Tenant, ids: Iterable) -> list[DirectoryUser]:
     query). A malformed id is ``InvalidInput``; ids of no user of the tenant are ``NotFound``,
     named all at once, another tenant's as any unknown one."""
     wanted = [parse_guid(i) for i in ids]
-    found = {
-        u.public_id: u for u in DirectoryUser.objects.filter(tenant=tenant, public_id__in=wanted)
-    }
+    found = {u.public_id: u for u in users_by_ids(tenant=tenant, public_ids=wanted)}
     missing = [str(i) for i in wanted if i not in found]
     if missing:
         raise NotFound(
