@@ -7,6 +7,7 @@ from django.db.models import F, Q
 
 from licensing.models import (
     DirectoryUser,
+    Group,
     GroupMembership,
     LicenseAssignment,
     Product,
@@ -15,7 +16,7 @@ from licensing.models import (
     UserLicense,
 )
 from licensing.reconcile import Options, compute
-from licensing.seats import counted_assigned
+from licensing.seats import counted_assigned, counted_group_figures
 
 
 def consistency_problems(tenant: Tenant) -> list[str]:
@@ -79,4 +80,33 @@ def consistency_problems(tenant: Tenant) -> list[str]:
             problems.append(f"product {product_id}: Assigned counter {kept}, rows say more/less")
     for product_id, n in counted.items():
         problems.append(f"product {product_id}: {n} seats held but no Assigned counter")
+    problems += group_counter_problems(tenant)
+    return problems
+
+
+def group_counter_problems(tenant: Tenant) -> list[str]:
+    """The group counters the pages read, against the rows."""
+    members, errors, per_intent = counted_group_figures(tenant)
+    problems = []
+    for group_id, kept_members, kept_errors in Group.objects.filter(tenant=tenant).values_list(
+        "id", "member_counter", "error_counter"
+    ):
+        if kept_members != members.get(group_id, 0):
+            problems.append(
+                f"group {group_id}: member counter {kept_members}, "
+                f"{members.get(group_id, 0)} members"
+            )
+        if kept_errors != errors.get(group_id, 0):
+            problems.append(
+                f"group {group_id}: error counter {kept_errors}, "
+                f"{errors.get(group_id, 0)} members in Error"
+            )
+    for intent_id, kept in LicenseAssignment.objects.filter(
+        tenant=tenant, group__isnull=False
+    ).values_list("id", "error_counter"):
+        if kept != per_intent.get(intent_id, 0):
+            problems.append(
+                f"group intent {intent_id}: error counter {kept}, "
+                f"{per_intent.get(intent_id, 0)} members in Error"
+            )
     return problems

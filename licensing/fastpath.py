@@ -38,7 +38,7 @@ from licensing.models import (
 )
 from licensing.reconcile import Facts, decide, group_path, seat_totals
 from licensing.rules import COUNT, ERROR, Catalog, UserFacts
-from licensing.seats import adjust_assigned
+from licensing.seats import adjust_assigned, recount_errors
 
 # rules.effective_location in SQL (a test pins the two together).
 EFFECTIVE_LOCATION_SQL = "COALESCE(NULLIF(u.usage_location, ''), %(country)s)"
@@ -221,6 +221,8 @@ def apply_members(
         if users:
             _write(sql, tenant, group, ",".join(users), ",".join(codes), variants, chunk)
     adjust_assigned(tenant, deltas)
+    # Only this group's rows were written: its counters are recounted, not worked out.
+    recount_errors([group.id])
     return _in_order(complex_members, user_ids), released
 
 

@@ -11,7 +11,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Lower
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
@@ -198,7 +198,16 @@ class DirectoryUser(models.Model):
                 "tenant", Lower("user_principal_name"), name="uniq_tenant_upn_ci"
             ),
         ]
-        indexes = [models.Index(fields=["tenant", "display_name"])]
+        indexes = [
+            models.Index(fields=["tenant", "display_name"]),
+            # Deleted users, the longest deleted first, counted and paged without reading the
+            # tenant's other users.
+            models.Index(
+                fields=["tenant", "soft_deleted_at", "id"],
+                condition=Q(soft_deleted_at__isnull=False),
+                name="directoryuser_deleted",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.display_name
@@ -217,36 +226,20 @@ class ProcessingState(models.TextChoices):
 class GroupQuerySet(models.QuerySet):
     def with_license_counts(self, product=None) -> GroupQuerySet:
         """Annotate ``member_count`` and ``members_in_error`` (members with an inherited
-        license of the group in Error, for one product if given). One query, no N+1: each a
-        subquery over its own index, so a group of 60,000 members counts 60,000 rows once
-        (two counts over one join would count every member times every error)."""
-        return self._with_errors_counted(product).annotate(
-            member_count=_count_per_group(
-                GroupMembership.objects.filter(group=OuterRef("pk")), "group", Count("*")
-            ),
-        )
+        license of the group in Error, for one product if given) from the counters the engine
+        keeps (``licensing.seats.recount_errors``): a group of 60,000 members is not counted
+        to show its line."""
+        if product is None:
+            errors = F("error_counter")
+        else:
+            kept = LicenseAssignment.objects.filter(group=OuterRef("pk"), product=product)
+            errors = Coalesce(Subquery(kept.values("error_counter")[:1]), 0)
+        return self.annotate(member_count=F("member_counter"), members_in_error=errors)
 
     def with_license_errors(self) -> GroupQuerySet:
         """Groups with at least one member whose inherited license is in error, with
-        ``members_in_error`` (not their members: Overview shows only the errors)."""
-        return self.filter(Exists(_errors_of_group(None)))._with_errors_counted(None)
-
-    def _with_errors_counted(self, product) -> GroupQuerySet:
-        return self.annotate(
-            members_in_error=_count_per_group(
-                _errors_of_group(product), "via_group", Count("user_id", distinct=True)
-            ),
-        )
-
-
-def _errors_of_group(product) -> models.QuerySet:
-    found = UserLicense.objects.filter(via_group=OuterRef("pk"), state=LicenseState.ERROR)
-    return found if product is None else found.filter(product=product)
-
-
-def _count_per_group(rows: models.QuerySet, group: str, count: Count) -> Coalesce:
-    counted = rows.order_by().values(group).annotate(n=count).values("n")
-    return Coalesce(Subquery(counted, output_field=models.IntegerField()), 0)
+        ``members_in_error``."""
+        return self.filter(error_counter__gt=0).annotate(members_in_error=F("error_counter"))
 
 
 class Group(models.Model):
@@ -273,6 +266,11 @@ class Group(models.Model):
     # applied before it (members who joined a group whose run was complete).
     processing_cursor_at = models.DateTimeField(null=True, blank=True)
     processing_cursor_user = models.BigIntegerField(null=True, blank=True)
+    # Kept by the services and the engine for the pages (licensing.seats): how many members
+    # the group has, and how many of them hold a license of the group in Error.
+    # consistency_problems checks both against the rows.
+    member_counter = models.IntegerField(default=0, db_default=0)
+    error_counter = models.IntegerField(default=0, db_default=0)
 
     objects = GroupQuerySet.as_manager()
 
@@ -331,6 +329,8 @@ class LicenseAssignment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     created_at = models.DateTimeField()
+    # A group's intent: how many members hold its license in Error (kept as Group's are).
+    error_counter = models.IntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -422,8 +422,9 @@ class UserLicense(models.Model):
         indexes = [
             models.Index(fields=["tenant", "product", "state"]),
             models.Index(fields=["user", "product"]),
-            # The group's members in Error, in user order, read from the index alone.
-            models.Index(fields=["via_group", "state", "user"]),
+            # The group's members in Error, in user order, read from the index alone; and
+            # counted per product from it (licensing.seats.recount_errors).
+            models.Index(fields=["via_group", "state", "user", "product"]),
         ]
 
     def __str__(self) -> str:
@@ -450,7 +451,12 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
-        indexes = [models.Index(fields=["tenant", "-occurred_at"])]
+        indexes = [
+            models.Index(fields=["tenant", "-occurred_at"]),
+            # An activity's events, newest first; and the activities, each once, read by
+            # skipping through it (licensing.selectors.audit.activities).
+            models.Index(fields=["tenant", "activity", "-occurred_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.activity}: {self.target_name}"

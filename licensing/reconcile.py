@@ -37,7 +37,7 @@ from licensing.models import (
 )
 from licensing.rules import Catalog, Outcome, Path, UserFacts, claim_key, effective_location
 from licensing.rules import evaluate as evaluate_rules
-from licensing.seats import adjust_assigned, seat_figures
+from licensing.seats import adjust_assigned, error_groups, recount_errors, seat_figures
 
 CHUNK = 5000
 
@@ -401,7 +401,26 @@ def reconcile(
     result.created = len(changes.create)
     result.updated = len(changes.update)
     result.deleted = len(changes.delete)
+    recount_errors(error_groups(errors_of_rows(existing.values()), errors_desired(desired)))
     return result
+
+
+def errors_of_rows(rows: Iterable[dict]) -> set[tuple]:
+    """(group, product, user) of the inherited rows in Error among these rows."""
+    return {
+        (row["via_group_id"], row["product_id"], row["user_id"])
+        for row in rows
+        if row["state"] == LicenseState.ERROR and row["via_group_id"]
+    }
+
+
+def errors_desired(desired: dict) -> set[tuple]:
+    """(group, product, user) of the inherited paths the decision puts in Error."""
+    return {
+        (want.group_id, want.product_id, user_id)
+        for (_, user_id), want in desired.items()
+        if want.state == LicenseState.ERROR and want.group_id
+    }
 
 
 @dataclass

@@ -25,6 +25,7 @@ from licensing.models import (
     Group,
     GroupMembership,
     LicenseAssignment,
+    LicenseState,
     ProcessingState,
     Subscription,
     SubscriptionStatus,
@@ -50,6 +51,7 @@ def delete_with_paths(tenant: Tenant, doomed, product_ids: Iterable[int]) -> Non
     product those rows may have held) from the rows left. The caller holds their locks."""
     doomed.delete()
     recount_assigned(tenant, product_ids)
+    recount_tenant_errors(tenant)
 
 
 def recount_assigned(tenant: Tenant, product_ids: Iterable[int]) -> None:
@@ -60,6 +62,93 @@ def recount_assigned(tenant: Tenant, product_ids: Iterable[int]) -> None:
     TenantProduct.objects.filter(tenant=tenant, product_id__in=ids).update(
         assigned=_scalar(_holders(OuterRef("tenant"), OuterRef("product")))
     )
+
+
+# The group counters the pages read (docs/rules.md §1): a group's members, its members whose
+# inherited license is in Error, and, per group intent, the members in Error for its product.
+# Memberships change in a handful of services, which add to them; error rows change wherever
+# the engine writes rows, which then recounts the groups whose rows in Error changed (over
+# the index of a group's rows in Error: one group's, never the tenant's).
+
+
+def add_members_counted(group_ids: Iterable[int], delta: int) -> None:
+    """Add ``delta`` to these groups' member counters (negative: members left)."""
+    if delta:
+        Group.objects.filter(id__in=list(group_ids)).update(
+            member_counter=F("member_counter") + delta
+        )
+
+
+def recount_members(group_ids: Iterable[int]) -> None:
+    """Set member counters from the memberships: after memberships went by cascade (a user
+    deleted) or were written in bulk outside the services (the bench's and load tenants)."""
+    ids = sorted(set(group_ids))
+    if ids:
+        members = GroupMembership.objects.filter(group=OuterRef("pk"))
+        Group.objects.filter(id__in=ids).update(member_counter=_counted(members, "group", "*"))
+
+
+def error_groups(before: Iterable[tuple], after: Iterable[tuple]) -> set[int]:
+    """The groups whose rows in Error differ between two sets of (group id, product id, user
+    id) of rows in Error: the groups ``recount_errors`` must recount after a write."""
+    changed = set(before) ^ set(after)
+    return {group_id for group_id, _, _ in changed if group_id is not None}
+
+
+def recount_errors(group_ids: Iterable[int]) -> None:
+    """Set the error counters of these groups and of their intents from their rows in Error."""
+    ids = sorted(set(group_ids))
+    if not ids:
+        return
+    in_error = UserLicense.objects.filter(state=LicenseState.ERROR)
+    Group.objects.filter(id__in=ids).update(
+        error_counter=_counted(
+            in_error.filter(via_group=OuterRef("pk")), "via_group", "user_id", distinct=True
+        )
+    )
+    LicenseAssignment.objects.filter(group_id__in=ids).update(
+        error_counter=_counted(
+            in_error.filter(via_group=OuterRef("group_id"), product=OuterRef("product_id")),
+            "via_group",
+            "*",
+        )
+    )
+
+
+def recount_tenant_errors(tenant: Tenant) -> None:
+    """After rows went by cascade (an intent or a user deleted): the groups counting errors
+    are the only ones whose counters can have dropped."""
+    recount_errors(
+        Group.objects.filter(tenant=tenant, error_counter__gt=0).values_list("id", flat=True)
+    )
+
+
+def _counted(rows: QuerySet, per: str, what: str, *, distinct: bool = False) -> Coalesce:
+    counted = rows.order_by().values(per).annotate(n=Count(what, distinct=distinct)).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def counted_group_figures(tenant: Tenant) -> tuple[dict, dict, dict]:
+    """The group counters as the rows say they must be: members and members in Error per
+    group, and members in Error per group intent (the consistency check)."""
+    members = dict(
+        GroupMembership.objects.filter(group__tenant=tenant)
+        .values("group_id")
+        .annotate(n=Count("*"))
+        .values_list("group_id", "n")
+    )
+    in_error = UserLicense.objects.filter(
+        tenant=tenant, state=LicenseState.ERROR, via_group__isnull=False
+    )
+    errors = dict(
+        in_error.values("via_group_id")
+        .annotate(n=Count("user_id", distinct=True))
+        .values_list("via_group_id", "n")
+    )
+    per_intent = dict(
+        in_error.values("assignment_id").annotate(n=Count("*")).values_list("assignment_id", "n")
+    )
+    return members, errors, per_intent
 
 
 def counted_assigned(tenant: Tenant) -> dict[int, int]:

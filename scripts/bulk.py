@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import connection
 
 from licensing.models import Group, Tenant
+from licensing.seats import recount_members
 
 
 def add_users(tenant: Tenant, count: int, *, name: str, locations: list[str]) -> None:
@@ -57,6 +58,8 @@ def group_of_first(tenant: Tenant, name: str, count: int | None, *, offset: int 
             """,
             [group.id, tenant.id, offset, count],
         )
+    recount_members([group.id])
+    group.refresh_from_db()
     return group
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from licensing import models
 from licensing.management.commands.load_demo import FIRST, LAST
+from licensing.seats import add_members_counted
 
 
 def product(sku_part_number: str) -> models.Product:
@@ -123,6 +124,14 @@ class GroupMembershipFactory(factory.django.DjangoModelFactory):
     group = factory.SubFactory(GroupFactory)
     user = factory.SubFactory(DirectoryUserFactory, tenant=factory.SelfAttribute("..group.tenant"))
     added_at = factory.LazyFunction(timezone.now)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        """A membership made around the services keeps the group's counter, as theirs do."""
+        membership = super()._create(model_class, *args, **kwargs)
+        add_members_counted([membership.group_id], 1)
+        membership.group.refresh_from_db(fields=["member_counter"])
+        return membership
 
 
 class LicenseAssignmentFactory(factory.django.DjangoModelFactory):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 
+from django.db import connection
+
 from licensing.models import AuditEvent, Tenant
 from licensing.selectors._shared import Window, window_of
 
@@ -38,10 +40,21 @@ def events(
 
 
 def activities(*, tenant: Tenant) -> list[str]:
-    """The activities of the tenant's events, each once, alphabetically (the filter's list)."""
-    return list(
-        AuditEvent.objects.filter(tenant=tenant)
-        .order_by("activity")
-        .values_list("activity", flat=True)
-        .distinct()
-    )
+    """The activities of the tenant's events, each once, alphabetically (the filter's list).
+    One query that skips through the index of (tenant, activity): each step reads the next
+    activity after the last one, so a year of events costs as many steps as there are
+    activities, not events."""
+    table = AuditEvent._meta.db_table
+    sql = f"""
+        WITH RECURSIVE found(activity) AS (
+            SELECT MIN(activity) FROM {table} WHERE tenant_id = %s
+            UNION ALL
+            SELECT (SELECT MIN(e.activity) FROM {table} e
+                    WHERE e.tenant_id = %s AND e.activity > found.activity)
+            FROM found WHERE found.activity IS NOT NULL
+        )
+        SELECT activity FROM found WHERE activity IS NOT NULL
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [tenant.id, tenant.id])
+        return [activity for (activity,) in cursor.fetchall()]

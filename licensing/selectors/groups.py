@@ -101,8 +101,8 @@ def license_blade(*, tenant: Tenant, group: Group, page=1) -> dict:
     """The group's Licenses blade: its assignments by product name; one page of its members in
     error (``error_page``, a window of 50, in the order the users were made), each with the
     products that failed and the most common reason (``in_error``); and how many members are
-    in error in all. Four queries, each over an index of the group's rows in Error, whatever
-    the group's size."""
+    in error in all (the group's counter). Four queries, each over an index of the group's
+    rows in Error, whatever the group's size."""
     assignments = list(
         LicenseAssignment.objects.filter(tenant=tenant, group=group)
         .select_related("product")
@@ -131,8 +131,14 @@ def license_blade(*, tenant: Tenant, group: Group, page=1) -> dict:
         "assignments": assignments,
         "in_error": in_error,
         "error_page": window,
-        "error_count": users.count() if window.has_other_pages else len(in_error),
+        "error_count": _error_counter(group) if window.has_other_pages else len(in_error),
     }
+
+
+def _error_counter(group: Group) -> int:
+    """The group's members in Error as the engine counts them (read now: 24,000 members in
+    Error are not counted per view, and the group at hand may be older than its counter)."""
+    return Group.objects.filter(id=group.id).values_list("error_counter", flat=True).get()
 
 
 # -- SCIM's reads (portal/scim/) ---------------------------------------------------------------

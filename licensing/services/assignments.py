@@ -36,13 +36,21 @@ from licensing.reconcile import (
     Result,
     decide,
     direct_path,
+    errors_desired,
+    errors_of_rows,
     group_path,
     reconcile,
     row_changes,
     seat_deltas,
 )
 from licensing.rules import Catalog, UserFacts, effective_location, seat_total
-from licensing.seats import delete_with_paths, products_touching, seat_counts
+from licensing.seats import (
+    delete_with_paths,
+    error_groups,
+    products_touching,
+    recount_errors,
+    seat_counts,
+)
 from licensing.services.base import (
     check_tenant,
     group_assignment_ids,
@@ -304,6 +312,7 @@ def _change_one_user(
             _change_details(disabled, remove),
         ),
     )
+    recount_errors(error_groups(errors_of_rows(facts.rows.values()), errors_desired(desired)))
     # Refused after writing, as in the general path: the refusal names the licenses from
     # what was written, and rolls it all back.
     refuse_failures(result, changed_intent, catalog)

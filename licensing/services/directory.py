@@ -15,9 +15,21 @@ from django.utils.translation import gettext_lazy
 from licensing import audit
 from licensing.errors import InvalidInput, NameTaken
 from licensing.locking import hold_seats
-from licensing.models import DirectoryUser, LicenseError, Product, Tenant, UserSource
+from licensing.models import (
+    DirectoryUser,
+    GroupMembership,
+    LicenseError,
+    Product,
+    Tenant,
+    UserSource,
+)
 from licensing.reconcile import reconcile
-from licensing.seats import delete_with_paths, products_touching, recount_assigned
+from licensing.seats import (
+    add_members_counted,
+    delete_with_paths,
+    products_touching,
+    recount_assigned,
+)
 from licensing.services.base import check_tenant, parse_country, save_changed, service
 
 RESTORE_WINDOW = timedelta(days=30)
@@ -267,8 +279,10 @@ def user_delete_permanently(*, tenant: Tenant, user: DirectoryUser, actor) -> No
         target=user,
         target_type="User",
     )
+    groups = list(GroupMembership.objects.filter(user=user).values_list("group_id", flat=True))
     # A queryset, not the instance: a retried attempt (more locks) deletes it again.
     delete_with_paths(tenant, DirectoryUser.objects.filter(id=user.id), products)
+    add_members_counted(groups, -1)
     # Seats freed here go to users waiting for them.
     reconcile(tenant=tenant, user_ids=[], products=products, locked_products=locked)
 

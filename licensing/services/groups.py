@@ -23,7 +23,12 @@ from licensing.models import (
 )
 from licensing.processing import UNFINISHED, last_member, queue_group, run_group
 from licensing.reconcile import reconcile
-from licensing.seats import delete_with_paths, products_touching, recount_assigned
+from licensing.seats import (
+    add_members_counted,
+    delete_with_paths,
+    products_touching,
+    recount_assigned,
+)
 from licensing.services.assignments import (
     _account,
     check_assignable,
@@ -271,6 +276,7 @@ def group_add_members(
     GroupMembership.objects.bulk_create(
         [GroupMembership(group=group, user=u, added_at=now) for u in joining]
     )
+    add_members_counted([group.id], len(joining))
     Group.objects.filter(id=group.id).update(modified_at=now)
     if bulk:
         # Many joiners of a licensed group: the group's run applies it. Their
@@ -312,7 +318,8 @@ def group_remove_members(
         )
     locked = hold_seats(tenant, products_touching(tenant, users=user_ids, groups=[group.id]))
     leaving = group_assignment_ids(group.id)
-    memberships.delete()
+    deleted = memberships.delete()[1]
+    add_members_counted([group.id], -deleted.get(GroupMembership._meta.label, 0))
     Group.objects.filter(id=group.id).update(modified_at=timezone.now())
     # Leaving must not take a prerequisite from another license of the member (rules §5).
     refuse_breaking(

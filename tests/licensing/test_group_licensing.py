@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from licensing import services
 from licensing.errors import DependencyRefused, GroupStillLicensed
-from licensing.models import AuditEvent, Group, GroupMembership, ProcessingState, UserLicense
-from tests.factories import GroupFactory, product
+from licensing.models import AuditEvent, Group, ProcessingState, UserLicense
+from tests.factories import GroupFactory, GroupMembershipFactory, product
 from tests.helpers import assert_consistent, paths_of, seats
 
 pytestmark = pytest.mark.django_db
@@ -20,9 +20,7 @@ def _members(tenant, group, people, start=None):
     """Add members with distinct, increasing join times (first in the list joined first)."""
     start = start or timezone.now() - timedelta(days=10)
     for i, person in enumerate(people):
-        GroupMembership.objects.create(
-            group=group, user=person, added_at=start + timedelta(minutes=i)
-        )
+        GroupMembershipFactory(group=group, user=person, added_at=start + timedelta(minutes=i))
 
 
 def test_assigning_to_a_group_gives_every_direct_member_an_inherited_path(

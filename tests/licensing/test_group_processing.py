@@ -19,7 +19,6 @@ from licensing.models import (
     AuditEvent,
     DirectoryUser,
     Group,
-    GroupMembership,
     LicenseAssignment,
     ProcessingState,
     Subscription,
@@ -28,6 +27,7 @@ from licensing.models import (
 from tests.factories import (
     DirectoryUserFactory,
     GroupFactory,
+    GroupMembershipFactory,
     SubscriptionFactory,
     TenantFactory,
     product,
@@ -67,7 +67,7 @@ class World:
         ]
         self.group = GroupFactory(tenant=self.tenant, name="All")
         for i, person in enumerate(self.people):
-            GroupMembership.objects.create(
+            GroupMembershipFactory(
                 group=self.group, user=person, added_at=start + timedelta(minutes=i)
             )
 

@@ -281,7 +281,7 @@ def test_a_groups_error_list_is_paged_with_its_full_count(tenant, actor, django_
     group = services.group_create(tenant=tenant, name="Everyone", actor=actor)
     services.group_add_members(tenant=tenant, group=group, users=people, actor=actor)
     services.group_licenses_change(tenant=tenant, group=group, add={e3: []}, actor=actor)
-    # assignments, a window of users in error, their rows, the count (more than one page)
+    # assignments, a window of users in error, their rows, the counter (more than one page)
     with django_assert_num_queries(4):
         first = selectors.groups.license_blade(tenant=tenant, group=group)
     assert (len(first["in_error"]), first["error_count"]) == (50, 51)

@@ -25,6 +25,7 @@ from licensing.models import (
     RoleAssignment,
     Tenant,
 )
+from licensing.seats import recount_members
 
 PASSWORD = "load-test-password-2026"
 SKUS = ["AAD_PREMIUM", "AAD_PREMIUM_P2", "ENTERPRISEPACK", "EMS", "POWER_BI_PRO"]
@@ -92,6 +93,7 @@ class Command(BaseCommand):
                     )
                 )
         GroupMembership.objects.bulk_create(memberships, batch_size=10_000, ignore_conflicts=True)
+        recount_members(g.id for g in team)
         for g, group in enumerate(team[: group_count // 2]):
             services.group_assign_products(
                 tenant=tenant, group=group, products={products[g % 3]: []}, actor=None
