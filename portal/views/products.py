@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from licensing import selectors, services
@@ -224,7 +224,9 @@ def remove_license(request: HttpRequest, sku_id) -> HttpResponse:
         return command_done(
             request, str(refused), reverse("portal:product", args=[product.sku_id]), level="error"
         )
-    text = _("Removed %(product)s from %(n)d users.") % {
+    text = ngettext(
+        "Removed %(product)s from %(n)d user.", "Removed %(product)s from %(n)d users.", len(users)
+    ) % {
         "product": product.display_name,
         "n": len(users),
     }

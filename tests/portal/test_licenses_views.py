@@ -212,7 +212,7 @@ def test_remove_license_from_licensed_users(client, as_role, tenant, e3):
     assert response.status_code == 303
     assert not UserLicense.objects.filter(user=user).exists()
     follow = client.get(response["Location"])
-    assert "Removed Office 365 E3 from 1 users." in follow.content.decode()
+    assert "Removed Office 365 E3 from 1 user." in follow.content.decode()
 
 
 def test_remove_license_htmx_answers_with_events(client, as_role, e3, htmx_headers):
