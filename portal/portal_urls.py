@@ -41,6 +41,11 @@ urlpatterns = [
     path("users/<uuid:user_id>/", users.profile, name="user"),
     path("users/<uuid:user_id>/licenses/", users.licenses, name="user_licenses"),
     path("users/<uuid:user_id>/licenses/assignments/", users.assignments, name="user_assignments"),
+    path(
+        "users/<uuid:user_id>/licenses/<uuid:sku_id>/plans/",
+        users.license_plans,
+        name="user_license_plans",
+    ),
     path("users/<uuid:user_id>/licenses/remove/", users.remove_license, name="user_remove_license"),
     path("users/<uuid:user_id>/licenses/reprocess/", users.reprocess, name="user_reprocess"),
     path(

@@ -134,26 +134,57 @@ def license_lines(*, tenant: Tenant, user: DirectoryUser) -> list[dict]:
 
 def direct_choices(*, tenant: Tenant, user: DirectoryUser) -> list[dict]:
     """The user's Assignments dialog: every product of the tenant that can be assigned, ticked
-    where the user has it directly, marked where the user only inherits it."""
+    where the user has it directly, marked where the user only inherits it, with the groups it
+    comes from."""
     held = set(
         LicenseAssignment.objects.filter(tenant=tenant, user=user).values_list(
             "product_id", flat=True
         )
     )
-    inherited = set(
-        UserLicense.objects.filter(tenant=tenant, user=user, via_group__isnull=False).values_list(
-            "product_id", flat=True
-        )
-    )
+    inherited: dict[int, list[Group]] = {}
+    for row in (
+        UserLicense.objects.filter(tenant=tenant, user=user, via_group__isnull=False)
+        .select_related("via_group")
+        .order_by("via_group__name")
+    ):
+        inherited.setdefault(row.product_id, []).append(row.via_group)
     return [
         {
             "product": p,
             "checked": p.id in held,
             "inherited_only": p.id in inherited and p.id not in held,
+            "groups": inherited.get(p.id, []),
         }
         for p in tenant_products(tenant=tenant)
         if p.is_assignable
     ]
+
+
+def license_options(*, tenant: Tenant, user: DirectoryUser, sku_id) -> dict | None:
+    """A user's license of one product as its services dialog shows it: the product, its
+    plans (GUID, name) in the catalog's order, the user's direct assignment of it (or None)
+    and the group assignments the user inherits it through, by group name. None when the
+    user has neither (another tenant's product is not found either). One query, and the
+    catalog's."""
+    inherits = UserLicense.objects.filter(assignment=OuterRef("pk"), user=user)
+    assignments = list(
+        LicenseAssignment.objects.filter(tenant=tenant, product__sku_id=sku_id)
+        .filter(Q(user=user) | Q(group__isnull=False) & Exists(inherits))
+        .select_related("product", "user", "group")
+        .order_by("group__name", "id")
+    )
+    if not assignments:
+        return None
+    product = assignments[0].product
+    catalog = current_catalog()
+    return {
+        "product": product,
+        "plans": [
+            (plan, catalog.names[plan]) for plan in catalog.product_plans.get(product.id, ())
+        ],
+        "direct": next((a for a in assignments if a.user_id), None),
+        "inherited": [a for a in assignments if a.group_id],
+    }
 
 
 def _matching(search: str) -> Q:

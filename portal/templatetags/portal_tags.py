@@ -63,6 +63,7 @@ def licensed_user_rows(lines: list[dict], plan_count: int, selectable: bool) -> 
         check = (
             f'<td class="check"><input type="checkbox" name="user" '
             f'value="{escape(user["public_id"])}" '
+            f'data-name="{name}" '
             f'aria-label="{escape(select % {"name": user["display_name"]})}"></td>'
             if selectable
             else ""

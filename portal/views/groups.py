@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from licensing import selectors, services
@@ -180,7 +180,9 @@ def remove_members(request: HttpRequest, group_id) -> HttpResponse:
         )
     except LicensingError as refused:
         return command_done(request, str(refused), back, level="error")
-    text = _("Removed %(n)d members from %(group)s.") % {"n": len(people), "group": group.name}
+    text = ngettext(
+        "Removed %(n)d member from %(group)s.", "Removed %(n)d members from %(group)s.", len(people)
+    ) % {"n": len(people), "group": group.name}
     return command_done(request, text, back)
 
 

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from licensing import selectors, services
@@ -71,6 +71,14 @@ def _product_context(seats: dict, tab: str) -> dict:
     return {"product": seats["product"], "tab": tab, "seats": seats, "section": "licenses"}
 
 
+def _header_only(request: HttpRequest, seats: dict, tab: str) -> HttpResponse | None:
+    """The header alone (seat counts and tabs), when it asks for itself after a change
+    (``licensesChanged``): one query for the seats, not the page's lists."""
+    if request.htmx and request.htmx.target == "product-header":
+        return render(request, "portal/licenses/_product_header.html", _product_context(seats, tab))
+    return None
+
+
 def _url_per_row(name: str) -> Callable[[object], str]:
     """A URL for each row of a long list from one reverse(): the URL with a placeholder id,
     filled in per row (reverse() per row was a tenth of the page's time)."""
@@ -83,6 +91,8 @@ def _url_per_row(name: str) -> Callable[[object], str]:
 @portal_view
 def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
     seats = _product(request, sku_id)
+    if header := _header_only(request, seats, "users"):
+        return header
     search = request.GET.get("q", "").strip()
     sorter = Sorter(request, LICENSED_USER_COLUMNS, "name")
     page, lines = selectors.products.licensed_user_lines(
@@ -119,6 +129,8 @@ def _link_users(lines: list[dict]) -> None:
 @portal_view
 def licensed_groups(request: HttpRequest, sku_id) -> HttpResponse:
     seats = _product(request, sku_id)
+    if header := _header_only(request, seats, "groups"):
+        return header
     product = seats["product"]
     groups = selectors.groups.licensed_groups(tenant=request.tenant, product=product)
     context = {
@@ -138,6 +150,8 @@ def licensed_groups(request: HttpRequest, sku_id) -> HttpResponse:
 @portal_view
 def service_plans(request: HttpRequest, sku_id) -> HttpResponse:
     seats = _product(request, sku_id)
+    if header := _header_only(request, seats, "plans"):
+        return header
     product = seats["product"]
     links = selectors.products.plan_links(product=product)
     context = {**_product_context(seats, "plans"), "links": links}
@@ -210,7 +224,9 @@ def remove_license(request: HttpRequest, sku_id) -> HttpResponse:
         return command_done(
             request, str(refused), reverse("portal:product", args=[product.sku_id]), level="error"
         )
-    text = _("Removed %(product)s from %(n)d users.") % {
+    text = ngettext(
+        "Removed %(product)s from %(n)d user.", "Removed %(product)s from %(n)d users.", len(users)
+    ) % {
         "product": product.display_name,
         "n": len(users),
     }

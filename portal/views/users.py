@@ -21,6 +21,10 @@ from portal.sorting import Column, Sorter
 MALFORMED_SELECTION = gettext_lazy(
     "The selection of products is missing or names an unknown product; nothing was changed."
 )
+MALFORMED_PLANS = gettext_lazy(
+    "The services are missing or name a service plan the product does not have; nothing was "
+    "changed."
+)
 
 USER_COLUMNS = [
     Column("name", gettext_lazy("Name"), ("display_name", "id")),
@@ -65,13 +69,11 @@ def profile(request: HttpRequest, user_id) -> HttpResponse:
 
 
 def _licenses_context(request: HttpRequest, user: DirectoryUser) -> dict:
-    lines = selectors.users.license_lines(tenant=request.tenant, user=user)
     return {
         "section": "users",
         "person": user,
         "tab": "licenses",
-        "lines": lines,
-        "inherited_only": any(line["inherited_from"] and not line["direct"] for line in lines),
+        "lines": selectors.users.license_lines(tenant=request.tenant, user=user),
     }
 
 
@@ -157,7 +159,7 @@ def set_usage_location(request: HttpRequest, user_id) -> HttpResponse:
 def assignments(request: HttpRequest, user_id) -> HttpResponse:
     """The Assignments dialog: tick and untick the user's direct products and save them in
     one step, so a swap never leaves the user without a license (docs/rules.md §6). A product the
-    user inherits is not offered here; an extra direct assignment of it is made from Products."""
+    user only inherits is shown but managed from its group, as in Azure."""
     require_license_admin(request)
     user = _get_user(request, user_id)
     choices = selectors.users.direct_choices(tenant=request.tenant, user=user)
@@ -198,3 +200,66 @@ def _selection(request: HttpRequest, offered: list[Product]) -> list[Product] | 
     if request.POST.get("selection") != "direct" or wanted - {p.sku_id for p in offered}:
         return None
     return [p for p in offered if p.sku_id in wanted]
+
+
+@require_http_methods(["GET", "POST"])
+@portal_view
+def license_plans(request: HttpRequest, user_id, sku_id) -> HttpResponse:
+    """The services of one of the user's licenses (Azure's assignment options of a user's
+    license): a switch per service plan of the direct assignment, saved in one step; the
+    services of each group the user inherits it from, read-only, with the way to the group."""
+    require_license_admin(request)
+    user = _get_user(request, user_id)
+    options = found(
+        selectors.users.license_options(tenant=request.tenant, user=user, sku_id=sku_id)
+    )
+    direct = options["direct"]
+    off = direct.disabled_plans if direct else []
+    error = ""
+    if request.method == "POST":
+        off = _switched_off(request, [plan for plan, _name in options["plans"]])
+        if direct is None or off is None:
+            return bad_request(request, MALFORMED_PLANS)
+        try:
+            services.assignment_set_disabled_plans(
+                tenant=request.tenant, assignment=direct, disabled_plans=off, actor=request.user
+            )
+        except LicensingError as refused:
+            error = str(refused)
+        else:
+            text = _("Saved the services of %(product)s for %(user)s.") % {
+                "product": options["product"].display_name,
+                "user": user.display_name,
+            }
+            return command_done(
+                request, text, reverse("portal:user_licenses", args=[user.public_id])
+            )
+    context = {
+        "section": "users",
+        "person": user,
+        "tab": "licenses",
+        "product": options["product"],
+        "direct": direct,
+        "switches": _switches(options["plans"], off),
+        "inherited": [
+            {"group": a.group, "switches": _switches(options["plans"], a.disabled_plans)}
+            for a in options["inherited"]
+        ],
+        "error": error,
+    }
+    template = "portal/users/_plans_dialog.html" if request.htmx else "portal/users/plans.html"
+    return render(request, template, context)
+
+
+def _switches(plans: list[tuple[str, str]], off) -> list[dict]:
+    return [{"id": plan, "name": name, "on": plan not in off} for plan, name in plans]
+
+
+def _switched_off(request: HttpRequest, plans: list[str]) -> list[str] | None:
+    """The plans the dialog switched off: the product's plans not sent as on. Without the
+    form's mark, or with a plan that is not the product's, the request is malformed (None),
+    never "switch everything off"."""
+    on = set(request.POST.getlist("plan"))
+    if request.POST.get("services") != "sent" or on - set(plans):
+        return None
+    return [plan for plan in plans if plan not in on]

@@ -103,18 +103,39 @@
   });
 
   // Confirmations (hx-confirm) in a <dialog> of ours rather than the browser's confirm().
+  // A removal names what it removes: where that depends on the rows ticked, the command
+  // carries data-confirm-rows (a selector of the ticked boxes, each with data-name) and the
+  // question for one (data-confirm-one, with {name}) and for more (data-confirm-many, with
+  // {count}); nothing ticked asks nothing, and the server says what to select.
+  function question(elt, fallback) {
+    if (!elt.dataset.confirmRows) return fallback;
+    var ticked = document.querySelectorAll(elt.dataset.confirmRows);
+    if (ticked.length === 0) return null;
+    if (ticked.length === 1) {
+      return elt.dataset.confirmOne.split("{name}").join(ticked[0].dataset.name || "");
+    }
+    var count = ticked.length.toLocaleString(document.documentElement.lang || undefined);
+    return elt.dataset.confirmMany.split("{count}").join(count);
+  }
+
   document.addEventListener("htmx:confirm", function (event) {
     if (!event.detail.question) return;
     var dialog = document.getElementById("confirm-dialog");
     if (!dialog) return;
     event.preventDefault();
-    dialog.querySelector("[data-confirm-text]").textContent = event.detail.question;
+    var text = question(event.detail.elt, event.detail.question);
+    if (text === null) {
+      event.detail.issueRequest(true);
+      return;
+    }
+    dialog.querySelector("[data-confirm-text]").textContent = text;
     var ok = dialog.querySelector("[data-confirm-ok]");
     ok.onclick = function () {
       dialog.close();
       event.detail.issueRequest(true);
     };
     showDialog(dialog, event.detail.elt);
-    ok.focus();
+    // The safe answer has the focus: Enter alone never removes anything.
+    dialog.querySelector("[data-close-dialog]").focus();
   });
 })();

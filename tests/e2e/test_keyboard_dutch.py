@@ -179,7 +179,9 @@ def test_remove_a_license_by_keyboard_with_the_confirmation(dutch, contoso, mega
     tab_to(page, "Licentie verwijderen", back=True)
     page.keyboard.press("Enter")
     confirm = page.get_by_role("dialog")
-    expect(confirm).to_contain_text("De geselecteerde licenties bij deze gebruiker verwijderen?")
+    # The question names the license and the user; the focus is on Annuleren, the safe answer.
+    expect(confirm).to_contain_text("Microsoft Entra ID P1 bij Megan Bowen verwijderen?")
+    focused(page, "Annuleren")
     # Escape answers no: nothing changes, and the focus is back on the command.
     page.keyboard.press("Escape")
     expect(confirm).to_be_hidden()
@@ -187,7 +189,8 @@ def test_remove_a_license_by_keyboard_with_the_confirmation(dutch, contoso, mega
     assert UserLicense.objects.filter(user=megan).exists()
     page.keyboard.press("Enter")
     expect(confirm).to_be_visible()
-    focused(page, "OK")  # the focus is in the dialog
+    focused(page, "Annuleren")  # the focus is in the dialog, on the safe answer
+    tab_to(page, "OK", back=True, exact=True)
     page.keyboard.press("Enter")
     expect(page.locator("#notifications")).to_contain_text(
         "Microsoft Entra ID P1 verwijderd bij Megan Bowen."

@@ -188,3 +188,18 @@ def test_a_group_in_processing_shows_progress_and_polls_until_complete(
         assert "<progress" not in page
     page = client.get(pages[0], headers=htmx_headers).content.decode()
     assert "1 user has license assignment errors" in page
+
+
+def test_removing_members_says_how_many_plural_correct(client, as_role, analysts):
+    as_role()
+    people = [m.user for m in analysts.memberships.select_related("user").order_by("id")]
+    url = reverse("portal:group_remove_members", args=[analysts.public_id])
+    follow = client.post(url, {"user": [people[0].public_id]}, follow=True)
+    assert "Removed 1 member from Analysts." in follow.content.decode()
+    follow = client.post(
+        url,
+        {"user": [p.public_id for p in people[1:]]},
+        headers={"Accept-Language": "nl"},
+        follow=True,
+    )
+    assert "2 leden verwijderd uit Analysts." in follow.content.decode()

@@ -212,7 +212,7 @@ def test_remove_license_from_licensed_users(client, as_role, tenant, e3):
     assert response.status_code == 303
     assert not UserLicense.objects.filter(user=user).exists()
     follow = client.get(response["Location"])
-    assert "Removed Office 365 E3 from 1 users." in follow.content.decode()
+    assert "Removed Office 365 E3 from 1 user." in follow.content.decode()
 
 
 def test_remove_license_htmx_answers_with_events(client, as_role, e3, htmx_headers):
@@ -347,3 +347,32 @@ def test_the_sqlite_paths_of_the_product_pages_agree_with_the_sql(
     )
     assert in_sql == in_orm
     assert len(in_sql[2][0].object_list) == 2 and in_sql[2][0].has_next
+
+
+def test_the_product_header_asks_for_itself_after_a_change_and_gets_fresh_counts(
+    client, as_role, e3, django_assert_num_queries
+):
+    as_role()
+    url = reverse("portal:product", args=[e3.sku_id])
+    page = client.get(url).content.decode()
+    assert f'<div id="product-header" hx-get="{url}" hx-trigger="licensesChanged from:body"' in page
+    user = UserLicense.objects.filter(product=e3).first().user
+    client.post(reverse("portal:product_remove", args=[e3.sku_id]), {"user": [user.public_id]})
+    headers = {"HX-Request": "true", "HX-Target": "product-header"}
+    for name in ("portal:product", "portal:product_groups", "portal:product_plans"):
+        # session, account, roles, the product with its seats: not the page's lists
+        with django_assert_num_queries(4):
+            header = client.get(reverse(name, args=[e3.sku_id]), headers=headers)
+        text = header.content.decode()
+        assert text.lstrip().startswith('<div id="product-header"') and "<table" not in text
+        assert "Total 100 · Assigned 2 · Available 98" in text
+    # The tab of the page asking stays the current one.
+    assert 'aria-current="page">Service plan details' in text
+
+
+def test_the_service_plans_tab_reads_serviceplannen_in_dutch(client, as_role, e3):
+    as_role()
+    page = client.get(
+        reverse("portal:product_plans", args=[e3.sku_id]), headers={"Accept-Language": "nl"}
+    ).content.decode()
+    assert 'aria-current="page">Serviceplannen</a>' in page

@@ -44,11 +44,14 @@ def test_user_list_searches_and_paginates(
         client.get(reverse("portal:users"))
 
 
-def test_user_licenses_shows_paths_and_the_inherited_note(client, as_role, licensed):
+def test_user_licenses_shows_paths_with_the_group_linked(client, as_role, licensed):
     as_role()
     page = client.get(reverse("portal:user_licenses", args=[licensed.public_id])).content.decode()
+    group = licensed.memberships.get().group
     assert "Inherited (Analysts)" in page and "Direct" in page
-    assert "an extra direct assignment of this product is made from the Products page." in page
+    assert f'<a href="{reverse("portal:group_licenses", args=[group.public_id])}">' in page
+    # No callout about where else licenses are made: said where it matters, in the dialogs.
+    assert "made from the Products page" not in page
 
 
 def test_user_licenses_query_count_does_not_grow_with_licenses(
@@ -233,7 +236,9 @@ def test_assignments_dialog_does_not_offer_an_inherited_product(client, as_role,
     page = client.get(
         reverse("portal:user_assignments", args=[licensed.public_id])
     ).content.decode()
-    assert "An extra direct assignment of this product is made from the Products page." in page
+    group = licensed.memberships.get().group
+    assert "Inherited: managed from the group" in page
+    assert reverse("portal:group_licenses", args=[group.public_id]) in page
     assert (
         client.post(
             reverse("portal:user_assignments", args=[licensed.public_id]),
