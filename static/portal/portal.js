@@ -76,6 +76,11 @@
       var again = focusedId && document.getElementById(focusedId);
       if (again && dialog.contains(again)) again.focus();
     });
+    // The focused element went with the swap: the one drawn in its place takes the focus.
+    if (!document.activeElement || document.activeElement === document.body) {
+      var back = document.getElementById(focusedId || "");
+      if (back && !back.closest("dialog:not([open])")) back.focus();
+    }
   });
 
   // Buttons that open a dialog of the page, and buttons that close theirs. Without script
@@ -91,8 +96,36 @@
     if (closes) {
       event.preventDefault();
       closeDialog(closes.closest("dialog"));
+      return;
     }
+    // OK and Cancel of a dialog that is part of a form (the Assignment options): the dialog
+    // closes and the form goes to the server with the button's action, which draws it again.
+    var submits = event.target.closest("dialog [data-submit-dialog]");
+    if (submits) closeDialog(submits.closest("dialog"));
   });
+
+  // Escape in such a dialog is its Cancel: the server puts back what the dialog changed. A
+  // Cancel disabled while a request runs is pressed once that request has been answered.
+  function cancelDialog(id) {
+    var dialog = document.getElementById(id);
+    var cancel = dialog && dialog.querySelector("[data-dialog-cancel]");
+    if (!cancel) return;
+    if (!cancel.disabled) {
+      cancel.click();
+      return;
+    }
+    document.addEventListener("htmx:afterSettle", function again() {
+      document.removeEventListener("htmx:afterSettle", again);
+      cancelDialog(id);
+    });
+  }
+  document.addEventListener("cancel", function (event) {
+    var dialog = event.target;
+    if (!(dialog instanceof HTMLDialogElement) || !dialog.querySelector("[data-dialog-cancel]")) return;
+    event.preventDefault();
+    closeDialog(dialog);
+    cancelDialog(dialog.id);
+  }, true);
 
   // The server closes a sent dialog when its command is done (HX-Trigger: closeModal).
   document.addEventListener("closeModal", function () {
