@@ -49,8 +49,25 @@
     if (dialog.dataset.opener) back = document.getElementById(dialog.dataset.opener) || back;
     var modal = document.getElementById("modal");
     if (modal && modal.contains(dialog)) modal.innerHTML = "";
-    if (back && document.contains(back)) back.focus();
+    if (back && document.contains(back)) focusWhenEnabled(back);
   }, true);
+
+  // Focus that cannot be given now (the element is disabled while the page is busy, or went
+  // with a swap) is given once the answer is in, to the element of that id.
+  var wantFocus = null;
+  function focusWhenEnabled(element) {
+    wantFocus = null;
+    if (element.disabled) wantFocus = element.id;
+    else element.focus();
+  }
+  function restoreFocus(fallbackId) {
+    if (document.activeElement && document.activeElement !== document.body) return;
+    var back = document.getElementById(wantFocus || fallbackId || "");
+    if (back && !back.disabled && !back.closest("dialog:not([open])")) {
+      wantFocus = null;
+      back.focus();
+    }
+  }
 
   // A command that asks for a dialog: remember it, to give the focus back.
   document.addEventListener("htmx:beforeRequest", function (event) {
@@ -76,11 +93,9 @@
       var again = focusedId && document.getElementById(focusedId);
       if (again && dialog.contains(again)) again.focus();
     });
-    // The focused element went with the swap: the one drawn in its place takes the focus.
-    if (!document.activeElement || document.activeElement === document.body) {
-      var back = document.getElementById(focusedId || "");
-      if (back && !back.closest("dialog:not([open])")) back.focus();
-    }
+    // The focused element went with the swap (or was disabled while busy): the one drawn in
+    // its place takes the focus.
+    restoreFocus(focusedId || focusBeforeBusy);
   });
 
   // Buttons that open a dialog of the page, and buttons that close theirs. Without script
@@ -126,6 +141,33 @@
     closeDialog(dialog);
     cancelDialog(dialog.id);
   }, true);
+
+  // While a request runs, its form (or the region it swaps) is busy: aria-busy, a bar that
+  // moves (portal.css), and its submit buttons disabled so that nothing is sent twice. The
+  // element that had the focus gets it back once the answer is in, if the swap took it away.
+  var busy = new Map();
+  var focusBeforeBusy = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    var region = (elt.closest && elt.closest("form")) || event.detail.target;
+    if (!region || !region.setAttribute) return;
+    focusBeforeBusy = document.activeElement && document.activeElement.id;
+    var buttons = Array.prototype.filter.call(
+      region.querySelectorAll("button[type=submit], button:not([type])"),
+      function (button) { return !button.disabled; }
+    );
+    buttons.forEach(function (button) { button.disabled = true; });
+    region.setAttribute("aria-busy", "true");
+    busy.set(event.detail.xhr, { region: region, buttons: buttons });
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var state = busy.get(event.detail.xhr);
+    if (!state) return;
+    busy.delete(event.detail.xhr);
+    state.buttons.forEach(function (button) { button.disabled = false; });
+    state.region.removeAttribute("aria-busy");
+    restoreFocus(focusBeforeBusy);
+  });
 
   // The server closes a sent dialog when its command is done (HX-Trigger: closeModal).
   document.addEventListener("closeModal", function () {
