@@ -22,6 +22,7 @@ class AssignRequest:
     users: list[DirectoryUser] = field(default_factory=list)
     groups: list[Group] = field(default_factory=list)
     disabled: dict[int, list[str]] = field(default_factory=dict)
+    kept: dict[int, list[str]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
     @classmethod
@@ -45,10 +46,19 @@ class AssignRequest:
         except LicensingError as refused:
             request.errors.append(str(refused))
             return request
+        # The options as they were when the dialog opened (``kept-<sku>``: the plans off then),
+        # carried while it is open: Cancel and Escape go back to them; elsewhere they are the
+        # options now.
+        cancel = data.get("action") == "cancel-options"
+        open_now = data.get("open") == "options"
         for product in request.products:
             # Switches are "on" per plan: the disabled plans are the product's other plans.
             plans = catalog.product_plans.get(product.id, ())
-            if f"options-{product.sku_id}" in data:
+            kept_key = f"kept-{product.sku_id}"
+            kept = [p for p in plans if p in data.get(kept_key, "").split()]
+            if cancel and kept_key in data:
+                wanted_off = kept
+            elif f"options-{product.sku_id}" in data:
                 on = set(data.getlist(f"plan-{product.sku_id}"))
                 wanted_off = [p for p in plans if p not in on]
             else:
@@ -58,14 +68,19 @@ class AssignRequest:
             except LicensingError as refused:
                 request.disabled[product.id] = wanted_off
                 request.errors.append(f"{product.display_name}: {refused}")
+            opened = open_now and not cancel and kept_key in data
+            request.kept[product.id] = kept if opened else request.disabled[product.id]
         return request
 
     @cached_property
     def member_ids(self) -> set[int]:
         return selectors.users.member_ids(tenant=self.tenant, groups=self.groups)
 
-    def preview(self, counts: dict[int, dict]) -> list[dict]:
-        """Seats this assignment uses and what remains, per product, before committing."""
+    def preview(self, counts: dict[int, dict], catalog) -> dict:
+        """The review before committing: per product the services it leaves off, the seats it
+        takes and those available (``short`` when too few); the users picked, and the groups
+        with their member counts. A user who holds the product already (any path) takes no
+        new seat; a group's members count as its run would apply them."""
         everyone = {u.id for u in self.users} | self.member_ids
         holders = selectors.seats.seat_holders(
             tenant=self.tenant, products=self.products, user_ids=everyone
@@ -74,16 +89,29 @@ class AssignRequest:
         for product in self.products:
             c = counts.get(product.id, {"available": 0, "total": 0})
             needed = len({u for u in everyone if (u, product.id) not in holders})
+            direct = len({u.id for u in self.users if (u.id, product.id) not in holders})
+            # An over-assigned product has none available, never a negative number.
+            available = max(c["available"], 0)
             rows.append(
                 {
                     "product": product,
+                    "off": [catalog.names[p] for p in self.disabled.get(product.id, [])],
                     "needed": needed,
-                    "available": c["available"],
-                    "remaining": c["available"] - needed,
-                    "short": needed > c["available"],
+                    "available": available,
+                    "short": needed > available,
+                    # The users picked directly must all get a seat, or nothing is assigned
+                    # (docs/rules.md §6); a group's members beyond the seats are in error.
+                    "refused": direct > available,
                 }
             )
-        return rows
+        members = selectors.groups.member_counts(tenant=self.tenant, groups=self.groups)
+        return {
+            "products": rows,
+            "users": self.users,
+            "groups": [{"group": g, "members": members.get(g.id, 0)} for g in self.groups],
+            "short": any(r["short"] for r in rows),
+            "refused": any(r["refused"] for r in rows),
+        }
 
     def taking_tenant_location(self) -> list[DirectoryUser]:
         """The users who will take the organization's usage location (they have none)."""

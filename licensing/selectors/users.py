@@ -84,14 +84,16 @@ def active_users(*, tenant: Tenant, search: str = "", limit: int = 20) -> list[D
 
 
 def member_ids(*, tenant: Tenant, groups: Iterable[Group]) -> set[int]:
-    """The ids of the users in any of these groups of the tenant (one query)."""
+    """The ids of the users in any of these groups of the tenant that a group's licenses are
+    applied to: not deleted (docs/rules.md §7: a deleted member takes no new seat). One
+    query."""
     groups = [g for g in groups if g.tenant_id == tenant.id]
     if not groups:
         return set()
     return set(
-        DirectoryUser.objects.filter(tenant=tenant, memberships__group__in=groups).values_list(
-            "id", flat=True
-        )
+        DirectoryUser.objects.active()
+        .filter(tenant=tenant, memberships__group__in=groups)
+        .values_list("id", flat=True)
     )
 
 

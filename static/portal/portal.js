@@ -49,8 +49,25 @@
     if (dialog.dataset.opener) back = document.getElementById(dialog.dataset.opener) || back;
     var modal = document.getElementById("modal");
     if (modal && modal.contains(dialog)) modal.innerHTML = "";
-    if (back && document.contains(back)) back.focus();
+    if (back && document.contains(back)) focusWhenEnabled(back);
   }, true);
+
+  // Focus that cannot be given now (the element is disabled while the page is busy, or went
+  // with a swap) is given once the answer is in, to the element of that id.
+  var wantFocus = null;
+  function focusWhenEnabled(element) {
+    wantFocus = null;
+    if (element.disabled) wantFocus = element.id;
+    else element.focus();
+  }
+  function restoreFocus(fallbackId) {
+    if (document.activeElement && document.activeElement !== document.body) return;
+    var back = document.getElementById(wantFocus || fallbackId || "");
+    if (back && !back.disabled && !back.closest("dialog:not([open])")) {
+      wantFocus = null;
+      back.focus();
+    }
+  }
 
   // A command that asks for a dialog: remember it, to give the focus back.
   document.addEventListener("htmx:beforeRequest", function (event) {
@@ -76,6 +93,9 @@
       var again = focusedId && document.getElementById(focusedId);
       if (again && dialog.contains(again)) again.focus();
     });
+    // The focused element went with the swap (or was disabled while busy): the one drawn in
+    // its place takes the focus.
+    restoreFocus(focusedId || focusBeforeBusy);
   });
 
   // Buttons that open a dialog of the page, and buttons that close theirs. Without script
@@ -91,7 +111,62 @@
     if (closes) {
       event.preventDefault();
       closeDialog(closes.closest("dialog"));
+      return;
     }
+    // OK and Cancel of a dialog that is part of a form (the Assignment options): the dialog
+    // closes and the form goes to the server with the button's action, which draws it again.
+    var submits = event.target.closest("dialog [data-submit-dialog]");
+    if (submits) closeDialog(submits.closest("dialog"));
+  });
+
+  // Escape in such a dialog is its Cancel: the server puts back what the dialog changed. A
+  // Cancel disabled while a request runs is pressed once that request has been answered.
+  function cancelDialog(id) {
+    var dialog = document.getElementById(id);
+    var cancel = dialog && dialog.querySelector("[data-dialog-cancel]");
+    if (!cancel) return;
+    if (!cancel.disabled) {
+      cancel.click();
+      return;
+    }
+    document.addEventListener("htmx:afterSettle", function again() {
+      document.removeEventListener("htmx:afterSettle", again);
+      cancelDialog(id);
+    });
+  }
+  document.addEventListener("cancel", function (event) {
+    var dialog = event.target;
+    if (!(dialog instanceof HTMLDialogElement) || !dialog.querySelector("[data-dialog-cancel]")) return;
+    event.preventDefault();
+    closeDialog(dialog);
+    cancelDialog(dialog.id);
+  }, true);
+
+  // While a request runs, its form (or the region it swaps) is busy: aria-busy, a bar that
+  // moves (portal.css), and its submit buttons disabled so that nothing is sent twice. The
+  // element that had the focus gets it back once the answer is in, if the swap took it away.
+  var busy = new Map();
+  var focusBeforeBusy = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    var region = (elt.closest && elt.closest("form")) || event.detail.target;
+    if (!region || !region.setAttribute) return;
+    focusBeforeBusy = document.activeElement && document.activeElement.id;
+    var buttons = Array.prototype.filter.call(
+      region.querySelectorAll("button[type=submit], button:not([type])"),
+      function (button) { return !button.disabled; }
+    );
+    buttons.forEach(function (button) { button.disabled = true; });
+    region.setAttribute("aria-busy", "true");
+    busy.set(event.detail.xhr, { region: region, buttons: buttons });
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var state = busy.get(event.detail.xhr);
+    if (!state) return;
+    busy.delete(event.detail.xhr);
+    state.buttons.forEach(function (button) { button.disabled = false; });
+    state.region.removeAttribute("aria-busy");
+    restoreFocus(focusBeforeBusy);
   });
 
   // The server closes a sent dialog when its command is done (HX-Trigger: closeModal).

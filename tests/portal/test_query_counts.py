@@ -40,13 +40,13 @@ PAGES = {
     # + page (not counted), activities
     "audit": (lambda w: reverse("portal:audit"), 5),
     # + catalog stamp (the catalog itself was read before), tenant products, groups, their
-    # members, seat holders, users without a usage location, picker users, picker groups,
-    # seats
+    # members, seat holders, the groups' member counts, users without a usage location, picker
+    # users, picker groups, seats
     "assign": (
         lambda w: (
             reverse("portal:assign") + f"?product={w['p1'].sku_id}&group={w['group'].public_id}"
         ),
-        12,
+        13,
     ),
 }
 
