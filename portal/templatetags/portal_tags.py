@@ -9,6 +9,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
+from licensing.errors import names_and_more as _names_and_more
 from licensing.models import LicenseError, LicenseState
 
 register = template.Library()
@@ -25,6 +26,13 @@ def state_label(value: str) -> str:
 @register.filter
 def error_label(value: str) -> str:
     return _ERRORS.get(value, value)
+
+
+@register.simple_tag
+def names_and_more(names, total: int) -> str:
+    """A note's list of names: the first few and "and N more" (``errors.names_and_more``).
+    Escaped by the tag, as any simple tag's answer."""
+    return _names_and_more(names, total)
 
 
 @register.simple_tag(takes_context=True)
