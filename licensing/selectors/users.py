@@ -53,10 +53,10 @@ def listed_users(
     order_by: Sequence[str] = ("display_name", "id"),
     page=1,
 ) -> Window:
-    """A page of the tenant's users (deleted ones too), matching ``search`` in the name or the
-    user principal name, in this order; not counted (one query: 100,000 users are not read
-    to show 50)."""
-    found = DirectoryUser.objects.filter(tenant=tenant)
+    """A page of the tenant's users who are not deleted (Azure lists those under Deleted users
+    only), matching ``search`` in the name or the user principal name, in this order; not
+    counted (one query: 100,000 users are not read to show 50)."""
+    found = DirectoryUser.objects.active().filter(tenant=tenant)
     if search:
         found = found.filter(_matching(search))
     return window_of(found.order_by(*order_by), page)

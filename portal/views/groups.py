@@ -47,6 +47,7 @@ def group_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "search": search,
         "sort_headers": sorter.headers(),
+        "sort_param": sorter.param,
     }
     return render(request, template_for(request, "portal/groups/list.html", "group-rows"), context)
 

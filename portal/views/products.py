@@ -54,6 +54,7 @@ def product_list(request: HttpRequest) -> HttpResponse:
         "search": search,
         "section": "licenses",
         "sort_headers": sorter.headers(),
+        "sort_param": sorter.param,
     }
     return render(
         request, template_for(request, "portal/licenses/products.html", "product-rows"), context
