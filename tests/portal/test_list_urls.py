@@ -206,3 +206,56 @@ def test_all_products_search_and_sort_live_in_the_url(client, as_role, buy):
     assert f'action="{reverse("portal:products")}"' in form
     assert 'form="product-search"' in html and 'hx-push-url="true"' in html
     assert _hidden_sort(html, "product-search") == "-total"
+
+
+@pytest.fixture
+def error_group(tenant, buy, actor):
+    """A group of 60 on one seat of E3: 59 members in error, 55 of them Zeds."""
+    buy("ENTERPRISEPACK", 1)
+    people = [DirectoryUserFactory(tenant=tenant, display_name=f"Ann {i}") for i in range(5)]
+    people += [DirectoryUserFactory(tenant=tenant, display_name=f"Zed {i:02}") for i in range(55)]
+    group = GroupFactory(tenant=tenant, name="Everyone")
+    services.group_add_members(tenant=tenant, group=group, users=people, actor=actor)
+    services.group_licenses_change(
+        tenant=tenant, group=group, add={product("ENTERPRISEPACK"): []}, actor=actor
+    )
+    return group
+
+
+def test_a_groups_error_list_is_searched_and_paged_in_the_url(
+    client, as_role, error_group, htmx_headers
+):
+    as_role("GlobalReader")
+    url = reverse("portal:group_licenses", args=[error_group.public_id])
+    response = client.get(url + "?q=zed&page=2")
+    html = response.content.decode()
+    assert [line["user"].display_name for line in response.context["in_error"]] == [
+        "Zed 50",
+        "Zed 51",
+        "Zed 52",
+        "Zed 53",
+        "Zed 54",
+    ]
+    assert "59 users have license assignment errors" in html
+    assert "55 users match" in html
+    query, tag = _link(html, "‹ Previous")
+    assert query == {"q": "zed", "page": "1"} and 'hx-push-url="true"' in tag
+    form = _search_form(html, "group-error-search")
+    assert 'hx-push-url="true"' in form and 'method="get"' in form
+    assert 'id="group-error-q" name="q" value="zed"' in html
+    fragment = client.get(url + "?q=zed&page=2", headers=htmx_headers).content.decode()
+    assert "<html" not in fragment and "Zed 54" in fragment
+    none = client.get(url + "?q=nobody").content.decode()
+    assert "No users with license assignment errors match your search." in none
+    assert "0 users match" in none
+
+
+def test_a_groups_error_list_searches_this_tenants_group_only(client, as_role, error_group):
+    from tests.factories import RoleAssignmentFactory, TenantFactory
+
+    account = as_role()
+    fabrikam = TenantFactory(name="Fabrikam")
+    RoleAssignmentFactory(account=account, tenant=fabrikam)
+    client.post(reverse("portal:switch_tenant"), {"tenant": str(fabrikam.public_id)})
+    url = reverse("portal:group_licenses", args=[error_group.public_id])
+    assert client.get(url + "?q=zed").status_code == 404
