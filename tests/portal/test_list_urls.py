@@ -209,6 +209,72 @@ def test_all_products_search_and_sort_live_in_the_url(client, as_role, buy):
 
 
 @pytest.fixture
+def licensed(tenant, buy, actor):
+    """E3 with 2 seats: Ann and Ann 2 direct (Active), a group of 3 Anns (Error,
+    CountViolation), Dee deleted (Suspended), and 55 active users more."""
+    buy("ENTERPRISEPACK", 58)
+    e3 = product("ENTERPRISEPACK")
+    many = DirectoryUserFactory.create_batch(55, tenant=tenant, usage_location="NL")
+    services.product_assign_to_users(tenant=tenant, product=e3, users=many, actor=actor)
+    dee = DirectoryUserFactory(tenant=tenant, display_name="Dee Deleted")
+    services.product_assign_to_users(tenant=tenant, product=e3, users=[dee], actor=actor)
+    services.user_soft_delete(tenant=tenant, user=dee, actor=actor)
+    # Every seat taken: the group's members wait in CountViolation.
+    direct = [DirectoryUserFactory(tenant=tenant, display_name=f"Ann Direct {i}") for i in (1, 2)]
+    services.product_assign_to_users(tenant=tenant, product=e3, users=direct, actor=actor)
+    group = GroupFactory(tenant=tenant, name="Waiting")
+    waiting = [
+        DirectoryUserFactory(tenant=tenant, display_name=f"Ann Waits {i}") for i in (1, 2, 3)
+    ]
+    services.group_add_members(tenant=tenant, group=group, users=waiting, actor=actor)
+    services.group_licenses_change(tenant=tenant, group=group, add={e3: []}, actor=actor)
+    return e3
+
+
+def _names(response) -> list[str]:
+    return [line["user"]["display_name"] for line in response.context["lines"]]
+
+
+def test_licensed_users_filter_by_state_and_by_error(client, as_role, licensed):
+    as_role()
+    url = reverse("portal:product", args=[licensed.sku_id])
+    assert _names(client.get(url + "?state=Error")) == [f"Ann Waits {i}" for i in (1, 2, 3)]
+    assert _names(client.get(url + "?state=Suspended")) == ["Dee Deleted"]
+    assert _names(client.get(url + "?error=CountViolation&q=waits+2")) == ["Ann Waits 2"]
+    assert _names(client.get(url + "?state=Active&q=ann+direct")) == [
+        "Ann Direct 1",
+        "Ann Direct 2",
+    ]
+    assert _names(client.get(url + "?error=MutuallyExclusiveViolation")) == []
+    # An unknown value is no filter.
+    assert len(_names(client.get(url + "?state=Bogus&error=Bogus"))) == 50
+    html = client.get(url + "?state=Error").content.decode()
+    assert '<option value="Error" selected>Error</option>' in html
+    assert '<option value="CountViolation" >Not enough licenses</option>' in html
+
+
+def test_licensed_users_search_filters_sort_and_page_live_in_the_url(
+    client, as_role, licensed, htmx_headers
+):
+    as_role()
+    url = reverse("portal:product", args=[licensed.sku_id])
+    address = url + "?q=&state=Active&error=&sort=-location&page=2"
+    response = client.get(address)
+    html = response.content.decode()
+    assert response.context["page"].number == 2 and len(response.context["lines"]) == 7
+    assert response.context["state"] == "Active"
+    kept = {"q": "", "state": "Active", "error": "", "sort": "-location"}
+    _check_links(html, kept, 2)
+    form = _search_form(html, "licensed-users-search")
+    assert 'hx-push-url="true"' in form
+    assert _hidden_sort(html, "licensed-users-search") == "-location"
+    # The refresh after a command reloads this very state.
+    assert f'hx-get="{address.replace("&", "&amp;")}"' in html
+    fragment = client.get(address, headers=htmx_headers).content.decode()
+    _check_links(fragment, kept, 2)
+
+
+@pytest.fixture
 def error_group(tenant, buy, actor):
     """A group of 60 on one seat of E3: 59 members in error, 55 of them Zeds."""
     buy("ENTERPRISEPACK", 1)

@@ -335,6 +335,62 @@ def test_a_groups_error_list_is_searched_by_name_and_principal_name(
     assert (nothing["in_error"], nothing["matching_count"], nothing["error_count"]) == ([], 0, 55)
 
 
+def test_the_licensed_users_filters_keep_the_lines_that_show_that_state_and_error(tenant):
+    """The filters restate rules.summary_state in SQL (and in the ORM for SQLite): pinned
+    together on every combination of one or two paths of a product."""
+    from itertools import product as combinations
+
+    from licensing.rules import SUMMARY_ORDER, summary_state
+    from licensing.selectors.products import _licensed_users_page_orm
+    from tests.factories import GroupFactory, LicenseAssignmentFactory, UserLicenseFactory
+
+    e3 = product("ENTERPRISEPACK")
+    paths = [
+        ("Active", ""),
+        ("Suspended", ""),
+        ("ActiveWithError", "DependencyViolation"),
+        ("Error", "CountViolation"),
+        ("Error", "MutuallyExclusiveViolation"),
+    ]
+    groups = GroupFactory.create_batch(2, tenant=tenant)
+    assignments = [
+        LicenseAssignmentFactory(tenant=tenant, user=None, group=g, product=e3) for g in groups
+    ]
+    lines = {}
+    for combination in [*[(p,) for p in paths], *combinations(paths, paths)]:
+        user = DirectoryUserFactory(tenant=tenant)
+        for (state, error), assignment in zip(combination, assignments, strict=False):
+            UserLicenseFactory(
+                assignment=assignment,
+                user=user,
+                via_group=assignment.group,
+                state=state,
+                error=error,
+            )
+        lines[user.id] = list(user.licenses.all())
+    for state, error in combinations(
+        ["", *SUMMARY_ORDER],
+        ["", "CountViolation", "DependencyViolation", "MutuallyExclusiveViolation", "Other"],
+    ):
+        expected = set()
+        for user_id, rows in lines.items():
+            shown_state, _shown_error = summary_state(rows)
+            best = [r for r in rows if r.state == shown_state]
+            if (not state or shown_state == state) and (
+                not error or any(r.error == error for r in best)
+            ):
+                expected.add(user_id)
+        window, _rows = selectors.products.licensed_users_page(
+            tenant=tenant, product=e3, state=state, error=error, per_page=100
+        )
+        assert {u["id"] for u in window.object_list} == expected, (state, error)
+        orm, _rows = _licensed_users_page_orm(
+            tenant, e3, "", 1, 100, ("display_name", "id"), state, error
+        )
+        assert {u["id"] for u in orm.object_list} == expected, (state, error)
+    assert len(lines) == 30
+
+
 def test_a_note_names_a_few_users_and_counts_the_rest_exactly(tenant, django_assert_num_queries):
     from licensing.errors import names_and_more
 
