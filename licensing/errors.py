@@ -5,8 +5,28 @@ from __future__ import annotations
 
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from licensing.models import LicenseError
+
+# How many names a sentence lists before "and N more".
+NAMES_SHOWN = 3
+
+
+def names_and_more(names, total: int | None = None, *, shown: int = NAMES_SHOWN) -> str:
+    """``names`` joined for a sentence: the first ``shown``, then "and N more", so a message
+    or a note that names users stays a sentence when they are thousands. ``total``: how many
+    there are in all, when ``names`` holds only the first of them (the rest unread)."""
+    names = list(names)
+    total = len(names) if total is None else total
+    named = names[:shown]
+    rest = total - len(named)
+    if rest <= 0:
+        return ", ".join(named)
+    return ngettext("%(names)s and %(n)d more", "%(names)s and %(n)d more", rest) % {
+        "names": ", ".join(named),
+        "n": rest,
+    }
 
 
 class LicensingError(Exception):

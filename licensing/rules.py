@@ -440,9 +440,13 @@ def product_line(rows: list, location: str, catalog: Catalog) -> dict:
     }
 
 
+# Which path's state a user's line of a product shows: the first in this order (the Licensed
+# users filter restates it in SQL, pinned together in tests/selectors).
+SUMMARY_ORDER = (ACTIVE, SUSPENDED, ACTIVE_WITH_ERROR, ERROR)
+
+
 def summary_state(rows: list) -> tuple[str, str]:
     """One state for a user's paths of one product, as the Licensed users blade shows it:
     any seat-holding path wins, an error is shown only when no path works."""
-    order = [ACTIVE, SUSPENDED, ACTIVE_WITH_ERROR, ERROR]
-    best = min(rows, key=lambda r: order.index(r.state))
+    best = min(rows, key=lambda r: SUMMARY_ORDER.index(r.state))
     return best.state, best.error

@@ -113,10 +113,11 @@ class AssignRequest:
             "refused": any(r["refused"] for r in rows),
         }
 
-    def taking_tenant_location(self) -> list[DirectoryUser]:
-        """The users who will take the organization's usage location (they have none)."""
+    def taking_tenant_location(self) -> dict:
+        """The users who will take the organization's usage location (they have none): the
+        first names and how many in all (``selectors.users.without_location``)."""
         ids = {u.id for u in self.users} | self.member_ids
-        return selectors.users.without_location(tenant=self.tenant, ids=ids, limit=50)
+        return selectors.users.without_location(tenant=self.tenant, ids=ids)
 
 
 def picker_results(tenant, query: str, limit: int = 20) -> tuple[list[DirectoryUser], list[Group]]:

@@ -14,8 +14,10 @@ from portal.graph import is_api
 
 def template_for(request: HttpRequest, template: str, partial: str) -> str:
     """The page for a normal request; only the partial for htmx. A fragment URL opened
-    directly is a normal request, so it renders the full page."""
-    if getattr(request, "htmx", False) and not request.htmx.boosted:
+    directly is a normal request, so it renders the full page; so is htmx's own history restore
+    (Back to a URL it pushed, when its cache no longer holds the page)."""
+    htmx = getattr(request, "htmx", False)
+    if htmx and not htmx.boosted and not htmx.history_restore_request:
         return f"{template}#{partial}"
     return template
 

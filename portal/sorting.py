@@ -26,6 +26,9 @@ class Sorter:
         if key not in self.columns:
             wanted, key = default, default.lstrip("-")
         self.key, self.descending = key, wanted.startswith("-")
+        # What the URL said, once checked: the lists' search forms send it back, so a search
+        # keeps the sort (empty: the default, which the URL does not name).
+        self.param = wanted if "sort" in request.GET and wanted != default else ""
 
     def order_by(self) -> list[str]:
         fields = self.columns[self.key].order_by

@@ -98,19 +98,27 @@ def is_licensed(*, tenant: Tenant, group: Group) -> bool:
     return LicenseAssignment.objects.filter(tenant=tenant, group=group).exists()
 
 
-def license_blade(*, tenant: Tenant, group: Group, page=1) -> dict:
+def license_blade(*, tenant: Tenant, group: Group, page=1, search: str = "") -> dict:
     """The group's Licenses blade: its assignments by product name; one page of its members in
     error (``error_page``, a window of 50, in the order the users were made), each with the
-    products that failed and the most common reason (``in_error``); and how many members are
-    in error in all (the group's counter). Four queries, each over an index of the group's
-    rows in Error, whatever the group's size."""
+    products that failed and the most common reason (``in_error``); how many members are in
+    error in all (``error_count``, the group's counter); and, with ``search``, only the members
+    in error whose name or user principal name contains it, and how many they are
+    (``matching_count``). Four queries (five with a search longer than a page), each over an
+    index of the group's rows in Error, whatever the group's size: a search reads the group's
+    rows in Error and their users, never the group's other members."""
     assignments = list(
         LicenseAssignment.objects.filter(tenant=tenant, group=group)
         .select_related("product")
         .order_by("product__display_name")
     )
     errors = UserLicense.objects.filter(tenant=tenant, via_group=group, state=LicenseState.ERROR)
-    users = errors.order_by("user_id").values_list("user_id", flat=True).distinct()
+    matching = errors
+    if search:
+        matching = errors.filter(
+            Q(user__display_name__icontains=search) | Q(user__user_principal_name__icontains=search)
+        )
+    users = matching.order_by("user_id").values_list("user_id", flat=True).distinct()
     window = window_of(users, page)
     by_user: dict[int, dict] = {}
     for row in (
@@ -128,11 +136,17 @@ def license_blade(*, tenant: Tenant, group: Group, page=1) -> dict:
         {**line, "top_reason": reasons.get(line["reasons"].most_common(1)[0][0], "")}
         for line in by_user.values()
     ]
+    # A window that is the whole list counts itself; a longer one is counted (all of them by
+    # the group's counter, the matching ones over the group's rows in Error).
+    whole = not window.has_other_pages
+    error_count = len(in_error) if whole and not search else _error_counter(group)
+    matching_count = len(in_error) if whole else users.count() if search else error_count
     return {
         "assignments": assignments,
         "in_error": in_error,
         "error_page": window,
-        "error_count": _error_counter(group) if window.has_other_pages else len(in_error),
+        "error_count": error_count,
+        "matching_count": matching_count,
     }
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, Value, When
 from django.utils.translation import gettext as _
 
 from licensing.catalog_store import current_catalog
@@ -25,7 +25,7 @@ from licensing.models import (
     TenantProduct,
     UserLicense,
 )
-from licensing.rules import Catalog, effective_location, product_line
+from licensing.rules import SUMMARY_ORDER, Catalog, effective_location, product_line
 from licensing.seats import seat_counts, seat_row
 from licensing.selectors._shared import Window, column_value
 from licensing.selectors.groups import groups_in_error
@@ -145,10 +145,26 @@ WHERE u.tenant_id = %(tenant)s
   AND EXISTS (SELECT 1 FROM licensing_userlicense l
               WHERE l.user_id = u.id AND l.product_id = %(product)s)
   {search}
+  {shown}
 ORDER BY {order}
 LIMIT %(limit)s OFFSET %(offset)s
 """
 _SEARCH = "AND (u.display_name ILIKE %(like)s OR u.user_principal_name ILIKE %(like)s)"
+# The filters by state and by error: the path whose state the line shows (rules.summary_state:
+# the first state of SUMMARY_ORDER among the user's paths) has this state and this error: the
+# filter keeps the lines that show them (of two paths in Error with different errors, the line
+# shows one and either error finds it).
+_RANK = "CASE {t}.state {whens} ELSE {last} END".format(
+    t="{t}",
+    whens=" ".join(f"WHEN '{state}' THEN {i}" for i, state in enumerate(SUMMARY_ORDER)),
+    last=len(SUMMARY_ORDER),
+)
+_SHOWN = f"""AND EXISTS (
+    SELECT 1 FROM licensing_userlicense s
+    WHERE s.user_id = u.id AND s.product_id = %(product)s {{state}} {{error}}
+      AND NOT EXISTS (SELECT 1 FROM licensing_userlicense b
+                      WHERE b.user_id = u.id AND b.product_id = %(product)s
+                        AND {_RANK.format(t="b")} < {_RANK.format(t="s")}))"""
 _SORTABLE = {"id", "display_name", "user_principal_name", "usage_location"}
 
 
@@ -160,8 +176,11 @@ def licensed_users_page(
     page: int | str = 1,
     per_page: int = 50,
     order_by: tuple[str, ...] | list[str] = ("display_name", "id"),
+    state: str = "",
+    error: str = "",
 ):
     """One page of a product's Licensed users: (window of user dicts, paths per user id).
+    With ``state`` or ``error``, only the users whose line shows that state or error.
 
     One statement whatever the number of users: it walks the users in the page's order and
     keeps those with a row of the product, so the first pages cost the same at 100 or
@@ -174,7 +193,9 @@ def licensed_users_page(
     except (TypeError, ValueError):
         number = 1
     if connection.vendor != "postgresql":
-        return _licensed_users_page_orm(tenant, product, search, number, per_page, order_by)
+        return _licensed_users_page_orm(
+            tenant, product, search, number, per_page, order_by, state, error
+        )
     order = []
     for field in order_by:
         name = field.lstrip("-")
@@ -182,8 +203,18 @@ def licensed_users_page(
             raise ValueError(f"cannot sort licensed users by {field!r}")
         order.append(f"u.{name} {'DESC' if field.startswith('-') else 'ASC'}")
     like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    sql = _LICENSED_USERS.format(search=_SEARCH if search else "", order=", ".join(order))
+    shown = ""
+    if state or error:
+        shown = _SHOWN.format(
+            state="AND s.state = %(state)s" if state else "",
+            error="AND s.error = %(error)s" if error else "",
+        )
+    sql = _LICENSED_USERS.format(
+        search=_SEARCH if search else "", shown=shown, order=", ".join(order)
+    )
     params = {
+        "state": state,
+        "error": error,
         "tenant": tenant.id,
         "product": product.id,
         "like": like,
@@ -208,10 +239,12 @@ def licensed_users_page(
     return Window(users, number, per_page, has_next=len(found) > per_page), rows
 
 
-def _licensed_users_page_orm(tenant, product, search, number, per_page, order_by):
+def _licensed_users_page_orm(tenant, product, search, number, per_page, order_by, state, error):
     users = DirectoryUser.objects.filter(tenant=tenant).filter(
         Exists(UserLicense.objects.filter(user_id=OuterRef("pk"), product=product))
     )
+    if state or error:
+        users = users.filter(Exists(_shown_path(product, state, error)))
     if search:
         users = users.filter(
             Q(display_name__icontains=search) | Q(user_principal_name__icontains=search)
@@ -231,6 +264,27 @@ def _licensed_users_page_orm(tenant, product, search, number, per_page, order_by
     ):
         rows[values[0]].append(PathRow(*values))
     return window, rows
+
+
+def _shown_path(product, state: str, error: str):
+    """The user's path of the product whose state the line shows, if it has this state and
+    error (``_SHOWN`` through the ORM)."""
+    rank = Case(
+        *[When(state=s, then=Value(i)) for i, s in enumerate(SUMMARY_ORDER)],
+        default=Value(len(SUMMARY_ORDER)),
+        output_field=IntegerField(),
+    )
+    better = (
+        UserLicense.objects.filter(user_id=OuterRef(OuterRef("pk")), product=product)
+        .annotate(rank=rank)
+        .filter(rank__lt=OuterRef("rank"))
+    )
+    shown = UserLicense.objects.filter(user_id=OuterRef("pk"), product=product)
+    if state:
+        shown = shown.filter(state=state)
+    if error:
+        shown = shown.filter(error=error)
+    return shown.annotate(rank=rank).filter(~Exists(better))
 
 
 def expiring_subscriptions(*, tenant, within_days: int = 30) -> list:
@@ -256,14 +310,23 @@ def licensed_user_lines(
     search: str = "",
     page: int | str = 1,
     order_by: Sequence[str] = ("display_name", "id"),
+    state: str = "",
+    error: str = "",
 ) -> tuple[Window, list[dict]]:
     """A product's Licensed users page as the blade shows it: the window of users, and per
     user the paths, one state and error and the enabled services (``rules.product_line``).
     ``product_seats``: the product's row of ``products_with_seats`` with ``sku_id`` (its
-    plans come along, so the enabled services cost no query)."""
+    plans come along, so the enabled services cost no query). ``state``, ``error``: only the
+    lines that show this state, this error (Azure's values; unknown ones match nothing)."""
     product = product_seats["product"]
     window, rows = licensed_users_page(
-        tenant=tenant, product=product, search=search, page=page, order_by=order_by
+        tenant=tenant,
+        product=product,
+        search=search,
+        page=page,
+        order_by=order_by,
+        state=state,
+        error=error,
     )
     catalog = Catalog.for_display({product.id: product_seats["plans"]})
     country = str(tenant.country)

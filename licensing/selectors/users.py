@@ -8,11 +8,12 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from django.core.paginator import Page
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Window as Over
 from django.utils.translation import gettext as _
 
 from licensing.catalog_store import current_catalog
-from licensing.errors import NotFound
+from licensing.errors import NAMES_SHOWN, NotFound
 from licensing.models import (
     SEAT_STATES,
     DirectoryUser,
@@ -52,10 +53,10 @@ def listed_users(
     order_by: Sequence[str] = ("display_name", "id"),
     page=1,
 ) -> Window:
-    """A page of the tenant's users (deleted ones too), matching ``search`` in the name or the
-    user principal name, in this order; not counted (one query: 100,000 users are not read
-    to show 50)."""
-    found = DirectoryUser.objects.filter(tenant=tenant)
+    """A page of the tenant's users who are not deleted (Azure lists those under Deleted users
+    only), matching ``search`` in the name or the user principal name, in this order; not
+    counted (one query: 100,000 users are not read to show 50)."""
+    found = DirectoryUser.objects.active().filter(tenant=tenant)
     if search:
         found = found.filter(_matching(search))
     return window_of(found.order_by(*order_by), page)
@@ -97,17 +98,21 @@ def member_ids(*, tenant: Tenant, groups: Iterable[Group]) -> set[int]:
     )
 
 
-def without_location(*, tenant: Tenant, ids: Iterable[int], limit: int = 50) -> list[DirectoryUser]:
-    """Of these users of the tenant, at most ``limit`` without a usage location of their own
-    (they take the organization's), by name."""
+def without_location(*, tenant: Tenant, ids: Iterable[int], shown: int = NAMES_SHOWN) -> dict:
+    """Of these users of the tenant, those without a usage location of their own (they take
+    the organization's): ``names``, the first ``shown`` of them by name, and ``total``, how
+    many they are. One query (the count comes with the first rows, ``COUNT(*) OVER ()``),
+    none for no ids: a group of thousands is counted, not read."""
     ids = list(ids)
     if not ids:
-        return []
-    return list(
-        DirectoryUser.objects.filter(tenant=tenant, id__in=ids, usage_location="").order_by(
-            "display_name"
-        )[:limit]
+        return {"names": [], "total": 0}
+    rows = list(
+        DirectoryUser.objects.filter(tenant=tenant, id__in=ids, usage_location="")
+        .annotate(total=Over(Count("id")))
+        .order_by("display_name", "id")
+        .values_list("display_name", "total")[:shown]
     )
+    return {"names": [name for name, _ in rows], "total": rows[0][1] if rows else 0}
 
 
 def license_lines(*, tenant: Tenant, user: DirectoryUser) -> list[dict]:

@@ -17,6 +17,7 @@ from licensing.errors import (
     InvalidInput,
     NotFound,
     ProductNotAssignable,
+    names_and_more,
 )
 from licensing.locking import NeedsMoreLocks, hold_seats
 from licensing.models import (
@@ -138,7 +139,7 @@ def direct_licenses_change(
     if add and soft_deleted:
         raise AssignmentRefused(
             _("Deleted users cannot be assigned licenses: %(names)s")
-            % {"names": ", ".join(u.user_principal_name for u in soft_deleted)}
+            % {"names": names_and_more(u.user_principal_name for u in soft_deleted)}
         )
 
     user_ids = [u.id for u in users]

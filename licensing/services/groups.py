@@ -10,7 +10,13 @@ from django.utils.translation import gettext_lazy
 
 from licensing import audit
 from licensing.catalog_store import current_catalog
-from licensing.errors import AssignmentRefused, GroupStillLicensed, InvalidInput, NotFound
+from licensing.errors import (
+    AssignmentRefused,
+    GroupStillLicensed,
+    InvalidInput,
+    NotFound,
+    names_and_more,
+)
 from licensing.locking import hold_seats
 from licensing.models import (
     DirectoryUser,
@@ -258,7 +264,8 @@ def group_add_members(
     deleted = [u.user_principal_name for u in users if u.is_soft_deleted]
     if deleted and not deleted_too:
         raise AssignmentRefused(
-            _("Deleted users cannot be added to groups: %(names)s") % {"names": ", ".join(deleted)}
+            _("Deleted users cannot be added to groups: %(names)s")
+            % {"names": names_and_more(deleted)}
         )
     user_ids = [u.id for u in users]
     already = set(
@@ -314,7 +321,7 @@ def group_remove_members(
     if strangers:
         raise NotFound(
             _("Not members of %(group)s: %(names)s")
-            % {"group": group.name, "names": ", ".join(strangers)}
+            % {"group": group.name, "names": names_and_more(strangers)}
         )
     locked = hold_seats(tenant, products_touching(tenant, users=user_ids, groups=[group.id]))
     leaving = group_assignment_ids(group.id)

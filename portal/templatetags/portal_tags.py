@@ -9,6 +9,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
+from licensing.errors import names_and_more as _names_and_more
 from licensing.models import LicenseError, LicenseState
 
 register = template.Library()
@@ -27,12 +28,20 @@ def error_label(value: str) -> str:
     return _ERRORS.get(value, value)
 
 
+@register.simple_tag
+def names_and_more(names, total: int) -> str:
+    """A note's list of names: the first few and "and N more" (``errors.names_and_more``).
+    Escaped by the tag, as any simple tag's answer."""
+    return _names_and_more(names, total)
+
+
 @register.simple_tag(takes_context=True)
 def sort_th(context, header: dict, target: str) -> str:
     """A sortable column header: a link (and htmx swap of ``target``) that sorts by it, with
     ``aria-sort`` and an arrow on the current column. The link is Django's ``{% querystring %}``
     of the request: search and filters stay, the page goes back to the first. A tag, not an
-    include: tables draw several, and an include per header cost more than the table's rows."""
+    include: tables draw several, and an include per header cost more than the table's rows.
+    The swap pushes the link's URL, so Back and a bookmark come back to this sort."""
     # The arrow is for the eye; screen readers hear aria-sort ("Name, sorted ascending").
     arrow = {"ascending": "▲", "descending": "▼"}.get(header["aria_sort"], "")
     arrow = f' <span class="sort-arrow" aria-hidden="true">{arrow}</span>' if arrow else ""
@@ -41,7 +50,8 @@ def sort_th(context, header: dict, target: str) -> str:
     numeric = ' class="num"' if header.get("numeric") else ""
     return mark_safe(
         f'<th aria-sort="{escape(header["aria_sort"])}"{numeric}><a href="{url}" '
-        f'hx-get="{url}" hx-target="{target}" hx-select="{target}" hx-swap="outerHTML">'
+        f'hx-get="{url}" hx-target="{target}" hx-select="{target}" hx-swap="outerHTML" '
+        f'hx-push-url="true">'
         f"{escape(header['label'])}{arrow}</a></th>"
     )
 

@@ -52,5 +52,6 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "activities": selectors.audit.activities(tenant=request.tenant),
         "sort_headers": sorter.headers(),
+        "sort_param": sorter.param,
     }
     return render(request, template_for(request, "portal/audit/list.html", "audit-rows"), context)

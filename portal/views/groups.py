@@ -47,6 +47,7 @@ def group_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "search": search,
         "sort_headers": sorter.headers(),
+        "sort_param": sorter.param,
     }
     return render(request, template_for(request, "portal/groups/list.html", "group-rows"), context)
 
@@ -80,12 +81,14 @@ def group_overview(request: HttpRequest, group_id) -> HttpResponse:
 def group_licenses(request: HttpRequest, group_id) -> HttpResponse:
     """The group's products, its processing status, and the members in error."""
     group = _get_group(request, group_id)
+    search = request.GET.get("q", "").strip()
     context = {
         "section": "groups",
         "group": group,
         "tab": "licenses",
+        "search": search,
         **selectors.groups.license_blade(
-            tenant=request.tenant, group=group, page=request.GET.get("page", 1)
+            tenant=request.tenant, group=group, page=request.GET.get("page", 1), search=search
         ),
     }
     return render(

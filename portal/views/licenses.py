@@ -24,7 +24,7 @@ from portal.responses import HttpResponseSeeOther, template_for
 @portal_view
 def overview(request: HttpRequest) -> HttpResponse:
     context = {
-        "section": "overview",
+        "section": "licenses",
         **selectors.products.licenses_overview(tenant=request.tenant),
     }
     return render(request, "portal/licenses/overview.html", context)

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from licensing import selectors, services
 from licensing.errors import LicensingError
+from licensing.models import LicenseError, LicenseState
 from portal.access import portal_view, require_license_admin
 from portal.csv_export import csv_lines
 from portal.responses import command_done, found, template_for
@@ -54,6 +55,7 @@ def product_list(request: HttpRequest) -> HttpResponse:
         "search": search,
         "section": "licenses",
         "sort_headers": sorter.headers(),
+        "sort_param": sorter.param,
     }
     return render(
         request, template_for(request, "portal/licenses/products.html", "product-rows"), context
@@ -94,6 +96,11 @@ def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
     if header := _header_only(request, seats, "users"):
         return header
     search = request.GET.get("q", "").strip()
+    # Azure's values in the URL (Active, CountViolation); anything else is no filter.
+    state = request.GET.get("state", "")
+    state = state if state in LicenseState.values else ""
+    error = request.GET.get("error", "")
+    error = error if error and error in LicenseError.values else ""
     sorter = Sorter(request, LICENSED_USER_COLUMNS, "name")
     page, lines = selectors.products.licensed_user_lines(
         tenant=request.tenant,
@@ -101,6 +108,8 @@ def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
         search=search,
         page=request.GET.get("page", 1),
         order_by=sorter.order_by(),
+        state=state,
+        error=error,
     )
     _link_users(lines)
     context = {
@@ -108,8 +117,13 @@ def licensed_users(request: HttpRequest, sku_id) -> HttpResponse:
         "lines": lines,
         "page": page,
         "search": search,
+        "state": state,
+        "error": error,
+        "states": LicenseState.choices,
+        "errors": [(value, label) for value, label in LicenseError.choices if value],
         "plan_count": len(seats["plans"]),
         "sort": sorter.header_map(),
+        "sort_param": sorter.param,
     }
     return render(
         request,

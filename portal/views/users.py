@@ -31,7 +31,9 @@ USER_COLUMNS = [
     Column("upn", gettext_lazy("User principal name"), ("user_principal_name",)),
     Column("source", gettext_lazy("Source"), ("source", "display_name")),
     Column("location", gettext_lazy("Usage location"), ("usage_location", "display_name")),
-    Column("status", gettext_lazy("Status"), ("soft_deleted_at", "display_name")),
+    # All users lists no deleted user (they are under Deleted users, as in Azure): what is
+    # left to tell apart is whether the account may sign in, Azure's "Account enabled".
+    Column("enabled", gettext_lazy("Account enabled"), ("-account_enabled", "display_name", "id")),
 ]
 
 
@@ -55,6 +57,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "search": search,
         "sort_headers": sorter.headers(),
+        "sort_param": sorter.param,
         "tab": "all",
     }
     return render(request, template_for(request, "portal/users/list.html", "user-rows"), context)

@@ -84,7 +84,7 @@ def test_members_and_locations(two, django_assert_num_queries):
     everyone = [w["ann"].id, w["bob"].id, theirs["bob"].id]
     with django_assert_num_queries(1):
         found = selectors.users.without_location(tenant=tenant, ids=everyone)
-    assert found == [w["bob"]]
+    assert found == {"names": ["Bob Baker"], "total": 1}
 
 
 def test_a_users_licenses_blade_and_assignments_dialog(two, django_assert_num_queries):
@@ -290,3 +290,118 @@ def test_a_groups_error_list_is_paged_with_its_full_count(tenant, actor, django_
     assert (len(second["in_error"]), second["error_count"]) == (1, 51)
     seen = {line["user"] for line in first["in_error"] + second["in_error"]}
     assert len(seen) == 51 and seen <= set(people)
+
+
+def _group_in_error(tenant, actor, names: list[str]):
+    """A group of these users on one seat of E3: all but the first wait in CountViolation."""
+    e3 = product("ENTERPRISEPACK")
+    SubscriptionFactory(tenant=tenant, product=e3, units=1)
+    people = [DirectoryUserFactory(tenant=tenant, display_name=n) for n in names]
+    group = services.group_create(tenant=tenant, name="Everyone", actor=actor)
+    services.group_add_members(tenant=tenant, group=group, users=people, actor=actor)
+    services.group_licenses_change(tenant=tenant, group=group, add={e3: []}, actor=actor)
+    return group, people
+
+
+def test_a_groups_error_list_is_searched_by_name_and_principal_name(
+    tenant, actor, django_assert_num_queries
+):
+    names = [f"Ann {i:02}" for i in range(3)] + [f"Zed {i:02}" for i in range(53)]
+    group, people = _group_in_error(tenant, actor, names)
+    other = TenantFactory(name="Fabrikam", initial_domain="fabrikam.onmicrosoft.com")
+    theirs, _ = _group_in_error(other, actor, [f"Zed {i:02}" for i in range(5)])
+    # assignments, the window, its rows, the count of the matching, the count of all
+    with django_assert_num_queries(5):
+        first = selectors.groups.license_blade(tenant=tenant, group=group, search="zED")
+    # 56 members on one seat: 55 in error; the Zeds among them, whatever the case
+    holder = next(p for p in people if not p.licenses.filter(state="Error").exists())
+    expected = sorted(n for n in names if n.startswith("Zed") and n != holder.display_name)
+    assert (first["error_count"], first["matching_count"]) == (55, len(expected))
+    assert len(first["in_error"]) == 50 and first["error_page"].has_next
+    second = selectors.groups.license_blade(tenant=tenant, group=group, search="zed", page=2)
+    seen = [line["user"].display_name for line in first["in_error"] + second["in_error"]]
+    assert sorted(seen) == expected
+    # The user principal name is searched too, exactly one user's.
+    upn = next(p for p in people if p.display_name == expected[0]).user_principal_name
+    one = selectors.groups.license_blade(tenant=tenant, group=group, search=upn.upper())
+    assert [line["user"].user_principal_name for line in one["in_error"]] == [upn]
+    assert (one["matching_count"], one["error_count"]) == (1, 55)
+    # Nothing of the other tenant: its group is not found through this tenant, its Zeds are
+    # not among ours.
+    assert (
+        selectors.groups.license_blade(tenant=tenant, group=theirs, search="zed")["in_error"] == []
+    )
+    nothing = selectors.groups.license_blade(tenant=tenant, group=group, search="nobody")
+    assert (nothing["in_error"], nothing["matching_count"], nothing["error_count"]) == ([], 0, 55)
+
+
+def test_the_licensed_users_filters_keep_the_lines_that_show_that_state_and_error(tenant):
+    """The filters restate rules.summary_state in SQL (and in the ORM for SQLite): pinned
+    together on every combination of one or two paths of a product."""
+    from itertools import product as combinations
+
+    from licensing.rules import SUMMARY_ORDER, summary_state
+    from licensing.selectors.products import _licensed_users_page_orm
+    from tests.factories import GroupFactory, LicenseAssignmentFactory, UserLicenseFactory
+
+    e3 = product("ENTERPRISEPACK")
+    paths = [
+        ("Active", ""),
+        ("Suspended", ""),
+        ("ActiveWithError", "DependencyViolation"),
+        ("Error", "CountViolation"),
+        ("Error", "MutuallyExclusiveViolation"),
+    ]
+    groups = GroupFactory.create_batch(2, tenant=tenant)
+    assignments = [
+        LicenseAssignmentFactory(tenant=tenant, user=None, group=g, product=e3) for g in groups
+    ]
+    lines = {}
+    for combination in [*[(p,) for p in paths], *combinations(paths, paths)]:
+        user = DirectoryUserFactory(tenant=tenant)
+        for (state, error), assignment in zip(combination, assignments, strict=False):
+            UserLicenseFactory(
+                assignment=assignment,
+                user=user,
+                via_group=assignment.group,
+                state=state,
+                error=error,
+            )
+        lines[user.id] = list(user.licenses.all())
+    for state, error in combinations(
+        ["", *SUMMARY_ORDER],
+        ["", "CountViolation", "DependencyViolation", "MutuallyExclusiveViolation", "Other"],
+    ):
+        expected = set()
+        for user_id, rows in lines.items():
+            shown_state, _shown_error = summary_state(rows)
+            best = [r for r in rows if r.state == shown_state]
+            if (not state or shown_state == state) and (
+                not error or any(r.error == error for r in best)
+            ):
+                expected.add(user_id)
+        window, _rows = selectors.products.licensed_users_page(
+            tenant=tenant, product=e3, state=state, error=error, per_page=100
+        )
+        assert {u["id"] for u in window.object_list} == expected, (state, error)
+        orm, _rows = _licensed_users_page_orm(
+            tenant, e3, "", 1, 100, ("display_name", "id"), state, error
+        )
+        assert {u["id"] for u in orm.object_list} == expected, (state, error)
+    assert len(lines) == 30
+
+
+def test_a_note_names_a_few_users_and_counts_the_rest_exactly(tenant, django_assert_num_queries):
+    from licensing.errors import names_and_more
+
+    people = DirectoryUserFactory.create_batch(7, tenant=tenant)
+    people[0].usage_location = "NL"
+    people[0].save()
+    with django_assert_num_queries(1):
+        found = selectors.users.without_location(tenant=tenant, ids=[p.id for p in people])
+    first = sorted(p.display_name for p in people[1:])[:3]
+    assert found == {"names": first, "total": 6}
+    assert names_and_more(found["names"], found["total"]) == f"{', '.join(first)} and 3 more"
+    assert names_and_more(["Ann", "Bob"]) == "Ann, Bob"
+    assert names_and_more(["Ann", "Bob", "Cas", "Dee"]) == "Ann, Bob, Cas and 1 more"
+    assert names_and_more(["Ann"], 1) == "Ann"
