@@ -300,27 +300,40 @@ def main() -> None:
     emit("peak_rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)
 
 
-def big_customer(product: Product, actor) -> dict:
+def big_customer(
+    product: Product,
+    actor,
+    *,
+    name: str = "Big",
+    users: int = USERS,
+    members: int = BIG_GROUP,
+    seats: int = BIG_SEATS,
+    groups: int = GROUPS,
+    events: int = AUDIT_EVENTS,
+) -> dict:
     """A tenant shaped like a big customer: 100,000 users, a group of 60,000 licensed with a
     product of 36,000 seats (24,000 members in CountViolation), 199 groups of 50 more, a
-    year of audit events, an app and a provisioning token."""
-    tenant = Tenant.objects.create(name="Big", initial_domain="big.onmicrosoft.com", country="NL")
+    year of audit events, an app and a provisioning token. The query-count tests build it
+    smaller, with the same shape."""
+    tenant = Tenant.objects.create(
+        name=name, initial_domain=f"{name.lower()}.onmicrosoft.com", country="NL"
+    )
     services.subscription_create(
         tenant=tenant,
         product=product,
-        units=BIG_SEATS,
+        units=seats,
         start_date=datetime.date(2026, 1, 1),
         actor=None,
     )
-    add_users(tenant, USERS, name="Big", locations=["NL", "BE", "DE", ""])
-    group = group_of_first(tenant, "All sales", BIG_GROUP)
-    for i in range(1, GROUPS):
-        group_of_first(tenant, f"Team {i:03d}", 50, offset=BIG_GROUP + i * 50)
-    add_audit_events(tenant, AUDIT_EVENTS)
+    add_users(tenant, users, name=name, locations=["NL", "BE", "DE", ""])
+    group = group_of_first(tenant, "All sales", members)
+    for i in range(1, groups):
+        group_of_first(tenant, f"Team {i:03d}", 50, offset=members + i * 50)
+    add_audit_events(tenant, events)
     RoleAssignment.objects.create(account=actor, tenant=tenant, role=Role.GLOBAL_ADMINISTRATOR)
     services.group_assign_products(tenant=tenant, group=group, products={product: []}, actor=actor)
     waiting = UserLicense.objects.filter(via_group=group, error=LicenseError.COUNT)
-    check(waiting.count() == BIG_GROUP - BIG_SEATS, "24,000 members in CountViolation")
+    check(waiting.count() == members - seats, f"{members - seats:,} members in CountViolation")
     app, _ = services.app_register(tenant=tenant, name="Big script", actor=actor)
     token, _ = services.scim_token_issue(tenant=tenant, actor=actor)
     with connection.cursor() as cursor:

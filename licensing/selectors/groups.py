@@ -136,11 +136,13 @@ def license_blade(*, tenant: Tenant, group: Group, page=1, search: str = "") -> 
         {**line, "top_reason": reasons.get(line["reasons"].most_common(1)[0][0], "")}
         for line in by_user.values()
     ]
-    # A window that is the whole list counts itself; a longer one is counted (all of them by
-    # the group's counter, the matching ones over the group's rows in Error).
-    whole = not window.has_other_pages
-    error_count = len(in_error) if whole and not search else _error_counter(group)
-    matching_count = len(in_error) if whole else users.count() if search else error_count
+    # All of them by the group's counter; the matching ones by the window when it is the whole
+    # list, else over the group's rows in Error.
+    error_count = _error_counter(tenant, group)
+    if not search:
+        matching_count = error_count
+    else:
+        matching_count = users.count() if window.has_other_pages else len(in_error)
     return {
         "assignments": assignments,
         "in_error": in_error,
@@ -150,10 +152,13 @@ def license_blade(*, tenant: Tenant, group: Group, page=1, search: str = "") -> 
     }
 
 
-def _error_counter(group: Group) -> int:
-    """The group's members in Error as the engine counts them (read now: 24,000 members in
-    Error are not counted per view, and the group at hand may be older than its counter)."""
-    return Group.objects.filter(id=group.id).values_list("error_counter", flat=True).get()
+def _error_counter(tenant: Tenant, group: Group) -> int:
+    """The tenant's group's members in Error as the engine counts them (read now: 24,000
+    members in Error are not counted per view, and the group at hand may be older than its
+    counter); 0 for another tenant's group."""
+    return sum(
+        Group.objects.filter(tenant=tenant, id=group.id).values_list("error_counter", flat=True)
+    )
 
 
 def member_counts(*, tenant: Tenant, groups: Iterable[Group]) -> dict[int, int]:
@@ -255,7 +260,9 @@ def group_member_count(*, tenant: Tenant, group: Group) -> int:
     another tenant's group, with none)."""
     if group.tenant_id != tenant.id:
         return 0
-    return Group.objects.filter(id=group.id).values_list("member_counter", flat=True).get()
+    return sum(
+        Group.objects.filter(tenant=tenant, id=group.id).values_list("member_counter", flat=True)
+    )
 
 
 # -- the Graph-compatible API's reads -----------------------------------------------------------

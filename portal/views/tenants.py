@@ -23,6 +23,7 @@ SWITCH_TARGETS = {
     "portal:user": "portal:users",
     "portal:user_licenses": "portal:users",
     "portal:user_assignments": "portal:users",
+    "portal:user_license_plans": "portal:users",
     "portal:groups": "portal:groups",
     "portal:group": "portal:groups",
     "portal:group_licenses": "portal:groups",

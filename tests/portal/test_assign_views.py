@@ -20,6 +20,7 @@ from licensing.models import (
     Subscription,
     UserLicense,
 )
+from licensing.seats import recount_members
 from tests.factories import DirectoryUserFactory, GroupFactory, TenantFactory, plan_id, product
 from tests.helpers import DATABASE_TASKS
 
@@ -218,6 +219,7 @@ def _members(tenant, group, n: int, **kwargs) -> list[DirectoryUser]:
     GroupMembership.objects.bulk_create(
         GroupMembership(group=group, user=person, added_at=now) for person in people
     )
+    recount_members([group.id])  # as the services do: the pages read the group's counter
     return people
 
 

@@ -127,6 +127,7 @@ KIND = {
     "portal:user": "portal:users",
     "portal:user_licenses": "portal:users",
     "portal:user_assignments": "portal:users",
+    "portal:user_license_plans": "portal:users",
     "portal:group": "portal:groups",
     "portal:group_licenses": "portal:groups",
     "portal:sync_upload": "portal:sync_upload",

@@ -145,7 +145,7 @@ def test_groups(two, django_assert_num_queries):
 
 def test_a_groups_licenses_blade(two, django_assert_num_queries):
     tenant, w, _other, theirs = two
-    with django_assert_num_queries(3):  # assignments, rows in error, how many users
+    with django_assert_num_queries(4):  # assignments, the window, its rows, the counter
         blade = selectors.groups.license_blade(tenant=tenant, group=w["sales"])
     assert [a.product for a in blade["assignments"]] == [w["e3"]]
     (line,) = blade["in_error"]

@@ -14,7 +14,12 @@ import pytest
 from django.utils import timezone
 
 from licensing.selectors import groups, users
-from tests.factories import DirectoryUserFactory, GroupFactory, TenantFactory
+from tests.factories import (
+    DirectoryUserFactory,
+    GroupFactory,
+    GroupMembershipFactory,
+    TenantFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -42,8 +47,10 @@ def two(tenant):
     for world in (mine, theirs):
         # Joined in this order, which is not the order they were made in: the claim order.
         for minutes, person in enumerate(("cas", "ann", "bob")):
-            world["sales"].memberships.create(
-                user=world[person], added_at=joined + timedelta(minutes=minutes)
+            GroupMembershipFactory(
+                group=world["sales"],
+                user=world[person],
+                added_at=joined + timedelta(minutes=minutes),
             )
     return tenant, mine, theirs
 
