@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install messages lint format check clean screenshots serve load bench explore faults
+.PHONY: run test install messages lint format check clean screenshots docs-screenshots serve load bench explore faults
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -80,6 +80,14 @@ screenshots: $(STAMP) $(MO)
 	DEBUG=1 DATABASE_URL=sqlite:///$(SCREENS_DB) $(PY) manage.py migrate --noinput -v0
 	DEBUG=1 DATABASE_URL=sqlite:///$(SCREENS_DB) $(PY) manage.py load_demo -v0 > /dev/null
 	DEBUG=1 DATABASE_URL=sqlite:///$(SCREENS_DB) $(PY) scripts/screenshots.py screenshots
+
+# The flows the README shows, in English and Dutch, in docs/screenshots/ (committed).
+docs-screenshots: $(STAMP) $(MO)
+	scripts/ensure-chromium
+	mkdir -p build && rm -f $(SCREENS_DB)
+	DEBUG=1 DATABASE_URL=sqlite:///$(SCREENS_DB) $(PY) manage.py migrate --noinput -v0
+	DEBUG=1 DATABASE_URL=sqlite:///$(SCREENS_DB) $(PY) manage.py load_demo -v0 > /dev/null
+	DEBUG=1 DATABASE_URL=sqlite:///$(SCREENS_DB) $(PY) scripts/screenshots.py --docs
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.utils.html import format_html_join
@@ -409,7 +410,11 @@ class DirectoryUserAdmin(ThroughServicesAdmin):
                 done += 1
             except LicensingError as refused:
                 self.message_user(request, f"{user.user_principal_name}: {refused}", messages.ERROR)
-        self.message_user(request, _("%(n)d users done.") % {"n": done}, messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(n)s user done.", "%(n)s users done.", done) % {"n": intcomma(done)},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Group)

@@ -3,6 +3,7 @@ views show ``str(error)`` as it is. A service that raises has changed nothing.""
 
 from __future__ import annotations
 
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -23,9 +24,9 @@ def names_and_more(names, total: int | None = None, *, shown: int = NAMES_SHOWN)
     rest = total - len(named)
     if rest <= 0:
         return ", ".join(named)
-    return ngettext("%(names)s and %(n)d more", "%(names)s and %(n)d more", rest) % {
+    return ngettext("%(names)s and %(n)s more", "%(names)s and %(n)s more", rest) % {
         "names": ", ".join(named),
-        "n": rest,
+        "n": intcomma(rest),
     }
 
 
@@ -53,11 +54,18 @@ class InsufficientSeats(LicensingError):
     def __init__(self, product, needed: int, available: int):
         self.product, self.needed, self.available = product, needed, available
         super().__init__(
-            _(
-                "Not enough licenses for %(product)s: this assignment needs %(needed)d and "
-                "%(available)d are available. Nothing was changed."
+            ngettext(
+                "Not enough licenses for %(product)s: this assignment needs %(needed)s and "
+                "%(available)s is available. Nothing was changed.",
+                "Not enough licenses for %(product)s: this assignment needs %(needed)s and "
+                "%(available)s are available. Nothing was changed.",
+                max(available, 0),
             )
-            % {"product": product.display_name, "needed": needed, "available": max(available, 0)}
+            % {
+                "product": product.display_name,
+                "needed": intcomma(needed),
+                "available": intcomma(max(available, 0)),
+            }
         )
 
 

@@ -149,6 +149,9 @@ LANGUAGES = [("en", "English"), ("nl", "Nederlands")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
+# Numbers read with their thousands separators in both languages (1,234 / 1.234); a number
+# in an attribute or a URL is written with |unlocalize (or built in Python, unlocalized).
+USE_THOUSAND_SEPARATOR = True
 USE_TZ = True
 
 STATIC_URL = "static/"

@@ -1,4 +1,6 @@
-"""Take a PNG of every page of the demo tenant: `make screenshots` (writes screenshots/).
+"""Take a PNG of every page of the demo tenant: `make screenshots` (writes screenshots/);
+with --docs, the flows the README shows (docs/screenshots/, committed): Assign's review with
+enough licenses and short of them, a group's outcome after Assign, a paged error list.
 
 Starts the development server on a free port against the database in DATABASE_URL (the
 Makefile prepares a demo SQLite database), signs in with the demo account and visits each
@@ -100,9 +102,61 @@ def shoot(page, base: str, pages: dict, k: dict, out: Path, prefix: str) -> None
     page.screenshot(path=str(out / f"{prefix}16-assignments-dialog.png"))
 
 
-def main(out: Path) -> None:
+def pick(k: dict) -> dict:
+    """The demo tenant's users for the docs' flows: some without Office 365 E1 (8 seats
+    left: ten of them are short) and one without Office 365 E3."""
+    from licensing.models import DirectoryUser, Group, Product
+
+    def without(sku: str, n: int) -> list[str]:
+        return [
+            str(u)
+            for u in DirectoryUser.objects.filter(tenant__name="Contoso", soft_deleted_at=None)
+            .exclude(licenses__product__sku_part_number=sku)
+            .order_by("display_name")
+            .values_list("public_id", flat=True)[:n]
+        ]
+
+    sku = {p.sku_part_number: str(p.sku_id) for p in Product.objects.all()}
+    group = {g.name: str(g.public_id) for g in Group.objects.filter(tenant__name="Contoso")}
+    return {
+        **k,
+        "sku": sku,
+        "without_e1": without("STANDARDPACK", 10),
+        "without_e3": without("ENTERPRISEPACK", 1),
+        "security": group["Security admins"],
+        "everyone": group["All staff"],
+    }
+
+
+def shoot_docs(page, base: str, k: dict, out: Path, prefix: str, assign_sku: str) -> None:
+    """The flows of the README, in one language: Assign's review, enough and short; a group's
+    outcome after Assign (``assign_sku`` to All staff, more members than seats); its error
+    list, paged."""
+    page.goto(base + "/accounts/login/")
+    page.fill("#id_username", "support")
+    page.fill("#id_password", "contoso-demo-2026")
+    page.locator("button[type=submit]").click()
+    page.wait_for_url("**/licenses/")
+    security, everyone = k["security"], k["everyone"]
+    e3, e1 = k["sku"]["ENTERPRISEPACK"], k["sku"]["STANDARDPACK"]
+    page.goto(f"{base}/licenses/assign/?product={e3}&user={k['without_e3'][0]}&group={security}")
+    page.screenshot(path=str(out / f"{prefix}assign-review-enough.png"), full_page=True)
+    users = "&".join(f"user={u}" for u in k["without_e1"])
+    page.goto(f"{base}/licenses/assign/?product={e1}&{users}")
+    page.screenshot(path=str(out / f"{prefix}assign-review-short.png"), full_page=True)
+    page.goto(f"{base}/licenses/assign/?product={k['sku'][assign_sku]}&group={everyone}")
+    page.get_by_role("button", name="Toewijzen" if prefix else "Assign", exact=True).click()
+    page.wait_for_url(lambda url: "/assign/" not in url)
+    page.screenshot(path=str(out / f"{prefix}assign-group-outcome.png"))
+    page.goto(f"{base}/groups/{everyone}/licenses/")
+    page.screenshot(path=str(out / f"{prefix}group-error-list.png"), full_page=True)
+
+
+def main(out: Path, docs: bool = False) -> None:
     out.mkdir(parents=True, exist_ok=True)
     k = ids()
+    if docs:
+        k = pick(k)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -142,14 +196,20 @@ def main(out: Path) -> None:
                     extra_http_headers={"Accept-Language": language},
                 )
                 page = context.new_page()
-                shoot(page, base, pages, k, out, prefix)
+                if docs:
+                    sku = "AAD_PREMIUM" if language == "en" else "AAD_PREMIUM_P2"
+                    shoot_docs(page, base, k, out, prefix, sku)
+                else:
+                    shoot(page, base, pages, k, out, prefix)
                 context.close()
             browser.close()
-        print(f"{2 * (len(pages) + 2)} screenshots in {out}/")
+        print(f"screenshots in {out}/")
     finally:
         server.terminate()
         server.wait(timeout=10)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots"))
+    docs = "--docs" in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--docs"]
+    main(Path(args[0] if args else ("docs/screenshots" if docs else "screenshots")), docs)

@@ -6,11 +6,13 @@ import base64
 import hashlib
 from datetime import timedelta
 
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from licensing import selectors, services
@@ -59,7 +61,11 @@ def restore_user(request: HttpRequest, user_id) -> HttpResponse:
     errors = services.user_restore(tenant=request.tenant, user=user, actor=request.user)
     text = _("Restored %(user)s.") % {"user": user.display_name}
     if errors:
-        text += " " + _("%(n)d licenses have no seat left (Not enough licenses).") % {"n": errors}
+        text += " " + ngettext(
+            "%(n)s license has no seat left (Not enough licenses).",
+            "%(n)s licenses have no seat left (Not enough licenses).",
+            errors,
+        ) % {"n": intcomma(errors)}
     return command_done(
         request, text, reverse("portal:deleted_users"), level="warning" if errors else "success"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -122,13 +123,21 @@ def processing_text(group, outcome: dict | None) -> str:
     """What the notification says after a change to a group's licenses: the outcome when the
     run finished at once, else that it runs in the background."""
     if outcome is None:
-        return _(
-            "Applying the licenses of %(group)s to its %(n)d members in the background; "
-            "the group's Licenses page shows the progress."
-        ) % {"group": group.name, "n": group.processing_total}
-    return _("%(group)s: %(assigned)d users licensed, %(failed)d with errors.") % {
+        return ngettext(
+            "Applying the licenses of %(group)s to its %(n)s member in the background; "
+            "the group's Licenses page shows the progress.",
+            "Applying the licenses of %(group)s to its %(n)s members in the background; "
+            "the group's Licenses page shows the progress.",
+            group.processing_total,
+        ) % {"group": group.name, "n": intcomma(group.processing_total)}
+    return ngettext(
+        "%(group)s: %(assigned)s user licensed, %(failed)s with errors.",
+        "%(group)s: %(assigned)s users licensed, %(failed)s with errors.",
+        outcome["assigned"],
+    ) % {
         "group": group.name,
-        **outcome,
+        "assigned": intcomma(outcome["assigned"]),
+        "failed": intcomma(outcome["failed"]),
     }
 
 
@@ -161,7 +170,10 @@ def add_members(request: HttpRequest, group_id) -> HttpResponse:
         return command_done(request, str(refused), back, level="error")
     return command_done(
         request,
-        _("Added %(n)d members to %(group)s.") % {"n": len(people), "group": group.name},
+        ngettext(
+            "Added %(n)s member to %(group)s.", "Added %(n)s members to %(group)s.", len(people)
+        )
+        % {"n": intcomma(len(people)), "group": group.name},
         back,
     )
 
@@ -184,8 +196,8 @@ def remove_members(request: HttpRequest, group_id) -> HttpResponse:
     except LicensingError as refused:
         return command_done(request, str(refused), back, level="error")
     text = ngettext(
-        "Removed %(n)d member from %(group)s.", "Removed %(n)d members from %(group)s.", len(people)
-    ) % {"n": len(people), "group": group.name}
+        "Removed %(n)s member from %(group)s.", "Removed %(n)s members from %(group)s.", len(people)
+    ) % {"n": intcomma(len(people)), "group": group.name}
     return command_done(request, text, back)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -239,10 +240,10 @@ def remove_license(request: HttpRequest, sku_id) -> HttpResponse:
             request, str(refused), reverse("portal:product", args=[product.sku_id]), level="error"
         )
     text = ngettext(
-        "Removed %(product)s from %(n)d user.", "Removed %(product)s from %(n)d users.", len(users)
+        "Removed %(product)s from %(n)s user.", "Removed %(product)s from %(n)s users.", len(users)
     ) % {
         "product": product.display_name,
-        "n": len(users),
+        "n": intcomma(len(users)),
     }
     return command_done(request, text, reverse("portal:product", args=[product.sku_id]))
 

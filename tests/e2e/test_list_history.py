@@ -38,6 +38,7 @@ def test_back_from_a_user_returns_to_the_same_search_sort_and_page(page, signed_
     assert _query(page.url) == {"q": ["megan"], "sort": ["location"]}
     page.locator("#user-rows").get_by_role("link", name="Next ›").click()
     expect(page.locator("#user-rows .pager")).to_contain_text("Items 51–60")
+    expect(page).to_have_url(re.compile(r"page=2"))
     assert _query(page.url) == {"q": ["megan"], "sort": ["location"], "page": ["2"]}
     # Page 2 by usage location: the last ten Megans of the US.
     expect(rows).to_have_count(10)
@@ -46,6 +47,7 @@ def test_back_from_a_user_returns_to_the_same_search_sort_and_page(page, signed_
     rows.first.get_by_role("link").click()
     expect(page.locator("h1")).to_contain_text(first_on_page_2)
     page.go_back()
+    expect(page).to_have_url(re.compile(r"page=2"))
     assert _query(page.url) == {"q": ["megan"], "sort": ["location"], "page": ["2"]}
     expect(page.locator("#user-rows .pager")).to_contain_text("Items 51–60")
     expect(rows.first.locator("td").first).to_have_text(first_on_page_2)
@@ -53,6 +55,7 @@ def test_back_from_a_user_returns_to_the_same_search_sort_and_page(page, signed_
     expect(page.locator("#user-rows th[aria-sort=ascending]")).to_have_text("Usage location ▲")
     # A search now keeps the sort and starts again at the first page.
     page.locator("#user-search-q").fill("megan 5")
+    expect(page).to_have_url(re.compile(r"q=megan(\+|%20)5"))
     expect(rows).to_have_count(10)
     assert _query(page.url) == {"q": ["megan 5"], "sort": ["location"]}
     expect(rows.first).to_contain_text("DE")
@@ -83,12 +86,14 @@ def test_a_groups_error_list_is_searched_and_paged_and_back_returns_to_it(
     expect(search).to_be_focused()
     assert _query(page.url) == {"q": ["zed"]}
     page.locator("#group-licenses").get_by_role("link", name="Next ›").click()
+    expect(page).to_have_url(re.compile(r"page=2"))
     assert _query(page.url) == {"q": ["zed"], "page": ["2"]}
     expect(errors.first).to_contain_text("Zed")
     opened = errors.first.locator("td").first.inner_text()
     errors.first.get_by_role("link").click()
     expect(page.locator("h1")).to_contain_text(opened)
     page.go_back()
+    expect(page).to_have_url(re.compile(r"page=2"))
     assert _query(page.url) == {"q": ["zed"], "page": ["2"]}
     expect(errors.first.locator("td").first).to_have_text(opened)
     assert_accessible(page)
