@@ -349,15 +349,21 @@ def big_customer(
     }
 
 
-def page_figures(world: dict, minimal: str) -> None:
-    """Every GET blade of the portal's URLconf on the big customer's tenant, over the minimal
-    view, as its Global administrator: one line each, and the slowest. A route that answers
-    GET with 405 changes something (POST only) and is not a page."""
-    client = Client()
+def signed_in(world: dict, **defaults) -> Client:
+    """A client signed in as the tenant's Global administrator, in that tenant."""
+    client = Client(**defaults)
     client.force_login(world["actor"])
     session = client.session
     session["portal_tenant_id"] = world["tenant"].id
     session.save()
+    return client
+
+
+def page_figures(world: dict, minimal: str) -> None:
+    """Every GET blade of the portal's URLconf on the big customer's tenant, over the minimal
+    view, as its Global administrator: one line each, and the slowest. A route that answers
+    GET with 405 changes something (POST only) and is not a page."""
+    client = signed_in(world)
     ratios = {}
     for name, arguments in portal_routes():
         url = reverse(name, kwargs={a: ROUTE_ARGS[a](world) for a in arguments})

@@ -8,11 +8,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from licensing.models import Product
-from scripts.bench import FILES, ROUTE_ARGS, big_customer, portal_routes
+from scripts.bench import FILES, ROUTE_ARGS, big_customer, portal_routes, signed_in
 from tests.factories import AccountFactory
 from tests.portal.test_i18n import visible
 
@@ -41,11 +40,7 @@ def grouped_world():
 
 @pytest.mark.parametrize("language, separator", [("en", ","), ("nl", ".")])
 def test_every_page_groups_its_thousands(grouped_world, language, separator):
-    client = Client(HTTP_ACCEPT_LANGUAGE=language)
-    client.force_login(grouped_world["actor"])
-    session = client.session
-    session["portal_tenant_id"] = grouped_world["tenant"].id
-    session.save()
+    client = signed_in(grouped_world, HTTP_ACCEPT_LANGUAGE=language)
     seen = {}
     for name, arguments in portal_routes():
         if name in FILES:

@@ -12,23 +12,18 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from licensing.models import Product
-from scripts.bench import FILES, ROUTE_ARGS, big_customer, portal_routes
+from scripts.bench import FILES, ROUTE_ARGS, big_customer, portal_routes, signed_in
 from tests.factories import AccountFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 
 def query_counts(world: dict) -> dict[str, int]:
-    client = Client()
-    client.force_login(world["actor"])
-    session = client.session
-    session["portal_tenant_id"] = world["tenant"].id
-    session.save()
+    client = signed_in(world)
     counts = {}
     for name, arguments in portal_routes():
         if name in FILES:  # a download streams its rows: queries by the thousand rows
