@@ -146,6 +146,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Short OLTP statements: PostgreSQL's JIT compiler spends more compiling (hundreds of
     # milliseconds on a group-processing batch) than it could ever save here.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A task worker beside the web server (README, "Group processing in the background"):
+    # readers never wait for the writer (WAL, kept in the file), a transaction takes the write
+    # lock when it begins rather than failing to upgrade to it, and waits up to 20 seconds for it
+    # rather than failing at once with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
