@@ -59,6 +59,9 @@ def test_the_country_filter_is_a_text_box_not_a_list_of_countries(client, staff,
 def test_the_country_filter_narrows_by_a_fragment_of_the_name_in_any_case(client, staff, tenants):
     assert listed(client.get(reverse(CHANGELIST), {"country": "NETHER"})) == {"nl"}
     assert listed(client.get(reverse(CHANGELIST), {"country": "united"})) == {"us", "gb"}
+    # With the admin's "Show counts" on too.
+    shown = client.get(reverse(CHANGELIST), {"country": "nether", "_facets": "True"})
+    assert listed(shown) == {"nl"}
 
 
 def test_the_country_filter_matches_names_in_the_admins_language(client, staff, tenants):
