@@ -7,6 +7,8 @@ oversubscribe. The catalog, the derived UserLicense rows and the audit trail are
 
 from __future__ import annotations
 
+import unicodedata
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -17,6 +19,7 @@ from django.http import HttpResponseRedirect
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django_countries import countries
 
 from licensing import services
 from licensing.errors import LicensingError
@@ -202,11 +205,70 @@ class CatalogStampAdmin(ReadOnlyAdmin):
     list_display = ["value"]
 
 
+def folded(text: str) -> str:
+    """``text`` as the country search compares it: any case, without accents (België, belgie)."""
+    return "".join(
+        c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c)
+    )
+
+
+class CountrySearchFilter(admin.ListFilter):
+    """The tenants' country as a text box rather than a list of some 250 countries: a
+    fragment of the country's name in the admin's language (django-countries' names), or its
+    two-letter code, in any case. The form keeps the other filters and the search."""
+
+    title = _("country")
+    parameter_name = "country"
+    template = "admin/country_search_filter.html"
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        if self.parameter_name in params:
+            value = params.pop(self.parameter_name)[-1].strip()
+            if value:
+                self.used_parameters[self.parameter_name] = value
+
+    def value(self) -> str:
+        return self.used_parameters.get(self.parameter_name, "")
+
+    def has_output(self) -> bool:
+        return True
+
+    def expected_parameters(self) -> list[str]:
+        return [self.parameter_name]
+
+    def choices(self, changelist):
+        # One "choice": what the template's form needs.
+        yield {
+            "parameter": self.parameter_name,
+            "value": self.value(),
+            "others": [
+                (name, value)
+                for name, values in sorted(changelist.filter_params.items())
+                if name != self.parameter_name
+                for value in values
+            ],
+            "clear": changelist.get_query_string(remove=[self.parameter_name]),
+        }
+
+    def queryset(self, request, queryset):
+        text = self.value()
+        if not text:
+            return queryset
+        fragment = folded(text)
+        codes = [
+            code
+            for code, name in countries
+            if fragment in folded(str(name)) or text.upper() == code
+        ]
+        return queryset.filter(**{f"{self.parameter_name}__in": codes})
+
+
 @admin.register(Tenant)
 class TenantAdmin(ThroughServicesAdmin):
     list_display = ["name", "initial_domain", "country", "created_at"]
     search_fields = ["name", "initial_domain"]
-    list_filter = ["country"]
+    list_filter = [CountrySearchFilter]
     fields = ["public_id", "name", "initial_domain", "country", "seat_summary"]
 
     def get_readonly_fields(self, request, obj=None):

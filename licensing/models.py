@@ -565,6 +565,8 @@ class ScimToken(IssuedCredential):
 
     class Meta:
         ordering = ["tenant", "-created_at", "-id"]
+        verbose_name = _("SCIM token")
+        verbose_name_plural = _("SCIM tokens")
 
     def __str__(self) -> str:
         return f"{self.token_hint}…"
@@ -577,6 +579,11 @@ class AccountPreferences(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
     )
     language = models.CharField(max_length=8, choices=settings.LANGUAGES, blank=True)
+
+    class Meta:
+        # One account's preferences are already plural ("Account preferencess" otherwise).
+        verbose_name = _("account preferences")
+        verbose_name_plural = _("account preferences")
 
     def __str__(self) -> str:
         return f"{self.account} ({self.language or 'browser'})"

@@ -48,12 +48,25 @@ def development_secret_key(path: Path) -> str:
 
 
 DEBUG = env_bool("DEBUG", default=False)
+# The quick start: no DATABASE_URL, so the SQLite file in the checkout (DATABASES below).
+QUICK_START_DATABASE = "DATABASE_URL" not in os.environ
+DEVELOPMENT_KEY_FILE = BASE_DIR / ".secret_key"
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false.")
-    SECRET_KEY = development_secret_key(BASE_DIR / ".secret_key")
+    if DEBUG:
+        SECRET_KEY = development_secret_key(DEVELOPMENT_KEY_FILE)
+    elif QUICK_START_DATABASE and DEVELOPMENT_KEY_FILE.is_file():
+        # `.venv/bin/python manage.py ...` in the checkout after `make run` (README): the key
+        # the quick start made, for the quick start's own SQLite database. It is only read
+        # here, never made: a deployment names its database, and without DEBUG a checkout
+        # that never ran the quick start has no key, so both still need SECRET_KEY.
+        SECRET_KEY = DEVELOPMENT_KEY_FILE.read_text().strip()
+    if not SECRET_KEY:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is false (only the quick start, with DEBUG=1 or "
+            "on its own SQLite database after `make run`, uses the key kept in .secret_key)."
+        )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -133,6 +146,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Short OLTP statements: PostgreSQL's JIT compiler spends more compiling (hundreds of
     # milliseconds on a group-processing batch) than it could ever save here.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A task worker beside the web server (README, "Group processing in the background"):
+    # readers never wait for the writer (WAL, kept in the file), a transaction takes the write
+    # lock when it begins rather than failing to upgrade to it, and waits up to 20 seconds for it
+    # rather than failing at once with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
