@@ -96,6 +96,32 @@
     // The focused element went with the swap (or was disabled while busy): the one drawn in
     // its place takes the focus.
     restoreFocus(focusedId || focusBeforeBusy);
+    // A tab of a blade (a boosted link) drew the blade again: the tab chosen keeps the focus,
+    // as in a tab list, else the blade's heading has it.
+    if (event.detail.boosted && lostFocus()) {
+      var main = document.querySelector("main");
+      var chosen = main && (main.querySelector(".tabs a[aria-current=page]") || main.querySelector("h1[tabindex]"));
+      if (chosen) chosen.focus();
+    }
+  });
+
+  function lostFocus() {
+    var active = document.activeElement;
+    return !active || active === document.body || !document.contains(active);
+  }
+
+  // After a full page load the keyboard starts in the blade: its heading (tabindex=-1) has
+  // the focus, so the next Tab goes to the blade's first control, not through the header and
+  // the left navigation (the skip link, by hand, does the same). Not when the address names
+  // a place (#fragment), a dialog is open, a field asks for the focus (autofocus), or the
+  // focus is somewhere already.
+  document.addEventListener("DOMContentLoaded", function () {
+    if (location.hash || !lostFocus() || document.querySelector("dialog[open]")) return;
+    var asked = Array.prototype.some.call(document.querySelectorAll("[autofocus]"), function (field) {
+      return !field.closest("dialog:not([open])");
+    });
+    var heading = document.querySelector("main h1[tabindex]");
+    if (!asked && heading) heading.focus({ preventScroll: true });
   });
 
   // Buttons that open a dialog of the page, and buttons that close theirs. Without script
