@@ -96,6 +96,32 @@
     // The focused element went with the swap (or was disabled while busy): the one drawn in
     // its place takes the focus.
     restoreFocus(focusedId || focusBeforeBusy);
+    // A tab of a blade (a boosted link) drew the blade again: the tab chosen keeps the focus,
+    // as in a tab list, else the blade's heading has it.
+    if (event.detail.boosted && lostFocus()) {
+      var main = document.querySelector("main");
+      var chosen = main && (main.querySelector(".tabs a[aria-current=page]") || main.querySelector("h1[tabindex]"));
+      if (chosen) chosen.focus();
+    }
+  });
+
+  function lostFocus() {
+    var active = document.activeElement;
+    return !active || active === document.body || !document.contains(active);
+  }
+
+  // After a full page load the keyboard starts in the blade: its heading (tabindex=-1) has
+  // the focus, so the next Tab goes to the blade's first control, not through the header and
+  // the left navigation (the skip link, by hand, does the same). Not when the address names
+  // a place (#fragment), a dialog is open, a field asks for the focus (autofocus), or the
+  // focus is somewhere already.
+  document.addEventListener("DOMContentLoaded", function () {
+    if (location.hash || !lostFocus() || document.querySelector("dialog[open]")) return;
+    var asked = Array.prototype.some.call(document.querySelectorAll("[autofocus]"), function (field) {
+      return !field.closest("dialog:not([open])");
+    });
+    var heading = document.querySelector("main h1[tabindex]");
+    if (!asked && heading) heading.focus({ preventScroll: true });
   });
 
   // Buttons that open a dialog of the page, and buttons that close theirs. Without script
@@ -120,18 +146,18 @@
   });
 
   // Escape in such a dialog is its Cancel: the server puts back what the dialog changed. A
-  // Cancel disabled while a request runs is pressed once that request has been answered.
-  function cancelDialog(id) {
-    var dialog = document.getElementById(id);
-    var cancel = dialog && dialog.querySelector("[data-dialog-cancel]");
-    if (!cancel) return;
-    if (!cancel.disabled) {
-      cancel.click();
+  // button disabled while a request runs is pressed once that request has been answered.
+  function pressInDialog(id, selector) {
+    var dialog = id ? document.getElementById(id) : document.querySelector("#modal dialog");
+    var button = dialog && dialog.querySelector(selector);
+    if (!button) return;
+    if (!button.disabled) {
+      button.click();
       return;
     }
     document.addEventListener("htmx:afterSettle", function again() {
       document.removeEventListener("htmx:afterSettle", again);
-      cancelDialog(id);
+      pressInDialog(id, selector);
     });
   }
   document.addEventListener("cancel", function (event) {
@@ -139,8 +165,53 @@
     if (!(dialog instanceof HTMLDialogElement) || !dialog.querySelector("[data-dialog-cancel]")) return;
     event.preventDefault();
     closeDialog(dialog);
-    cancelDialog(dialog.id);
+    pressInDialog(dialog.id, "[data-dialog-cancel]");
   }, true);
+
+  // Enter on a switch or a box of a dialog is its primary button (OK, Save), as Escape is
+  // its Cancel: toggle with Space, confirm with Enter.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || event.defaultPrevented || event.isComposing) return;
+    var box = event.target;
+    var dialog = box.type === "checkbox" && box.closest("dialog[open]");
+    if (!dialog || !dialog.querySelector("button.primary")) return;
+    event.preventDefault();
+    pressInDialog(dialog.id, "button.primary");
+  });
+
+  // Enter in the picker's search (Assign's Users and groups) ticks its first result: the
+  // one for what was typed, so after the search as you type has answered.
+  var picker = { searched: null, busy: false, pickWhenAnswered: false };
+  function pickFirst() {
+    picker.pickWhenAnswered = false;
+    var first = document.querySelector("#picker input[type=checkbox]:not(:checked):not(:disabled)");
+    if (first) first.click();
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (event.detail.elt.id !== "picker-search") return;
+    picker.searched = event.detail.elt.value;
+    picker.busy = true;
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var from = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (!from || from.id !== "picker-search") return;
+    picker.busy = false;
+    if (picker.pickWhenAnswered) pickFirst();
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.elt.id === "picker-search" && event.detail.failed) {
+      picker.busy = picker.pickWhenAnswered = false;
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    var search = event.target;
+    if (event.key !== "Enter" || search.id !== "picker-search" || event.isComposing) return;
+    event.preventDefault();
+    // The results shown are those of the query the page came with, or of the last search.
+    var shown = picker.searched === null ? search.defaultValue : picker.searched;
+    if (!picker.busy && search.value === shown) pickFirst();
+    else picker.pickWhenAnswered = true;
+  });
 
   // While a request runs, its form (or the region it swaps) is busy: aria-busy, a bar that
   // moves (portal.css), and its submit buttons disabled so that nothing is sent twice. The

@@ -6,11 +6,20 @@ They fail (never skip) when Chromium is missing: `make test` installs it.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import (
+    ElementHandle,
+    Frame,
+    Keyboard,
+    Locator,
+    Page,
+    expect,
+    sync_playwright,
+)
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
 # there are still synchronous, so Django's async-safety check would misfire.
@@ -89,6 +98,71 @@ def signed_in(page, tenant):
         return account
 
     return _sign_in
+
+
+class Keystrokes:
+    """The keys a test presses, counted: a key (or a chord such as Shift+Tab) is one, typed
+    text one per character. ``count`` so far."""
+
+    # The sync API's methods that press keys, and the argument that names them.
+    METHODS = [
+        (Keyboard, "press", "key"),
+        (Keyboard, "down", "key"),
+        (Keyboard, "type", "text"),
+        (Keyboard, "insert_text", "text"),
+        (Locator, "press", "key"),
+        (Locator, "type", "text"),
+        (Locator, "press_sequentially", "text"),
+        (Page, "press", "key"),
+        (Page, "type", "text"),
+        (Frame, "press", "key"),
+        (Frame, "type", "text"),
+        (ElementHandle, "press", "key"),
+        (ElementHandle, "type", "text"),
+    ]
+
+    def __init__(self, monkeypatch) -> None:
+        self.count = 0
+        for cls, name, argument in self.METHODS:
+            monkeypatch.setattr(cls, name, self._counting(getattr(cls, name), argument))
+
+    def _counting(self, method, argument):
+        signature = inspect.signature(method)
+
+        def counted(*args, **kwargs):
+            keys = signature.bind(*args, **kwargs).arguments[argument]
+            self.count += 1 if argument == "key" else len(keys)
+            return method(*args, **kwargs)
+
+        return counted
+
+
+KEYSTROKES: list[tuple[str, int]] = []  # (test, keys pressed), for the terminal summary
+
+
+@pytest.fixture
+def keystrokes(request, monkeypatch):
+    """Counts the keys the test presses (Keystrokes); the count is printed, kept as the test's
+    property ``keystrokes`` and listed at the end of the run."""
+    counter = Keystrokes(monkeypatch)
+    yield counter
+    request.node.user_properties.append(("keystrokes", counter.count))
+    KEYSTROKES.append((request.node.nodeid, counter.count))
+    print(f"\n{request.node.nodeid}: {counter.count} keystrokes")
+
+
+@pytest.fixture(autouse=True)
+def _count_keystrokes(request):
+    """The keyboard tests (test_keyboard*.py) count their keys."""
+    if request.module.__name__.rpartition(".")[2].startswith("test_keyboard"):
+        request.getfixturevalue("keystrokes")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if KEYSTROKES:
+        terminalreporter.section("keystrokes per keyboard test")
+        for test, count in KEYSTROKES:
+            terminalreporter.write_line(f"{count:5d}  {test}")
 
 
 AXE = Axe()

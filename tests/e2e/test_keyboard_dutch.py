@@ -81,8 +81,10 @@ def answered(page, press) -> None:
 
 
 def pick(page, query: str, name: str) -> None:
-    """In the Assign blade's Users and groups: search by typing, then tick ``name``."""
-    tab_to(page, "Gebruikers en groepen zoeken")
+    """In the Assign blade's Users and groups: search by typing, then tick ``name``. Opened
+    for a product, the blade has the focus in the search box already."""
+    if page.evaluate(FOCUSED_NAME) != "Gebruikers en groepen zoeken":
+        tab_to(page, "Gebruikers en groepen zoeken")
     answered(page, lambda: page.keyboard.type(query))
     expect(page.locator("#picker")).to_contain_text(name)
     tab_to(page, name)
