@@ -72,7 +72,7 @@ AUDIT_EVENTS = 100_000
 # What fills each URL argument of a blade, on the big customer's tenant.
 ROUTE_ARGS = {
     "sku_id": lambda w: w["product"].sku_id,
-    "user_id": lambda w: w["waiting"].public_id,
+    "user_id": lambda w: w["user"].public_id,
     "group_id": lambda w: w["group"].public_id,
     "client_id": lambda w: w["app"].client_id,
     "token_id": lambda w: w["token"].public_id,
@@ -88,6 +88,16 @@ def portal_routes() -> list[tuple[str, list[str]]]:
     return [
         (f"{portal_urls.app_name}:{pattern.name}", list(pattern.pattern.converters))
         for pattern in portal_urls.urlpatterns
+    ]
+
+
+def route_urls(world: dict) -> list[tuple[str, str]]:
+    """(name, address) of every route of the portal's URLconf, its arguments filled from
+    ``world`` (a product, a user, a group, an app and a token: ``ROUTE_ARGS``); the bench
+    times them, the tests that walk every page ask them."""
+    return [
+        (name, reverse(name, kwargs={a: ROUTE_ARGS[a](world) for a in arguments}))
+        for name, arguments in portal_routes()
     ]
 
 
@@ -343,7 +353,7 @@ def big_customer(
         "actor": actor,
         "product": product,
         "group": group,
-        "waiting": waiting.select_related("user").first().user,
+        "user": waiting.select_related("user").first().user,
         "app": app,
         "token": token,
     }
@@ -365,8 +375,7 @@ def page_figures(world: dict, minimal: str) -> None:
     GET with 405 changes something (POST only) and is not a page."""
     client = signed_in(world)
     ratios = {}
-    for name, arguments in portal_routes():
-        url = reverse(name, kwargs={a: ROUTE_ARGS[a](world) for a in arguments})
+    for name, url in route_urls(world):
         if _answer_to_get(client, url) == 405:
             continue
         if name in FILES:

@@ -81,13 +81,18 @@ def ids() -> dict[str, str]:
     }
 
 
+def sign_in(page) -> None:
+    """Sign in on the sign-in page shown, as the demo tenant's support account."""
+    page.fill("#id_username", "support")
+    page.fill("#id_password", "contoso-demo-2026")
+    page.locator("button[type=submit]").click()
+    page.wait_for_url("**/licenses/")
+
+
 def shoot(page, base: str, pages: dict, k: dict, out: Path, prefix: str) -> None:
     for name, path in pages.items():
         if name == "02-licenses-overview":
-            page.fill("#id_username", "support")
-            page.fill("#id_password", "contoso-demo-2026")
-            page.locator("button[type=submit]").click()
-            page.wait_for_url("**/licenses/")
+            sign_in(page)
         page.goto(base + path)
         page.screenshot(path=str(out / f"{prefix}{name}.png"))
     page.goto(base + pages["07-assign"])
@@ -133,10 +138,7 @@ def shoot_docs(page, base: str, k: dict, out: Path, prefix: str, assign_sku: str
     outcome after Assign (``assign_sku`` to All staff, more members than seats); its error
     list, paged."""
     page.goto(base + "/accounts/login/")
-    page.fill("#id_username", "support")
-    page.fill("#id_password", "contoso-demo-2026")
-    page.locator("button[type=submit]").click()
-    page.wait_for_url("**/licenses/")
+    sign_in(page)
     security, everyone = k["security"], k["everyone"]
     e3, e1 = k["sku"]["ENTERPRISEPACK"], k["sku"]["STANDARDPACK"]
     page.goto(f"{base}/licenses/assign/?product={e3}&user={k['without_e3'][0]}&group={security}")

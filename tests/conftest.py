@@ -58,6 +58,16 @@ def actor(db):
 
 
 @pytest.fixture
+def staff(client):
+    """The operator's support account, signed in to the Django admin (a superuser)."""
+    from tests.factories import AccountFactory
+
+    account = AccountFactory(username="support@operator.example", is_staff=True, is_superuser=True)
+    client.force_login(account)
+    return account
+
+
+@pytest.fixture
 def buy(tenant):
     """buy("ENTERPRISEPACK", 5): a subscription of N units for the tenant."""
     from tests.factories import SubscriptionFactory, product

@@ -138,7 +138,7 @@ def license_blade(*, tenant: Tenant, group: Group, page=1, search: str = "") -> 
     ]
     # All of them by the group's counter; the matching ones by the window when it is the whole
     # list, else over the group's rows in Error.
-    error_count = _error_counter(tenant, group)
+    error_count = _counter(tenant, group, "error_counter")
     if not search:
         matching_count = error_count
     else:
@@ -152,13 +152,13 @@ def license_blade(*, tenant: Tenant, group: Group, page=1, search: str = "") -> 
     }
 
 
-def _error_counter(tenant: Tenant, group: Group) -> int:
-    """The tenant's group's members in Error as the engine counts them (read now: 24,000
-    members in Error are not counted per view, and the group at hand may be older than its
-    counter); 0 for another tenant's group."""
-    return sum(
-        Group.objects.filter(tenant=tenant, id=group.id).values_list("error_counter", flat=True)
-    )
+def _counter(tenant: Tenant, group: Group, field: str) -> int:
+    """One of the counters the engine keeps on the tenant's group (``member_counter``,
+    ``error_counter``), read now: the group at hand may be older than its counter. One query;
+    0 for another tenant's group, with none, and for a group deleted meanwhile."""
+    if group.tenant_id != tenant.id:
+        return 0
+    return Group.objects.filter(id=group.id).values_list(field, flat=True).first() or 0
 
 
 def member_counts(*, tenant: Tenant, groups: Iterable[Group]) -> dict[int, int]:
@@ -258,11 +258,7 @@ def group_member_ids(*, tenant: Tenant, groups: Iterable[Group]) -> dict[int, li
 def group_member_count(*, tenant: Tenant, group: Group) -> int:
     """How many members the tenant's group has (its member counter, read now: one query; 0 for
     another tenant's group, with none)."""
-    if group.tenant_id != tenant.id:
-        return 0
-    return sum(
-        Group.objects.filter(tenant=tenant, id=group.id).values_list("member_counter", flat=True)
-    )
+    return _counter(tenant, group, "member_counter")
 
 
 # -- the Graph-compatible API's reads -----------------------------------------------------------

@@ -9,11 +9,10 @@ not a list of pages someone remembered."""
 from __future__ import annotations
 
 import pytest
-from django.urls import reverse
 
 from licensing import services
 from licensing.models import Product
-from portal import portal_urls
+from scripts.bench import route_urls
 from tests.factories import DirectoryUserFactory, GroupFactory, SubscriptionFactory, product
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -23,13 +22,6 @@ UPN = "aleksandra.vanwesthuizenoppenheimer1@contoso.onmicrosoft.com"  # 60 chara
 DISPLAY_NAME = "Aleksandra Maria van der Westhuizen-Oppenheimer Schwarzenberg"
 PRODUCT_NAME = "Microsoft 365 E3 Extra Features with Enterprise Mobility and Security Compliance"
 GROUP_NAME = "Regional Sales and Marketing Operations Europe Middle East Africa"
-ROUTE_ARGS = {
-    "sku_id": lambda w: w["product"].sku_id,
-    "user_id": lambda w: w["user"].public_id,
-    "group_id": lambda w: w["group"].public_id,
-    "client_id": lambda w: w["app"].client_id,
-    "token_id": lambda w: w["token"].public_id,
-}
 # Pages that show more with a query: Assign with a product and the long-named user picked
 # (its review) and a search that finds them (its picker).
 QUERIES = {
@@ -91,10 +83,8 @@ def _pages(client, world) -> list[tuple[str, str]]:
     page (asked with Django's test client first: not the POST-only commands, not the
     downloads)."""
     pages = []
-    for pattern in portal_urls.urlpatterns:
-        name = f"{portal_urls.app_name}:{pattern.name}"
-        arguments = {a: ROUTE_ARGS[a](world) for a in pattern.pattern.converters}
-        url = reverse(name, kwargs=arguments) + QUERIES.get(name, lambda w: "")(world)
+    for name, address in route_urls(world):
+        url = address + QUERIES.get(name, lambda w: "")(world)
         response = client.get(url)
         if response.status_code == 200 and response["Content-Type"].startswith("text/html"):
             pages.append((name, url))

@@ -16,13 +16,6 @@ TID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
 
 @pytest.fixture
-def staff(client):
-    account = AccountFactory(username="support@operator.example", is_staff=True, is_superuser=True)
-    client.force_login(account)
-    return account
-
-
-@pytest.fixture
 def bound():
     account = AccountFactory(username="admin@contoso.onmicrosoft.com")
     AccountIdentity.objects.create(

@@ -22,13 +22,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff(client):
-    account = AccountFactory(username="support@operator.example", is_staff=True, is_superuser=True)
-    client.force_login(account)
-    return account
-
-
 def test_every_licensing_model_is_registered():
     missing = [
         m.__name__

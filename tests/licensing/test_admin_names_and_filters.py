@@ -6,18 +6,11 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.factories import AccountFactory, TenantFactory
+from tests.factories import TenantFactory
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "admin:licensing_tenant_changelist"
-
-
-@pytest.fixture
-def staff(client):
-    account = AccountFactory(username="support@operator.example", is_staff=True, is_superuser=True)
-    client.force_login(account)
-    return account
 
 
 @pytest.fixture

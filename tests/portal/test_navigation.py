@@ -18,7 +18,7 @@ import pytest
 from django.urls import reverse
 
 from licensing import services
-from portal import portal_urls
+from scripts.bench import route_urls
 from tests.factories import (
     DirectoryUserFactory,
     GroupFactory,
@@ -29,23 +29,8 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-ROUTE_ARGS = {
-    "sku_id": lambda w: w["product"].sku_id,
-    "user_id": lambda w: w["user"].public_id,
-    "group_id": lambda w: w["group"].public_id,
-    "client_id": lambda w: w["app"].client_id,
-    "token_id": lambda w: w["token"].public_id,
-}
 LEFTNAV = re.compile(r'<nav class="leftnav"[^>]*>(.*?)</nav>', re.S)
 LINK = re.compile(r'<a href="([^"]+)"([^>]*)>')
-
-
-def _routes() -> list[tuple[str, dict]]:
-    """Every route of the portal's URLconf: its name and the names of its URL arguments."""
-    return [
-        (f"{portal_urls.app_name}:{p.name}", list(p.pattern.converters))
-        for p in portal_urls.urlpatterns
-    ]
 
 
 @pytest.fixture
@@ -63,8 +48,7 @@ def world(tenant, buy, actor):
 def _pages(client, world) -> list[tuple[str, str, str]]:
     """(URL name, address, HTML) of every route that answers a GET with a page."""
     pages = []
-    for name, arguments in _routes():
-        url = reverse(name, kwargs={a: ROUTE_ARGS[a](world) for a in arguments})
+    for name, url in route_urls(world):
         response = client.get(url)
         if response.status_code == 200 and response["Content-Type"].startswith("text/html"):
             pages.append((name, url, response.content.decode()))

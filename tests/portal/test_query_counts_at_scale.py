@@ -13,10 +13,9 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
 
 from licensing.models import Product
-from scripts.bench import FILES, ROUTE_ARGS, big_customer, portal_routes, signed_in
+from scripts.bench import FILES, big_customer, route_urls, signed_in
 from tests.factories import AccountFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -25,10 +24,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 def query_counts(world: dict) -> dict[str, int]:
     client = signed_in(world)
     counts = {}
-    for name, arguments in portal_routes():
+    for name, url in route_urls(world):
         if name in FILES:  # a download streams its rows: queries by the thousand rows
             continue
-        url = reverse(name, kwargs={a: ROUTE_ARGS[a](world) for a in arguments})
         client.get(url)  # the first visit fills what a session caches
         with CaptureQueriesContext(connection) as ctx:
             response = client.get(url)

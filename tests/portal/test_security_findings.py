@@ -230,13 +230,6 @@ def test_without_a_proxy_forwarded_headers_are_ignored(rf, settings):
 # -- F5: Django admin changes go through services, audited, consistent ------------------------
 
 
-@pytest.fixture
-def staff(client):
-    account = AccountFactory(username="support@operator.example", is_staff=True, is_superuser=True)
-    client.force_login(account)
-    return account
-
-
 def test_changing_a_tenants_country_in_the_admin_re_evaluates_licenses(client, staff, tenant):
     SubscriptionFactory(tenant=tenant, product=product("ENTERPRISEPACK"), units=5)
     person = DirectoryUserFactory(tenant=tenant, usage_location="")
