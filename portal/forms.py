@@ -76,11 +76,13 @@ class AssignRequest:
     def member_ids(self) -> set[int]:
         return selectors.users.member_ids(tenant=self.tenant, groups=self.groups)
 
-    def preview(self, counts: dict[int, dict], catalog) -> dict:
+    def preview(self, catalog) -> dict:
         """The review before committing: per product the services it leaves off, the seats it
-        takes and those available (``short`` when too few); the users picked, and the groups
-        with their member counts. A user who holds the product already (any path) takes no
-        new seat; a group's members count as its run would apply them."""
+        takes and those available (``short`` when too few; the seats are read only when a
+        product is picked); the users picked, and the groups with their member counts. A user
+        who holds the product already (any path) takes no new seat; a group's members count as
+        its run would apply them."""
+        counts = selectors.seats.seats(tenant=self.tenant) if self.products else {}
         everyone = {u.id for u in self.users} | self.member_ids
         holders = selectors.seats.seat_holders(
             tenant=self.tenant, products=self.products, user_ids=everyone

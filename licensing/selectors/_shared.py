@@ -87,14 +87,19 @@ class Window:
         return (self.number - 1) * self.per_page + len(self.object_list)
 
 
+def page_number(value) -> int:
+    """A page number from the request: a whole number from 1, else 1."""
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return 1
+
+
 def window_of(rows: QuerySet, number, *, per_page: int = PER_PAGE) -> Window:
     """Page ``number`` of ``rows`` without counting them (one query: the page and one row
     more, which says whether there is a next page). For lists that grow with the tenant
     (users, a group's members, the audit log), where a count would read them all."""
-    try:
-        number = max(1, int(number))
-    except (TypeError, ValueError):
-        number = 1
+    number = page_number(number)
     offset = (number - 1) * per_page
     found = list(rows[offset : offset + per_page + 1])
     return Window(found[:per_page], number, per_page, has_next=len(found) > per_page)

@@ -147,7 +147,6 @@ def _number(n: int) -> str:
 def _assign_context(request: HttpRequest, data, picked: AssignRequest, catalog, products) -> dict:
     query = data.get("q", "").strip()
     found_users, found_groups = picker_results(request.tenant, query)
-    counts = selectors.seats.seats(tenant=request.tenant)
     options = [_options(p, picked, catalog) for p in picked.products]
     return {
         "section": "licenses",
@@ -160,7 +159,7 @@ def _assign_context(request: HttpRequest, data, picked: AssignRequest, catalog, 
         # Toggling a switch re-renders the form: the options dialog opens again, and stays
         # open while a choice is refused.
         "options_open": data.get("open") == "options" or any(o["error"] for o in options),
-        "preview": picked.preview(counts, catalog),
+        "preview": picked.preview(catalog),
         "default_location": picked.taking_tenant_location(),
     }
 

@@ -8,7 +8,6 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
-from django_countries import countries
 from django_htmx.http import reswap, retarget
 
 from licensing import selectors, services
@@ -67,7 +66,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
 @portal_view
 def profile(request: HttpRequest, user_id) -> HttpResponse:
     user = _get_user(request, user_id)
-    context = {"section": "users", "person": user, "tab": "profile", "countries": list(countries)}
+    context = {"section": "users", "person": user, "tab": "profile"}
     return render(request, "portal/users/profile.html", context)
 
 
