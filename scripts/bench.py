@@ -5,7 +5,8 @@ with the test settings (DEBUG off, immediate task backend: group processing runs
 process, end to end). Builds a tenant with 100,000 users, one group holding all of them and
 20 purchased products, then measures. Not a test: nothing here asserts a target; the
 README's "Benchmarks" section lists them. ``BENCH_ONLY=pages`` builds only the big customer's
-tenant and times its pages.
+tenant and times its pages; ``BENCH_ONLY=api`` builds a tenant of 10,000 users and times the
+API's calls (not the walk of 100,000 users).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ from scripts.bulk import (  # noqa: E402
 USERS = 100_000
 PRODUCTS = 20
 PAGE_RUNS = 41
+BATCH_RUNS = 11
 # The big customer: one licensed group of 60,000 members, 24,000 of them without a seat,
 # 200 groups in all, a year of audit events.
 BIG_GROUP = 60_000
@@ -217,6 +219,24 @@ def main() -> None:
         actor = get_user_model().objects.create_user("bench-admin", password="not-secret")
         product = Product.objects.get(sku_part_number="ENTERPRISEPACK")
         page_figures(big_customer(product, actor), "/bench/minimal/")
+        return
+    if os.environ.get("BENCH_ONLY") == "api":
+        # The edit-test loop of the API's calls: a smaller tenant, no walk of every user.
+        tenant = Tenant.objects.create(
+            name="Bench", initial_domain="bench.onmicrosoft.com", country="NL"
+        )
+        product = Product.objects.get(sku_part_number="ENTERPRISEPACK")
+        services.subscription_create(
+            tenant=tenant,
+            product=product,
+            units=2 * USERS,
+            start_date=datetime.date(2026, 1, 1),
+            actor=None,
+        )
+        add_users(tenant, USERS // 10, name="Bench", locations=["NL", "NL", "BE", "DE", ""])
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        api_figures(tenant, product, Client(), walk=False)
         return
     tenant, group, products = build()
     first, second = products[0], products[1]
@@ -412,9 +432,10 @@ def download_rate(client: Client, url: str) -> float:
     return best
 
 
-def api_figures(tenant: Tenant, product: Product, client: Client) -> None:
-    """The Graph-compatible API: a one-user assignLicense over the minimal API view, and
-    every page of the 100,000 users over a raw SELECT of the same columns."""
+def api_figures(tenant: Tenant, product: Product, client: Client, walk: bool = True) -> None:
+    """The Graph-compatible API: a one-user assignLicense over the minimal API view, a
+    ``$batch`` of 20 of them over the same 20 sent one by one, and (``walk``) every page of
+    the 100,000 users over a raw SELECT of the same columns."""
     settings.GRAPH_RATE_LIMIT = 1_000_000
     app, secret = services.app_register(tenant=tenant, name="Bench", actor=None)
     token = client.post(
@@ -453,6 +474,60 @@ def api_figures(tenant: Tenant, product: Product, client: Client) -> None:
         statistics.median(assign_times) / statistics.median(minimal_times),
         2,
     )
+    people = list(DirectoryUser.objects.filter(tenant=tenant).order_by("-id")[1:21])
+    emit("api_batch_20_assign_vs_single", batch_ratio(client, bearer, people, product), 2)
+    if walk:
+        list_figures(tenant, client, bearer)
+
+
+def batch_ratio(client: Client, bearer: dict, people: list, product: Product) -> float:
+    """A ``$batch`` of 20 assignLicense over the same 20 sent one by one: medians of rounds
+    that add the license to the 20 one way and remove it the other, then the reverse."""
+    add = {"addLicenses": [{"skuId": str(product.sku_id)}], "removeLicenses": []}
+    remove = {"addLicenses": [], "removeLicenses": [str(product.sku_id)]}
+
+    def singly(body: dict) -> None:
+        for person in people:
+            response = client.post(
+                f"/v1.0/users/{person.public_id}/assignLicense",
+                json.dumps(body),
+                content_type="application/json",
+                **bearer,
+            )
+            check(response.status_code == 200, f"assignLicense answered {response.status_code}")
+
+    def batched(body: dict) -> None:
+        requests = [
+            {
+                "id": str(n),
+                "method": "POST",
+                "url": f"/users/{person.public_id}/assignLicense",
+                "body": body,
+                "headers": {"Content-Type": "application/json"},
+            }
+            for n, person in enumerate(people)
+        ]
+        response = client.post(
+            "/v1.0/$batch", json.dumps({"requests": requests}), "application/json", **bearer
+        )
+        check(response.status_code == 200, f"$batch answered {response.status_code}")
+        statuses = {answer["status"] for answer in response.json()["responses"]}
+        check(statuses == {200}, f"$batch requests answered {statuses}")
+
+    singles, batches = [], []
+    for run in range(1 + BATCH_RUNS):  # the first round warms up
+        single = timed(lambda: singly(add))
+        batch = timed(lambda: batched(remove))
+        batch += timed(lambda: batched(add))
+        single += timed(lambda: singly(remove))
+        if run:
+            singles.append(single)
+            batches.append(batch)
+    return statistics.median(batches) / statistics.median(singles)
+
+
+def list_figures(tenant: Tenant, client: Client, bearer: dict) -> None:
+    """Every page of the 100,000 users over a raw SELECT of the same columns."""
 
     def walk() -> int:
         seen, url = 0, "/v1.0/users?$select=assignedLicenses,usageLocation&$top=999"

@@ -305,9 +305,10 @@ def keys(request: HttpRequest, tenant: str) -> JsonResponse:
     return JsonResponse({"keys": []})
 
 
-def authenticate(request: HttpRequest, *, write: bool) -> AppRegistration:
+def authenticate(request: HttpRequest, *, write: bool, counted: bool = True) -> AppRegistration:
     """The app behind the request's bearer token, allowed to make this call; else a
-    GraphError (401 or 403)."""
+    GraphError (401 or 403). ``counted=False``: not counted against the app's rate (a batch,
+    whose requests are counted one by one)."""
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
@@ -336,7 +337,8 @@ def authenticate(request: HttpRequest, *, write: bool) -> AppRegistration:
         raise GraphError(401, UNAUTHORIZED, "The application of this token has been revoked.")
     if write and not app.can_write:
         raise GraphError(403, FORBIDDEN, "Insufficient privileges to complete the operation.")
-    _throttle(app)
+    if counted:
+        _throttle(app)
     mark_used(app, now)
     return app
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.urls import include, path, re_path
 
-from portal.graph import auth
+from portal.graph import auth, batch
 from portal.graph import views as v
 from portal.graph.views import endpoint
 
@@ -39,6 +39,7 @@ graph = [
         "groups/<str:key>/membersWithLicenseErrors",
         endpoint(GET=(v.members_with_errors, False)),
     ),
+    path("$batch", batch.batch),
     re_path(r"^(?P<rest>.*)$", v.unknown),
 ]
 
