@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet, Subquery
 
 
 def keyset(rows: QuerySet, *, after: int | None) -> QuerySet:
@@ -19,6 +19,28 @@ def keyset(rows: QuerySet, *, after: int | None) -> QuerySet:
     if after is not None:
         rows = rows.filter(pk__gt=int(after))
     return rows.order_by("pk")
+
+
+def keyset_by(rows: QuerySet, *, after: int | None, field: str, descending: bool = False):
+    """``rows`` in the order of ``field`` then primary key (both descending when asked), after
+    the row whose primary key is ``after``: keyset paging (as ``keyset``) in another order.
+    The position stays one primary key; the row's ``field`` is read by the query itself."""
+    if after is not None:
+        after = int(after)
+        value = Subquery(rows.model.objects.filter(pk=after).values(field)[:1])
+        beyond, key = ("lt", "pk__lt") if descending else ("gt", "pk__gt")
+        rows = rows.filter(Q(**{f"{field}__{beyond}": value}) | Q(**{field: value, key: after}))
+    sign = "-" if descending else ""
+    return rows.order_by(f"{sign}{field}", f"{sign}pk")
+
+
+def word_start(column: str, text: str, separators: str = " ") -> Q:
+    """``column`` has a word starting with ``text`` (any case), words being separated by
+    ``separators``: Graph's ``$search`` on a property."""
+    found = Q(**{f"{column}__istartswith": text})
+    for separator in separators:
+        found |= Q(**{f"{column}__icontains": separator + text})
+    return found
 
 
 def column_value(model: type[Model], field: str, value):

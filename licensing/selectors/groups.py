@@ -27,9 +27,11 @@ from licensing.selectors._shared import (
     Window,
     counted_page,
     keyset,
+    keyset_by,
     page_number,
     page_of,
     window_of,
+    word_start,
 )
 
 
@@ -307,22 +309,56 @@ def group_member_count(*, tenant: Tenant, group: Group) -> int:
 # -- the Graph-compatible API's reads -----------------------------------------------------------
 
 
+def _groups(
+    tenant: Tenant,
+    with_license_errors: Iterable[bool],
+    name_prefixes: Iterable[str],
+    search: Iterable[tuple[str, str]],
+):
+    found = Group.objects.filter(tenant=tenant)
+    for wanted in with_license_errors:
+        in_error = UserLicense.objects.filter(via_group=OuterRef("pk"), state=LicenseState.ERROR)
+        found = found.filter(Exists(in_error) if wanted else ~Exists(in_error))
+    for prefix in name_prefixes:
+        found = found.filter(name__istartswith=prefix)
+    for column, text in search:
+        if column != "name":
+            raise ValueError(f"Groups are not searched by {column}.")
+        found = found.filter(word_start("name", text))
+    return found
+
+
 def groups_page(
     *,
     tenant: Tenant,
     after: int | None = None,
     size: int,
     with_license_errors: Iterable[bool] = (),
+    name_prefixes: Iterable[str] = (),
+    search: Iterable[tuple[str, str]] = (),
+    by_name: bool = False,
 ) -> list[Group]:
     """A page of the tenant's groups, keyset-paged after the group with id ``after``
-    (``_shared.keyset``): ``size`` + 1 at most, the last one only saying that there is a next
-    page. For each of ``with_license_errors``, only the groups with (True) or without
-    (False) a member whose license through the group is in Error. One query."""
-    found = Group.objects.filter(tenant=tenant)
-    for wanted in with_license_errors:
-        in_error = UserLicense.objects.filter(via_group=OuterRef("pk"), state=LicenseState.ERROR)
-        found = found.filter(Exists(in_error) if wanted else ~Exists(in_error))
-    return list(keyset(found, after=after)[: size + 1])
+    (``_shared.keyset``; by name with ``by_name``, ``_shared.keyset_by``): ``size`` + 1 at
+    most, the last one only saying that there is a next page. For each of
+    ``with_license_errors``, only the groups with (True) or without (False) a member whose
+    license through the group is in Error; only those whose name starts with each of
+    ``name_prefixes`` (any case) and has a word starting with each ``search`` text (the
+    column is ``name``). One query."""
+    found = _groups(tenant, with_license_errors, name_prefixes, search)
+    ordered = keyset_by(found, after=after, field="name") if by_name else keyset(found, after=after)
+    return list(ordered[: size + 1])
+
+
+def groups_count(
+    *,
+    tenant: Tenant,
+    with_license_errors: Iterable[bool] = (),
+    name_prefixes: Iterable[str] = (),
+    search: Iterable[tuple[str, str]] = (),
+) -> int:
+    """How many groups ``groups_page`` pages through with these conditions (one query)."""
+    return _groups(tenant, with_license_errors, name_prefixes, search).count()
 
 
 def assigned_licenses(

@@ -29,8 +29,10 @@ from licensing.selectors._shared import (
     column_value,
     counted_page,
     keyset,
+    keyset_by,
     page_of,
     window_of,
+    word_start,
 )
 from licensing.selectors.products import tenant_products
 from licensing.services.base import parse_guid
@@ -73,6 +75,15 @@ def deleted_user(*, tenant: Tenant, public_id) -> DirectoryUser | None:
     return DirectoryUser.objects.filter(
         tenant=tenant, public_id=public_id, soft_deleted_at__isnull=False
     ).first()
+
+
+def deleted_users_page(
+    *, tenant: Tenant, columns: Sequence[str], after: int | None = None, size: int
+) -> list[dict]:
+    """A page of the tenant's soft-deleted users as rows of ``columns`` (with ``id``),
+    keyset-paged as ``active_users_page``: ``size`` + 1 rows at most. One query."""
+    found = DirectoryUser.objects.filter(tenant=tenant, soft_deleted_at__isnull=False)
+    return list(keyset(found.values(*columns), after=after)[: size + 1])
 
 
 def active_users(*, tenant: Tenant, search: str = "", limit: int = 20) -> list[DirectoryUser]:
@@ -250,14 +261,29 @@ def active_user(*, tenant: Tenant, key: str) -> DirectoryUser | None:
     )
 
 
+# $search on users: the columns it may search, and what separates their words.
+USER_SEARCH = {"display_name": " ", "user_principal_name": " @._-"}
+
+
 def _active_users(
     tenant: Tenant,
     sku_ids: Iterable[uuid.UUID],
     licensed: Iterable[bool],
     principal_names: Iterable[str],
     usage_locations: Iterable[str],
+    name_prefixes: Iterable[str] = (),
+    principal_prefixes: Iterable[str] = (),
+    search: Iterable[tuple[str, str]] = (),
 ) -> QuerySet:
     people = DirectoryUser.objects.active().filter(tenant=tenant)
+    for prefix in name_prefixes:
+        people = people.filter(display_name__istartswith=prefix)
+    for prefix in principal_prefixes:
+        people = people.filter(user_principal_name__istartswith=prefix)
+    for column, text in search:
+        if column not in USER_SEARCH:
+            raise ValueError(f"Users are not searched by {column}.")
+        people = people.filter(word_start(column, text, USER_SEARCH[column]))
     seats = UserLicense.objects.filter(user=OuterRef("pk"), state__in=SEAT_STATES)
     for sku_id in sku_ids:
         people = people.filter(Exists(seats.filter(product__sku_id=sku_id)))
@@ -280,15 +306,62 @@ def active_users_page(
     licensed: Iterable[bool] = (),
     principal_names: Iterable[str] = (),
     usage_locations: Iterable[str] = (),
+    name_prefixes: Iterable[str] = (),
+    principal_prefixes: Iterable[str] = (),
+    search: Iterable[tuple[str, str]] = (),
+    by_name: bool = False,
 ) -> list[dict]:
     """A page of the tenant's users who are not deleted, as rows of ``columns`` (with ``id``),
-    keyset-paged after the user with id ``after`` (``_shared.keyset``): ``size`` + 1 rows at
-    most, the last one only saying that there is a next page. Only users who hold a seat of
-    each of ``sku_ids``, who hold a seat of something (True) or of nothing (False) for each
-    of ``licensed``, whose userPrincipalName is each of ``principal_names`` (any case) and
-    whose usage location is each of ``usage_locations``. One query."""
-    people = _active_users(tenant, sku_ids, licensed, principal_names, usage_locations)
-    return list(keyset(people.values(*columns), after=after)[: size + 1])
+    keyset-paged after the user with id ``after`` (``_shared.keyset``; by display name with
+    ``by_name``, ``_shared.keyset_by``): ``size`` + 1 rows at most, the last one only saying
+    that there is a next page. Only users who hold a seat of each of ``sku_ids``, who hold a
+    seat of something (True) or of nothing (False) for each of ``licensed``, whose
+    userPrincipalName is each of ``principal_names`` (any case), whose usage location is each
+    of ``usage_locations``, whose display name and userPrincipalName start with each of
+    ``name_prefixes`` and ``principal_prefixes`` (any case), and with a word starting with
+    each ``search`` text in its column (``USER_SEARCH``). One query."""
+    people = _active_users(
+        tenant,
+        sku_ids,
+        licensed,
+        principal_names,
+        usage_locations,
+        name_prefixes,
+        principal_prefixes,
+        search,
+    )
+    return list(_ordered(people.values(*columns), after, by_name)[: size + 1])
+
+
+def _ordered(people: QuerySet, after: int | None, by_name: bool) -> QuerySet:
+    if by_name:
+        return keyset_by(people, after=after, field="display_name")
+    return keyset(people, after=after)
+
+
+def active_users_count(
+    *,
+    tenant: Tenant,
+    sku_ids: Iterable[uuid.UUID] = (),
+    licensed: Iterable[bool] = (),
+    principal_names: Iterable[str] = (),
+    usage_locations: Iterable[str] = (),
+    name_prefixes: Iterable[str] = (),
+    principal_prefixes: Iterable[str] = (),
+    search: Iterable[tuple[str, str]] = (),
+) -> int:
+    """How many users ``active_users_page`` pages through with these conditions (one
+    query)."""
+    return _active_users(
+        tenant,
+        sku_ids,
+        licensed,
+        principal_names,
+        usage_locations,
+        name_prefixes,
+        principal_prefixes,
+        search,
+    ).count()
 
 
 # -- a page of GET /users written by PostgreSQL as JSON text ------------------------------------
@@ -369,15 +442,29 @@ def active_users_json(
     licensed: Iterable[bool] = (),
     principal_names: Iterable[str] = (),
     usage_locations: Iterable[str] = (),
+    name_prefixes: Iterable[str] = (),
+    principal_prefixes: Iterable[str] = (),
+    search: Iterable[tuple[str, str]] = (),
+    by_name: bool = False,
 ) -> tuple[str, int | None]:
     """The page of ``active_users_page`` (same users, same conditions, same keyset paging) as
     Graph's user objects with the properties ``fields`` (plain ones first, then the licensing
     ones), comma-separated JSON text; and the id of the page's last user when there is a
     next page (else None). Two queries (one for an empty page); PostgreSQL only, for the
     properties ``can_write_users_json`` accepts."""
-    people = _active_users(tenant, sku_ids, licensed, principal_names, usage_locations)
+    people = _active_users(
+        tenant,
+        sku_ids,
+        licensed,
+        principal_names,
+        usage_locations,
+        name_prefixes,
+        principal_prefixes,
+        search,
+    )
     # Plain ids from the cursor: a thousand through the ORM's iterator cost a millisecond.
-    sql, params = keyset(people, after=after).values_list("id")[: size + 1].query.sql_with_params()
+    ordered = _ordered(people, after, by_name).values_list("id")[: size + 1]
+    sql, params = ordered.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         ids = [row[0] for row in cursor.fetchall()]
@@ -386,7 +473,7 @@ def active_users_json(
 
 
 def _items(shown: list[int], fields: Sequence[str]) -> str:
-    """The users ``shown`` (ids in ascending order) as JSON objects, comma-separated."""
+    """The users ``shown`` (ids, in the page's order) as JSON objects, comma-separated."""
     ordered = [f for f in fields if f not in _LICENSING] + [f for f in fields if f in _LICENSING]
     # Property names are ours (_PROPERTIES' keys), so they can be written into the SQL.
     item = " || ',' || ".join(f"'{json.dumps(name)}:' || {_PROPERTIES[name]}" for name in ordered)
@@ -395,20 +482,20 @@ def _items(shown: list[int], fields: Sequence[str]) -> str:
         joins = f"""LEFT JOIN ({_HELD}) h ON h.user_id = u.id
                   LEFT JOIN licensing_product p ON p.id = h.product_id"""
     sql = f"""
-        SELECT string_agg(t.item, ',' ORDER BY t.id) FROM (
-          SELECT u.id, '{{' || {item} || '}}' AS item
+        SELECT string_agg(t.item, ',' ORDER BY t.place) FROM (
+          SELECT shown.place, '{{' || {item} || '}}' AS item
           FROM licensing_directoryuser u
-          JOIN unnest(%(shown)s::bigint[]) AS shown(id) ON shown.id = u.id
+          JOIN unnest(%(shown)s::bigint[]) WITH ORDINALITY AS shown(id, place) ON shown.id = u.id
           {joins}
           -- the page's id range, so that the users and rows are read by index, not scanned
           WHERE u.id BETWEEN %(low)s AND %(high)s
-          GROUP BY u.id
+          GROUP BY u.id, shown.place
         ) t
     """
     # The ids as one array literal: psycopg adapting 999 ints one by one costs a millisecond.
     literal = "{" + ",".join(map(str, shown)) + "}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"shown": literal, "low": shown[0], "high": shown[-1]})
+        cursor.execute(sql, {"shown": literal, "low": min(shown), "high": max(shown)})
         return cursor.fetchone()[0]
 
 

@@ -29,10 +29,19 @@ TOO_LARGE = "Request_EntityTooLarge"
 
 
 class GraphError(Exception):
-    def __init__(self, status: int, code: str, message: str, *, inner_code: str = "", headers=None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        inner_code: str = "",
+        headers=None,
+        details=None,
+    ):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
-        self.inner_code, self.headers = inner_code, headers or {}
+        self.inner_code, self.headers, self.details = inner_code, headers or {}, details or []
 
 
 def bad_request(message: str, inner_code: str = "") -> GraphError:
@@ -62,10 +71,10 @@ def response(request: HttpRequest, error: GraphError) -> JsonResponse:
     }
     if error.inner_code:
         inner["code"] = error.inner_code
-    reply = JsonResponse(
-        {"error": {"code": error.code, "message": error.message, "innerError": inner}},
-        status=error.status,
-    )
+    body = {"code": error.code, "message": error.message, "innerError": inner}
+    if error.details:
+        body["details"] = error.details
+    reply = JsonResponse({"error": body}, status=error.status)
     for name, value in error.headers.items():
         reply[name] = value
     return reply

@@ -73,6 +73,8 @@ class Condition:
 
 
 _COUNT = re.compile(r"/\$count\b")
+# odata-query knows the function as ``startswith``; Graph's documents write ``startsWith``.
+_STARTS_WITH = re.compile(r"\bstartswith(?=\s*\()", re.IGNORECASE)
 
 
 def parse_filter(request: HttpRequest, forms: dict) -> list[Condition]:
@@ -82,7 +84,9 @@ def parse_filter(request: HttpRequest, forms: dict) -> list[Condition]:
     if not raw:
         return []
     try:
-        tree = ODataParser().parse(ODataLexer().tokenize(_COUNT.sub("/count__", raw)))
+        tree = ODataParser().parse(
+            ODataLexer().tokenize(_STARTS_WITH.sub("startswith", _COUNT.sub("/count__", raw)))
+        )
     except (ODataException, ValueError, IndexError, TypeError):
         raise bad_request(f"Invalid filter clause: syntax error in '{raw[:200]}'.") from None
     conditions = []
@@ -121,6 +125,114 @@ def equals(field: str, kinds: tuple):
         return None
 
     return recognise
+
+
+def compares(field: str, comparators: tuple, kinds: tuple):
+    """``field <comparator> <literal>`` (one of ``comparators``, one of ``kinds``): the
+    literal itself."""
+
+    def recognise(tree):
+        if (
+            isinstance(tree, ast.Compare)
+            and isinstance(tree.comparator, comparators)
+            and isinstance(tree.left, ast.Identifier)
+            and tree.left.name == field
+            and not tree.left.namespace
+            and isinstance(tree.right, kinds)
+        ):
+            return tree.right
+        return None
+
+    return recognise
+
+
+def starts_with(field: str):
+    """``startsWith(field,'text')``: the text."""
+
+    def recognise(tree):
+        if (
+            isinstance(tree, ast.Call)
+            and tree.func.name == "startswith"
+            and len(tree.args) == 2
+            and isinstance(tree.args[0], ast.Identifier)
+            and tree.args[0].name == field
+            and not tree.args[0].namespace
+            and isinstance(tree.args[1], ast.String)
+        ):
+            return tree.args[1].val
+        return None
+
+    return recognise
+
+
+# -- advanced queries: $count, $search, $orderby ---------------------------------------------
+
+
+def eventual(request: HttpRequest) -> bool:
+    """Whether the request asks for Graph's advanced queries (``ConsistencyLevel: eventual``)."""
+    return request.headers.get("ConsistencyLevel", "").strip().lower() == "eventual"
+
+
+COUNT_UNSUPPORTED = "$count is not currently supported."
+
+
+def count_wanted(request: HttpRequest) -> bool:
+    """``$count=true`` (an ``@odata.count`` on the page): only with ``ConsistencyLevel:
+    eventual``, as Graph."""
+    raw = request.GET.get("$count")
+    if raw is None or raw.lower() == "false":
+        return False
+    if raw.lower() != "true":
+        raise bad_request(f"Invalid value '{raw[:20]}' for the query option '$count'.")
+    if not eventual(request):
+        raise bad_request(COUNT_UNSUPPORTED)
+    return True
+
+
+_SEARCH = re.compile(r'"([A-Za-z]+):([^"]*)"')
+
+
+def search(request: HttpRequest, fields: dict[str, str]) -> list[tuple[str, str]]:
+    """``$search="displayName:text"``: (column, text) for the selectors, which match the
+    text at the start of a word. Graph's syntax: the clause in double quotes, a property of
+    ``fields`` (its name → the column searched); only with ``ConsistencyLevel: eventual``."""
+    raw = request.GET.get("$search")
+    if raw is None:
+        return []
+    if not eventual(request):
+        raise GraphError(
+            400,
+            UNSUPPORTED_QUERY,
+            "Request with $search query parameter only works through MSGraph with a special "
+            "request header: 'ConsistencyLevel: eventual'",
+        )
+    clause = _SEARCH.fullmatch(raw.strip())
+    if clause is None:
+        shown = raw[:80]
+        position = next((i for i, c in enumerate(shown) if c == ":" or c == '"'), 0)
+        raise bad_request(
+            f"Syntax error: character '{shown[position : position + 1] or ' '}' is not valid at "
+            f"position {position} in '{shown}'."
+        )
+    name, text = clause.groups()
+    if name not in fields:
+        raise bad_request(f"Invalid search property '{name[:40]}'.")
+    if not text.strip():
+        raise bad_request(f"Invalid search clause: '{raw[:80]}'.")
+    return [(fields[name], text.strip())]
+
+
+def by_name(request: HttpRequest) -> bool:
+    """``$orderby=displayName`` (or ``displayName asc``): True; absent: False (creation
+    order); another order is Graph's 400."""
+    raw = request.GET.get("$orderby")
+    if raw is None:
+        return False
+    if re.fullmatch(r"\s*displayName(\s+asc)?\s*", raw):
+        return True
+    raise GraphError(
+        400, UNSUPPORTED_QUERY, f"Unsupported sort property or direction: '{raw[:80]}'."
+    )
 
 
 def any_sku(tree):
@@ -224,7 +336,9 @@ def position(request: HttpRequest) -> tuple[int | None, int]:
     return skip_after(request), top(request)
 
 
-def keyset_page(request: HttpRequest, found: list, size: int, render) -> dict:
+def keyset_page(
+    request: HttpRequest, found: list, size: int, render, count: int | None = None
+) -> dict:
     """The page of ``found`` (a selector's keyset page after ``position``: rows in
     primary-key order, model instances or dicts with ``id``, one more than ``size`` when
     there is a next page), as ``render`` shapes them: keyset paging, so a walk sees every
@@ -234,12 +348,16 @@ def keyset_page(request: HttpRequest, found: list, size: int, render) -> dict:
         found = found[:size]
         last = found[-1]
         position = last["id"] if isinstance(last, dict) else last.pk
-    return page(request, render(found), position)
+    return page(request, render(found), position, count)
 
 
-def page(request: HttpRequest, items: list, position) -> dict:
-    """The collection's page; ``position`` is where the next page starts, or None."""
-    body = {"@odata.context": context(request), "value": items}
+def page(request: HttpRequest, items: list, position, count: int | None = None) -> dict:
+    """The collection's page; ``position`` is where the next page starts, or None;
+    ``count``: how many items the whole collection holds (``$count=true``), or None."""
+    body = {"@odata.context": context(request)}
+    if count is not None:
+        body["@odata.count"] = count
+    body["value"] = items
     if position is not None:
         query = QueryDict(mutable=True)
         for name, values in request.GET.lists():
@@ -252,10 +370,12 @@ def page(request: HttpRequest, items: list, position) -> dict:
     return body
 
 
-def written_page(request: HttpRequest, items: str, position) -> HttpResponse:
+def written_page(
+    request: HttpRequest, items: str, position, count: int | None = None
+) -> HttpResponse:
     """The collection's page (as ``page``) whose items the database wrote as JSON text
     (comma-separated, one per item), embedded as they are."""
-    envelope = page(request, [], position)
+    envelope = page(request, [], position, count)
     del envelope["value"]
     head = json.dumps(envelope, cls=DjangoJSONEncoder)
     return HttpResponse(f'{head[:-1]}, "value": [{items}]}}', content_type="application/json")

@@ -264,7 +264,7 @@ def test_usage_location_patch_and_licensed_user_filters(graph, buy, users):
     assert ids(
         f"$filter=usageLocation eq 'US' and userPrincipalName eq '{a.user_principal_name}'"
     ) == {str(a.public_id)}
-    for bad in ["displayName eq 'x'", "usageLocation eq", "startswith(displayName,'a')"]:
+    for bad in ["displayName eq 'x'", "usageLocation eq", "endswith(displayName,'a')"]:
         reply = call("GET", f"/v1.0/users?$filter={bad}")
         assert error_of(reply)[0] == 400, bad
     by_upn = call("GET", f"/v1.0/users/{a.user_principal_name}?$select=usageLocation").json()

@@ -27,6 +27,10 @@ FILTERS = [
     "assignedLicenses/$count eq 0",
     "assignedLicenses/any(x:x/skuId eq {e3})",
     "usageLocation eq 'NL'",
+    "startsWith(displayName,'a')",
+    # by name: the page's items in the order the database gave them
+    "assignedLicenses/$count ne 0&$orderby=displayName",
+    "usageLocation eq 'BE'&$orderby=displayName",
 ]
 
 
