@@ -9,10 +9,19 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from licensing import services
 from licensing.models import DirectoryUser, Group
 from licensing.selectors import groups, users
+from licensing.services.provisioning import group_version, user_version
 from licensing.services.scim import PROVISIONING_ACTOR
 from portal.scim import patch
 from portal.scim.filter import GROUP_FILTERS, USER_FILTERS, list_query
-from portal.scim.protocol import ScimError, json_response, listed, read_body, resource_id
+from portal.scim.protocol import (
+    ScimError,
+    entity_tags,
+    json_response,
+    listed,
+    not_modified,
+    read_body,
+    resource_id,
+)
 from portal.scim.resources import (
     RESOURCE_TYPES,
     SCHEMAS,
@@ -33,10 +42,24 @@ from portal.scim.resources import (
 MEMBERS_IN_ANSWER = 1000
 
 
+def _one(request: HttpRequest, resource: dict, status: int = 200, *, shaped=False) -> JsonResponse:
+    """A single resource's answer, its version (``meta.version``) as its ETag (RFC 7644
+    §3.14), also when ``attributes`` leave ``meta`` out (``shaped``)."""
+    version = resource["meta"]["version"]  # read first: ``shape`` may take meta out
+    response = json_response(shape(request, resource) if shaped else resource, status)
+    response["ETag"] = version
+    return response
+
+
 def _created(request: HttpRequest, kind: str, resource: dict) -> JsonResponse:
-    response = json_response(resource, 201)
+    response = _one(request, resource, 201)
     response["Location"] = location(request, kind, resource["id"])
     return response
+
+
+def _if_match(request: HttpRequest) -> frozenset[str] | None:
+    """The versions a change is on condition of (``If-Match``), for the service."""
+    return entity_tags(request, "If-Match")
 
 
 # -- users ------------------------------------------------------------------------------------
@@ -76,7 +99,10 @@ def create_user(request):
 
 
 def get_user(request, key):
-    return json_response(shape(request, user_resource(request, _user(request, key))))
+    user = _user(request, key)
+    if unchanged := not_modified(request, user_version(user)):
+        return unchanged
+    return _one(request, user_resource(request, user), shaped=True)
 
 
 def replace_user(request, key):
@@ -91,8 +117,9 @@ def replace_user(request, key):
         usage_location=usage_location if usage_location is not None else "",
         active=active,
         actor=PROVISIONING_ACTOR,
+        if_match=_if_match(request),
     )
-    return json_response(user_resource(request, _user(request, key)))
+    return _one(request, user_resource(request, _user(request, key)))
 
 
 def patch_user(request, key):
@@ -106,13 +133,16 @@ def patch_user(request, key):
         usage_location=usage_location,
         active=active,
         actor=PROVISIONING_ACTOR,
+        if_match=_if_match(request),
     )
-    return json_response(user_resource(request, _user(request, key)))
+    return _one(request, user_resource(request, _user(request, key)))
 
 
 def delete_user(request, key):
     user = _user(request, key)
-    services.user_delete_permanently(tenant=request.tenant, user=user, actor=PROVISIONING_ACTOR)
+    services.user_deprovision(
+        tenant=request.tenant, user=user, actor=PROVISIONING_ACTOR, if_match=_if_match(request)
+    )
     return HttpResponse(status=204)
 
 
@@ -126,10 +156,10 @@ def _group(request: HttpRequest, key) -> Group:
     return group
 
 
-def _group_answer(request: HttpRequest, key, *, members: bool = True) -> dict:
-    """The group as it is now, with its members unless left out (``members``, or the
-    request's ``excludedAttributes``)."""
-    group = _group(request, key)
+def _group_answer(request: HttpRequest, key, *, members: bool = True, group=None) -> dict:
+    """The group as it is now (``group``, if just read), with its members unless left out
+    (``members``, or the request's ``excludedAttributes``)."""
+    group = group or _group(request, key)
     ids = None
     if members and members_wanted(request):
         ids = groups.group_member_ids(tenant=request.tenant, groups=[group])[group.id]
@@ -169,7 +199,11 @@ def create_group(request):
 
 
 def get_group(request, key):
-    return json_response(shape(request, _group_answer(request, key)))
+    group = _group(request, key)
+    # The version is the group's row's: a 304 reads no member.
+    if unchanged := not_modified(request, group_version(group)):
+        return unchanged
+    return _one(request, _group_answer(request, key, group=group), shaped=True)
 
 
 def replace_group(request, key):
@@ -181,8 +215,9 @@ def replace_group(request, key):
         changes=group_fields(data.get("displayName") or "", data.get("externalId") or ""),
         members=_members(request, data.get("members") or []),
         actor=PROVISIONING_ACTOR,
+        if_match=_if_match(request),
     )
-    return json_response(_group_answer(request, key))
+    return _one(request, _group_answer(request, key))
 
 
 def patch_group(request, key):
@@ -194,10 +229,11 @@ def patch_group(request, key):
         group=group,
         changes=group_fields(**changes) if changes else None,
         actor=PROVISIONING_ACTOR,
+        if_match=_if_match(request),
         **members,
     )
     count = groups.group_member_count(tenant=request.tenant, group=group)
-    return json_response(_group_answer(request, key, members=count <= MEMBERS_IN_ANSWER))
+    return _one(request, _group_answer(request, key, members=count <= MEMBERS_IN_ANSWER))
 
 
 def _member_changes(request: HttpRequest, operations: list[patch.MemberOperation]) -> dict:
@@ -214,7 +250,9 @@ def _member_changes(request: HttpRequest, operations: list[patch.MemberOperation
 
 def delete_group(request, key):
     group = _group(request, key)
-    services.group_delete(tenant=request.tenant, group=group, actor=PROVISIONING_ACTOR)
+    services.group_deprovision(
+        tenant=request.tenant, group=group, actor=PROVISIONING_ACTOR, if_match=_if_match(request)
+    )
     return HttpResponse(status=204)
 
 
