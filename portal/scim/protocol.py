@@ -20,6 +20,7 @@ GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 CONTENT_TYPE = "application/scim+json"
 MAX_COUNT = 1000
 # A request's body (docs/provisioning.md, "Limits"): room for 20,000 members in one PUT or

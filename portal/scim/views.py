@@ -12,8 +12,9 @@ from licensing.selectors import groups, users
 from licensing.services.provisioning import group_version, user_version
 from licensing.services.scim import PROVISIONING_ACTOR
 from portal.scim import patch
-from portal.scim.filter import GROUP_FILTERS, USER_FILTERS, list_query
+from portal.scim.filter import GROUP_FILTERS, USER_FILTERS, list_query, search_query
 from portal.scim.protocol import (
+    SEARCH_REQUEST,
     ScimError,
     entity_tags,
     json_response,
@@ -283,27 +284,97 @@ def get_resource_type(request, key):
     return json_response(resource_type(request, key))
 
 
+# A SearchRequest's attributes (RFC 7644 §3.4.3), lowercased. Sorting is not supported
+# (ServiceProviderConfig): sortBy and sortOrder are taken and the results stay in the order
+# they were made.
+_SEARCH_ATTRIBUTES = {
+    "schemas",
+    "attributes",
+    "excludedattributes",
+    "filter",
+    "sortby",
+    "sortorder",
+    "startindex",
+    "count",
+}
+
+
+def _search_parameters(data: dict) -> QueryDict:
+    """A SearchRequest's body as the query parameters of a list (RFC 7644 §3.4.3); an
+    attribute no SearchRequest has, or one of the wrong type, is refused."""
+    values = {}
+    for name, value in data.items():
+        if name.lower() not in _SEARCH_ATTRIBUTES:
+            raise ScimError(
+                400, f"{name[:60]!r} is not an attribute of a SearchRequest.", "invalidSyntax"
+            )
+        values[name.lower()] = value
+    schemas = values.get("schemas")
+    if schemas is not None and (
+        not isinstance(schemas, list)
+        or [str(s).lower() for s in schemas] != [SEARCH_REQUEST.lower()]
+    ):
+        raise ScimError(400, f"schemas must be [{SEARCH_REQUEST!r}].", "invalidSyntax")
+    query = QueryDict(mutable=True)
+    for name, key in (("filter", "filter"), ("startIndex", "startindex"), ("count", "count")):
+        value = values.get(key)
+        if value is None:
+            continue
+        wanted = str if name == "filter" else int
+        if not isinstance(value, wanted) or isinstance(value, bool):
+            kind = "a string" if wanted is str else "an integer"
+            raise ScimError(400, f"{name} must be {kind}.", "invalidValue")
+        query[name] = str(value)
+    for name in ("attributes", "excludedAttributes"):
+        value = values.get(name.lower())
+        if not value:
+            continue
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ScimError(400, f"{name} must be a list of attribute names.", "invalidValue")
+        query[name] = ",".join(value)
+    return query
+
+
 def searching(list_view):
     """``POST …/.search`` (RFC 7644 §3.4.3): the query in the body instead of the URL."""
 
     def search(request):
-        data = read_body(request)
-        query = QueryDict(mutable=True)
-        for name in ("filter", "startIndex", "count"):
-            if data.get(name) is not None:
-                query[name] = str(data[name])
-        for name in ("attributes", "excludedAttributes"):
-            value = data.get(name)
-            if value:
-                query[name] = ",".join(value) if isinstance(value, list) else str(value)
-        request.GET = query
+        request.GET = _search_parameters(read_body(request))
         return list_view(request)
 
     return search
 
 
 def search_everything(request):
-    raise ScimError(501, "Searching several resource types at once is not supported.")
+    """``POST /.search`` at the root (RFC 7644 §3.4.3): users and groups in one list, the
+    users first, each kind in the order made; the filter decides per kind (an attribute
+    groups do not have matches no group), ``startIndex`` and ``count`` page the whole."""
+    request.GET = _search_parameters(read_body(request))
+    (user_matching, group_matching), query = search_query(request, USER_FILTERS, GROUP_FILTERS)
+    found: list[dict] = []
+    total = 0
+    if user_matching is not None:
+        total, page = users.users_page(
+            tenant=request.tenant, matching=user_matching, offset=query.offset, limit=query.limit
+        )
+        found = [shape(request, user_resource(request, user)) for user in page]
+    if group_matching is not None:
+        counted, page = groups.groups_counted_page(
+            tenant=request.tenant,
+            matching=group_matching,
+            offset=max(0, query.offset - total),
+            limit=query.limit - len(found),
+        )
+        ids = (
+            groups.group_member_ids(tenant=request.tenant, groups=page)
+            if members_wanted(request)
+            else {}
+        )
+        found += [shape(request, group_resource(request, g, ids.get(g.id))) for g in page]
+        total += counted
+    return listed(found, total=total, start=query.start)
 
 
 def unknown(request, rest=""):
