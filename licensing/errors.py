@@ -115,6 +115,11 @@ class ConcurrentChange(LicensingError):
     pass
 
 
+class VersionChanged(LicensingError):
+    """A change asked for on condition that the object still has a version it read (SCIM's
+    ``If-Match``), which it no longer has: someone changed it since."""
+
+
 # What a lost or refused database connection raises: psycopg's InterfaceError (a connection
 # already closed), and OperationalError without an SQL state (no connection could be made)
 # or with one of the connection's own (class 08, and 57P01–57P03: the server shuts down,

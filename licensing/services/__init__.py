@@ -41,9 +41,11 @@ from licensing.services.groups import (
     reprocess_group,
 )
 from licensing.services.provisioning import (
+    group_deprovision,
     group_provision,
     group_provision_update,
     group_set_members,
+    user_deprovision,
     user_provision,
     user_provision_update,
 )
@@ -68,6 +70,7 @@ __all__ = [
     "group_assign_products",
     "group_create",
     "group_delete",
+    "group_deprovision",
     "group_licenses_change",
     "group_provision",
     "group_provision_update",
@@ -95,6 +98,7 @@ __all__ = [
     "tenant_update",
     "user_create",
     "user_delete_permanently",
+    "user_deprovision",
     "user_provision",
     "user_provision_update",
     "user_restore",

@@ -57,6 +57,23 @@ def list_query(request: HttpRequest, fields: dict[str, str]) -> ListQuery:
     return ListQuery(matching, start, count)
 
 
+def search_query(
+    request: HttpRequest, *kinds: dict[str, str]
+) -> tuple[list[dict[str, str] | None], ListQuery]:
+    """The query of a search over several resource types (RFC 7644 §3.4.3), each with the
+    attributes it is filtered on (``USER_FILTERS``, ``GROUP_FILTERS``): the matching of each,
+    None for a kind that has not every attribute the filter names (it matches none of them),
+    and the paging of the whole. An attribute that none of them has is refused."""
+    every = {attribute: attribute for fields in kinds for attribute in fields}
+    query = list_query(request, every)
+    return [
+        {fields[a]: value for a, value in query.matching.items()}
+        if all(a in fields for a in query.matching)
+        else None
+        for fields in kinds
+    ], query
+
+
 def _invalid_filter(detail: str) -> ScimError:
     return ScimError(400, detail, "invalidFilter")
 

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from licensing import services
-from licensing.errors import LicensingError, NameTaken, NotFound
+from licensing.errors import LicensingError, NameTaken, NotFound, VersionChanged
 from portal import json_body
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -20,6 +20,7 @@ GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 CONTENT_TYPE = "application/scim+json"
 MAX_COUNT = 1000
 # A request's body (docs/provisioning.md, "Limits"): room for 20,000 members in one PUT or
@@ -76,6 +77,8 @@ def endpoint(**methods):
             return error_response(error)
         except NotFound as error:
             return error_response(ScimError(404, str(error)))
+        except VersionChanged as changed:  # If-Match named a version it no longer has
+            return error_response(ScimError(412, str(changed)))
         except NameTaken as taken:  # a create or a rename onto a taken userName alike
             return error_response(ScimError(409, str(taken), "uniqueness"))
         except IntegrityError as error:
@@ -141,3 +144,55 @@ def query_integer(request: HttpRequest, name: str, default: int) -> int:
     if not _INTEGER.fullmatch(raw.strip()):
         raise ScimError(400, f"{name} must be an integer of at most nine digits.", "invalidValue")
     return int(raw)
+
+
+# -- versions (RFC 7644 §3.14) ----------------------------------------------------------------
+
+# If-Match's and If-None-Match's "any version" (licensing.services.provisioning.ANY_VERSION).
+ANY_VERSION = "*"
+# One entity-tag of a list (RFC 7232 §2.3): weak or not, its opaque part between quotes.
+_ENTITY_TAG = re.compile(r'\s*(?:W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*')
+_LIST_ELEMENT = re.compile(r"\s*,")
+
+
+def etag(version: str) -> str:
+    """A resource's version as ``meta.version`` and the ``ETag`` header give it: weak."""
+    return f'W/"{version}"'
+
+
+def entity_tags(request: HttpRequest, header: str) -> frozenset[str] | None:
+    """The versions an ``If-Match`` or ``If-None-Match`` header names, by their opaque part
+    (weak comparison, as SCIM's examples send the weak tags they read), ``{ANY_VERSION}`` for
+    ``*``; None without the header. One that is no list of entity-tags is refused: a
+    condition read wrong would change what the client meant to keep."""
+    raw = request.headers.get(header)
+    if raw is None:
+        return None
+    if raw.strip() == "*":
+        return frozenset({ANY_VERSION})
+    tags, at = set(), 0
+    while at < len(raw):
+        tag = _ENTITY_TAG.match(raw, at)
+        if not tag:
+            raise ScimError(400, f"{header} is not a list of entity tags.", "invalidSyntax")
+        tags.add(tag.group(1))
+        at = tag.end()
+        if at < len(raw):
+            comma = _LIST_ELEMENT.match(raw, at)
+            if not comma or comma.end() == len(raw):
+                raise ScimError(400, f"{header} is not a list of entity tags.", "invalidSyntax")
+            at = comma.end()
+    if not tags:
+        raise ScimError(400, f"{header} is not a list of entity tags.", "invalidSyntax")
+    return frozenset(tags)
+
+
+def not_modified(request: HttpRequest, version: str) -> HttpResponse | None:
+    """A GET's ``304 Not Modified`` when its ``If-None-Match`` names this version (or is
+    ``*``); else None."""
+    tags = entity_tags(request, "If-None-Match")
+    if tags is None or (ANY_VERSION not in tags and version not in tags):
+        return None
+    response = HttpResponse(status=304)
+    response["ETag"] = etag(version)
+    return response

@@ -4,24 +4,24 @@ provider's configuration)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 
 from django.http import HttpRequest
 
 from licensing.models import DirectoryUser, Group
 from licensing.services.directory import clean_text
+from licensing.services.provisioning import group_version, user_version
 from portal.scim import tenant_url
-from portal.scim.protocol import ENTERPRISE, GROUP, MAX_COUNT, USER, ScimError, truthy
+from portal.scim.protocol import ENTERPRISE, GROUP, MAX_COUNT, USER, ScimError, etag, truthy
 
 
 def location(request: HttpRequest, kind: str, public_id) -> str:
     return f"{tenant_url(request, request.tenant)}{kind}/{public_id}"
 
 
-def _meta(request: HttpRequest, kind: str, obj, body: dict) -> dict:
-    version = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+def _meta(request: HttpRequest, kind: str, obj, version: str) -> dict:
+    """``meta``; ``version``: the resource's (``user_version``, ``group_version``), the same
+    whichever of its attributes the answer leaves out, and its ETag (RFC 7644 §3.14)."""
 
     def stamp(moment):
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -31,7 +31,7 @@ def _meta(request: HttpRequest, kind: str, obj, body: dict) -> dict:
         "created": stamp(obj.created_at),
         "lastModified": stamp(obj.modified_at or obj.created_at),
         "location": location(request, f"{kind}s", obj.public_id),
-        "version": f'W/"{version}"',
+        "version": etag(version),
     }
 
 
@@ -72,7 +72,7 @@ def user_resource(request: HttpRequest, user: DirectoryUser) -> dict:
         body["addresses"] = [{"type": "work", "country": str(user.usage_location)}]
     if user.department:
         body[ENTERPRISE] = {"department": user.department}
-    body["meta"] = _meta(request, "User", user, body)
+    body["meta"] = _meta(request, "User", user, user_version(user))
     return body
 
 
@@ -142,7 +142,7 @@ def group_resource(request: HttpRequest, group: Group, member_ids: list | None) 
             }
             for public_id in member_ids
         ]
-    body["meta"] = _meta(request, "Group", group, body)
+    body["meta"] = _meta(request, "Group", group, group_version(group))
     return body
 
 

@@ -17,8 +17,9 @@ def scim(client, tenant):
     _token, secret = services.scim_token_issue(tenant=tenant, actor=None)
     base = f"/scim/v2/{tenant.public_id}"
 
-    def call(method, url, body=None, token=secret, query=None, raw=None):
-        """``raw``: the body as it is, instead of ``body`` as JSON."""
+    def call(method, url, body=None, token=secret, query=None, raw=None, headers=None):
+        """``raw``: the body as it is, instead of ``body`` as JSON; ``headers``: more
+        headers (``If-Match``)."""
         if query is not None:
             url = f"{url}?{urlencode(query)}"
         response = client.generic(
@@ -26,7 +27,7 @@ def scim(client, tenant):
             base + url,
             raw if raw is not None else json.dumps(body) if body is not None else "",
             content_type=SCIM,
-            headers={"Authorization": f"Bearer {token}"},
+            headers={"Authorization": f"Bearer {token}", **(headers or {})},
         )
         if response.content:
             assert response["Content-Type"] == SCIM

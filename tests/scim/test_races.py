@@ -16,7 +16,7 @@ from django.test import Client
 
 from licensing import services
 from licensing.models import DirectoryUser, GroupMembership
-from licensing.services import directory
+from licensing.services import directory, provisioning
 from licensing.services import groups as group_services
 from tests.factories import DirectoryUserFactory, GroupFactory, TenantFactory, product
 
@@ -184,3 +184,39 @@ def test_parallel_graph_adds_of_one_member_make_one_membership(contoso, checked_
         "already exist" in body["error"]["message"] for status, body in answers if status == 400
     )
     assert GroupMembership.objects.filter(group=group, user=person).count() == 1
+
+
+def test_two_writers_with_one_version_one_changes_and_the_other_gets_412(contoso, checked_together):
+    """Both read the same version and PATCH on condition of it (If-Match). Each thread waits
+    after its version check until the other has made its own (or 5 seconds): the row is locked
+    before the check, so the second waits for the first to commit, finds the version changed
+    and is refused; checked without the lock, both would pass and both write."""
+    tenant, token = contoso
+    person = DirectoryUserFactory(tenant=tenant)
+    read = _scim(tenant, token, "GET", f"/Users/{person.public_id}", {})(Client())
+    version = read.json()["meta"]["version"]
+    assert read["ETag"] == version
+    checked_together(provisioning, "user_version", parties=2)
+
+    def titled(title):
+        change = {
+            "schemas": [PATCH],
+            "Operations": [{"op": "replace", "path": "title", "value": title}],
+        }
+
+        def call(client):
+            return client.patch(
+                f"/scim/v2/{tenant.public_id}/Users/{person.public_id}",
+                json.dumps(change),
+                content_type=SCIM,
+                headers={"Authorization": f"Bearer {token}", "If-Match": version},
+            )
+
+        return call
+
+    answers = _race([titled("CFO"), titled("CEO")])
+    assert sorted(status for status, _body in answers) == [200, 412], answers
+    won = next(body for status, body in answers if status == 200)
+    assert DirectoryUser.objects.get(id=person.id).job_title == won["title"]
+    lost = next(body for status, body in answers if status == 412)
+    assert lost["status"] == "412" and "changed" in lost["detail"]
