@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install messages lint format check clean screenshots docs-screenshots serve load bench explore faults
+.PHONY: run test install messages lint format check clean screenshots docs-screenshots serve load bench explore faults js
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -44,9 +44,18 @@ load: $(STAMP) $(MO)
 bench: $(STAMP) $(MO)
 	scripts/with-postgres $(PY) scripts/bench.py
 
+# Microsoft's JavaScript Graph clients for tests/graph/test_js_client.py: Node.js (Debian's when
+# missing), then the exact versions of tests/js/package-lock.json; again only when the lock changes.
+JS_STAMP := tests/js/node_modules/.installed
+$(JS_STAMP): tests/js/package.json tests/js/package-lock.json
+	scripts/ensure-node
+	cd tests/js && npm ci --no-audit --no-fund
+	@touch $(JS_STAMP)
+js: $(JS_STAMP)
+
 # The layers' import contract (pyproject.toml), then every test, on a throwaway PostgreSQL
 # cluster; the slowest are listed at the end.
-test: $(STAMP) $(MO)
+test: $(STAMP) $(MO) $(JS_STAMP)
 	$(VENV)/bin/lint-imports
 	scripts/ensure-chromium
 	scripts/with-postgres $(PY) -m pytest --durations=15 $(PYTEST_ARGS)

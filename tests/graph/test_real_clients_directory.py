@@ -31,7 +31,7 @@ from tests.graph.conftest import client_for, run
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def test_the_sdk_creates_deletes_restores_a_user_and_reads_the_audit_log(tls_server, contoso):  # noqa: F811
+def test_the_sdk_creates_deletes_restores_a_user_and_reads_the_audit_log(tls_server, contoso):
     host, ca_file = tls_server
     SubscriptionFactory(tenant=contoso, product=product("ENTERPRISEPACK"), units=1)
     DirectoryUserFactory(tenant=contoso, display_name="Megan Bowen")
@@ -164,7 +164,7 @@ def test_the_sdk_creates_deletes_restores_a_user_and_reads_the_audit_log(tls_ser
     ) == {app.actor}
 
 
-def test_the_sdk_is_refused_a_patch_of_another_type(tls_server, contoso):  # noqa: F811
+def test_the_sdk_is_refused_a_patch_of_another_type(tls_server, contoso):
     from msgraph.generated.models.group import Group
 
     host, ca_file = tls_server
