@@ -109,10 +109,6 @@ _CATEGORY_OF = {
 }
 
 
-def category_of(activity: str) -> str:
-    return _CATEGORY_OF.get(activity, OTHER)
-
-
 def events_page(
     *,
     tenant: Tenant,
@@ -130,8 +126,8 @@ def events_page(
     new ones are written): ``size`` + 1 at most, the last one only saying that there is a
     next page. Only events at or after each of ``since``, after each of ``later_than``, at
     or before each of ``until``, before each of ``earlier_than``, of each of ``activities``
-    and in each of ``categories`` (``CATEGORIES``). One query, by the index of (tenant,
-    time)."""
+    and in each of ``categories`` (``CATEGORIES``), each with its ``category``. One query,
+    by the index of (tenant, time)."""
     found = AuditEvent.objects.filter(tenant=tenant)
     for moment in since:
         found = found.filter(occurred_at__gte=moment)
@@ -149,4 +145,7 @@ def events_page(
         else:
             found = found.filter(activity__in=list(CATEGORIES.get(category, ())))
     ordered = keyset_by(found, after=after, field="occurred_at", descending=True)
-    return list(ordered[: size + 1])
+    events = list(ordered[: size + 1])
+    for event in events:
+        event.category = _CATEGORY_OF.get(event.activity, OTHER)
+    return events

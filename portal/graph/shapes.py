@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from django.conf import settings
 
 from licensing.models import AuditEvent, Group, Product, SubscriptionStatus, Tenant
-from licensing.selectors.audit import category_of
 from licensing.selectors.licenses import LicenseDetail, UserLicenses
 from licensing.selectors.products import SubscribedProduct
 
@@ -352,7 +351,7 @@ def directory_audits(events: list[AuditEvent]) -> list[dict]:
         result.append(
             {
                 "id": audit_id(event),
-                "category": category_of(event.activity),
+                "category": event.category,
                 "correlationId": None,
                 "result": str(details.get("result", "success")),
                 "resultReason": "",

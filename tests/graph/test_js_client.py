@@ -204,3 +204,60 @@ def test_without_node_the_test_fails_telling_how_to_install(monkeypatch):
     with pytest.raises(pytest.fail.Exception) as failed:
         node_or_fail()
     assert "Node.js not found" in str(failed.value) and "make test" in str(failed.value)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_javascript_client_batches_creates_deletes_restores_and_reads_the_audit_log(
+    tls_server, contoso
+):
+    """The rest of what admins' scripts do, with the client's own BatchRequestContent: twenty
+    assignLicense in one $batch (one short of seats), a joiner created, deleted and restored,
+    and the audit events of it all, the app as their actor."""
+    host, ca_file = tls_server
+    e3 = product("ENTERPRISEPACK")
+    SubscriptionFactory(tenant=contoso, product=e3, units=19)
+    people = [DirectoryUserFactory(tenant=contoso) for _ in range(20)]
+    app, secret = services.app_register(tenant=contoso, name="Joiners and leavers", actor=None)
+    joiner = f"joiner@{contoso.initial_domain}"
+    names = [p.user_principal_name for p in people]
+
+    out = run_script(
+        host,
+        ca_file,
+        contoso.initial_domain,
+        app.client_id,
+        secret,
+        f"batch-assign=ENTERPRISEPACK,{','.join(names)}",
+        f"lifecycle={joiner}",
+        "audit=Change user license",
+        "audit=Add user",
+        "audit=Restore user",
+    )
+
+    statuses = out[f"batch-assign=ENTERPRISEPACK,{','.join(names)}"]
+    assert sorted(statuses.values()) == [200] * 19 + [400]
+    licensed = set(
+        UserLicense.objects.filter(tenant=contoso, product=e3).values_list(
+            "user__user_principal_name", flat=True
+        )
+    )
+    assert licensed == {name for name, status in statuses.items() if status == 200}
+
+    made = out[f"lifecycle={joiner}"]
+    assert [d["id"] for d in made["deleted"]] == [made["id"]] and made["deleted"][0][
+        "deletedDateTime"
+    ]
+    assert made["restored"] == {"id": made["id"], "userPrincipalName": joiner}
+    user = contoso.users.get(public_id=made["id"])
+    assert (user.soft_deleted_at, user.source, str(user.usage_location)) == (None, "cloud", "NL")
+
+    changes = out["audit=Change user license"]
+    assert len(changes) == 19
+    assert {c["app"] for c in changes} == {str(app.client_id)}
+    assert {c["category"] for c in changes} == {"UserManagement"}
+    (added,) = out["audit=Add user"]
+    (restored,) = out["audit=Restore user"]
+    assert added["targets"] == restored["targets"] == [made["id"]]
+    # 19 licenses, a user added, deleted and restored: each its own event, the app's.
+    assert AuditEvent.objects.filter(tenant=contoso, actor_name=app.actor).count() == 22

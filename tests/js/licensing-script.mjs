@@ -20,7 +20,7 @@ import azureTokenCredentials from "@microsoft/microsoft-graph-client/authProvide
 // Node.js 18 (Debian 12's) has Web Crypto only in node:crypto; MSAL looks for it as a global.
 globalThis.crypto ??= webcrypto;
 
-const { Client, GraphError, PageIterator } = graphClient;
+const { BatchRequestContent, BatchResponseContent, Client, GraphError, PageIterator } = graphClient;
 const { TokenCredentialAuthenticationProvider } = azureTokenCredentials;
 
 const USER_FIELDS = ["id", "userPrincipalName", "assignedLicenses", "licenseAssignmentStates"];
@@ -123,6 +123,66 @@ const steps = {
       }));
     }
     return result;
+  },
+
+  // One $batch of assignLicense calls, built with the client's own BatchRequestContent: each
+  // user's answer by its status.
+  async "batch-assign"(client, partNumber, ...users) {
+    const sku = await skuByPartNumber(client, partNumber);
+    // Node's Request takes only absolute URLs, and BatchRequestContent 3.0.7 keeps their path:
+    // the address without the version, as Microsoft advises for this version (the batch
+    // answers for /v1.0/), so that the request's url is /users/....
+    const origin = client.config.baseUrl;
+    const steps = users.map((user, n) => ({
+      id: String(n),
+      request: new Request(`${origin}/users/${encodeURIComponent(user)}/assignLicense`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ addLicenses: [{ skuId: sku.skuId, disabledPlans: [] }], removeLicenses: [] }),
+      }),
+    }));
+    const content = await new BatchRequestContent(steps).getContent();
+    const answered = new BatchResponseContent(await client.api("/$batch").post(content));
+    const statuses = {};
+    for (const [id, response] of answered.getResponses()) statuses[users[Number(id)]] = response.status;
+    return statuses;
+  },
+
+  // A joiner and a leaver: create a cloud user, delete it (soft), find it among the deleted
+  // items, restore it.
+  async lifecycle(client, userPrincipalName, usageLocation = "NL") {
+    const made = await client.api("/users").post({
+      accountEnabled: true,
+      displayName: `Script user ${userPrincipalName.split("@")[0]}`,
+      mailNickname: userPrincipalName.split("@")[0],
+      userPrincipalName,
+      usageLocation,
+      passwordProfile: { password: "Not-stored-1", forceChangePasswordNextSignIn: true },
+    });
+    await client.api(`/users/${made.id}`).delete();
+    const deleted = (await client.api("/directory/deletedItems/microsoft.graph.user").get()).value;
+    const restored = await client.api(`/directory/deletedItems/${made.id}/restore`).post({});
+    return {
+      id: made.id,
+      deleted: deleted.filter((u) => u.id === made.id).map((u) => ({ id: u.id, deletedDateTime: u.deletedDateTime })),
+      restored: { id: restored.id, userPrincipalName: restored.userPrincipalName },
+    };
+  },
+
+  // The audit log's events of one activity, newest first.
+  async audit(client, activity) {
+    const events = (
+      await client
+        .api("/auditLogs/directoryAudits")
+        .filter(`activityDisplayName eq '${activity.replaceAll("'", "''")}'`)
+        .get()
+    ).value;
+    return events.map((e) => ({
+      activityDisplayName: e.activityDisplayName,
+      category: e.category,
+      app: e.initiatedBy.app?.appId ?? null,
+      targets: e.targetResources.map((t) => t.id),
+    }));
   },
 };
 
