@@ -28,13 +28,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 
-from licensing.errors import database_unavailable
 from portal import json_body
 from portal.graph import PREFIX, errors, parsing
 from portal.graph.auth import authenticate
 from portal.graph.errors import GraphError, bad_request
-from portal.graph.views import _finish as finish
-from portal.unavailable import response as unavailable
+from portal.graph.views import answered, finish
 
 logger = logging.getLogger(__name__)
 
@@ -71,18 +69,7 @@ class Item:
 
 @csrf_exempt
 def batch(request: HttpRequest) -> HttpResponse:
-    try:
-        reply = _batch(request)
-    except GraphError as error:
-        reply = errors.response(request, error)
-    except Exception as error:
-        if database_unavailable(error):
-            return unavailable(request)
-        logger.exception("Graph API failure on %s %s", request.method, request.path)
-        reply = errors.response(
-            request, GraphError(500, "generalException", "An internal server error occurred.")
-        )
-    return finish(request, reply)
+    return answered(request, lambda: _batch(request))
 
 
 batch.methods = ("POST",)  # read by the hostile-input suite, which walks the URLs

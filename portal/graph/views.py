@@ -48,25 +48,31 @@ def endpoint(**methods):
 
     @csrf_exempt
     def dispatch(request: HttpRequest, **kwargs) -> HttpResponse:
-        try:
-            reply = _call(request, methods, kwargs)
-        except GraphError as error:
-            reply = errors.response(request, error)
-        except LicensingError as error:
-            reply = errors.response(request, errors.from_licensing(error))
-        except Http404:
-            reply = errors.response(request, errors.not_found(request.path))
-        except Exception as error:
-            if database_unavailable(error):
-                return unavailable(request)
-            logger.exception("Graph API failure on %s %s", request.method, request.path)
-            reply = errors.response(
-                request, GraphError(500, "generalException", "An internal server error occurred.")
-            )
-        return _finish(request, reply)
+        return answered(request, lambda: _call(request, methods, kwargs))
 
     dispatch.methods = tuple(methods)  # read by the hostile-input suite, which walks the URLs
     return dispatch
+
+
+def answered(request: HttpRequest, call) -> HttpResponse:
+    """What ``call()`` answers, or Graph's envelope for what it raised (the service
+    unavailable page when the database is), with what every answer carries (``finish``)."""
+    try:
+        reply = call()
+    except GraphError as error:
+        reply = errors.response(request, error)
+    except LicensingError as error:
+        reply = errors.response(request, errors.from_licensing(error))
+    except Http404:
+        reply = errors.response(request, errors.not_found(request.path))
+    except Exception as error:
+        if database_unavailable(error):
+            return unavailable(request)
+        logger.exception("Graph API failure on %s %s", request.method, request.path)
+        reply = errors.response(
+            request, GraphError(500, "generalException", "An internal server error occurred.")
+        )
+    return finish(request, reply)
 
 
 def _call(request: HttpRequest, methods: dict, kwargs: dict) -> HttpResponse:
@@ -88,7 +94,7 @@ def _call(request: HttpRequest, methods: dict, kwargs: dict) -> HttpResponse:
     return view(request, **kwargs)
 
 
-def _finish(request: HttpRequest, reply: HttpResponse) -> HttpResponse:
+def finish(request: HttpRequest, reply: HttpResponse) -> HttpResponse:
     """What every answer of the API carries: its request ids, and no caching."""
     reply["request-id"] = errors.request_id(request)
     reply["client-request-id"] = request.headers.get("client-request-id") or reply["request-id"]
@@ -103,7 +109,7 @@ def unknown(request: HttpRequest, rest: str = "") -> HttpResponse:
         request,
         GraphError(404, errors.NOT_FOUND, f"Resource not found for the segment '{segment[:80]}'."),
     )
-    return _finish(request, reply)
+    return finish(request, reply)
 
 
 def find_user(request: HttpRequest, key: str) -> DirectoryUser:
