@@ -181,3 +181,32 @@ def test_the_sdk_is_refused_a_patch_of_another_type(tls_server, contoso):
 
     run(script())
     assert DirectoryUser.objects.get(id=person.id).usage_location == ""
+
+
+def test_the_sdk_patches_a_group_and_reprocesses_a_user_with_its_own_builders(tls_server, contoso):
+    """The remaining writes through the SDK's request builders: PATCH of a group (the SDK puts
+    "#microsoft.graph.group" in the body) and reprocessLicenseAssignment of a user."""
+    from msgraph.generated.models.group import Group as GraphGroup
+
+    from tests.factories import GroupFactory
+
+    host, ca_file = tls_server
+    group = GroupFactory(tenant=contoso, name="Sales")
+    person = DirectoryUserFactory(tenant=contoso)
+    app, secret = services.app_register(tenant=contoso, name="Script", actor=None)
+    graph = client_for(host, ca_file, contoso, app.client_id, secret)
+
+    async def script():
+        await graph.groups.by_group_id(str(group.public_id)).patch(
+            GraphGroup(display_name="Sales EMEA", description="Sellers in Europe")
+        )
+        reprocessed = await graph.users.by_user_id(
+            person.user_principal_name
+        ).reprocess_license_assignment.post()
+        return reprocessed
+
+    reprocessed = run(script())
+    group.refresh_from_db()
+    assert (group.name, group.description) == ("Sales EMEA", "Sellers in Europe")
+    assert reprocessed.id == str(person.public_id)
+    assert AuditEvent.objects.filter(tenant=contoso, actor_name=app.actor).exists()
